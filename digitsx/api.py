@@ -1,0 +1,56 @@
+"""An OpenAPI 3.1 document built from the app's URL map, so it never drifts from the routes."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_]+)>")
+SKIP_ENDPOINTS = {"static"}
+
+
+def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dict[str, Any]:
+    view = app.view_functions[endpoint]
+    doc = (view.__doc__ or endpoint).strip().splitlines()[0]
+    op: dict[str, Any] = {
+        "summary": doc, "operationId": f"{endpoint}_{method}".replace(".", "_"),
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                       for p in params],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {}}},
+                      "default": {"description": "Error: {\"error\": {\"message\", \"type\"}}",
+                                  "content": {"application/json": {"schema": {
+                                      "$ref": "#/components/schemas/Error"}}}}},
+    }
+    if method in ("post", "put", "delete"):
+        op["requestBody"] = {"required": False, "content": {
+            "multipart/form-data": {"schema": {"type": "object"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}}}}
+    return op
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """Every JSON route: the ``.json`` twin where a page has one, and JSON-only routes."""
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP_ENDPOINTS]
+    twins = {r.rule[:-5] for r in rules if r.rule.endswith(".json")}
+    paths: dict[str, dict] = {}
+    for rule in sorted(rules, key=lambda r: r.rule):
+        if rule.rule in twins:
+            continue
+        params = PARAM.findall(rule.rule)
+        path = PARAM.sub(lambda m: "{" + m.group(1) + "}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                app, rule.endpoint, method.lower(), params)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "digitsx", "version": app.config.get("VERSION", "0"),
+                 "description": "DIGITS-compatible REST API. Inputs are form fields or a JSON "
+                                "body; pages answer JSON with a .json suffix or Accept."},
+        "paths": paths,
+        "components": {"schemas": {"Error": {"type": "object", "properties": {
+            "error": {"type": "object", "properties": {"message": {"type": "string"},
+                                                       "type": {"type": "string"}}},
+            "errors": {"type": "object"}}}}},
+    }

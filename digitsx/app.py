@@ -1,0 +1,54 @@
+"""The application factory's body (kept out of ``digitsx/__init__`` so importing is free)."""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from flask import Flask
+
+from . import __version__, config
+
+
+def _async_mode() -> str:
+    """gevent when the serve command monkey-patched the process, threads otherwise (tests)."""
+    try:
+        from gevent import monkey
+
+        return "gevent" if monkey.is_module_patched("socket") else "threading"
+    except ImportError:
+        return "threading"
+
+
+def build(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and wire the app; see :func:`digitsx.create_app`."""
+    app = Flask("digitsx", instance_relative_config=True)
+    app.config.from_mapping(config.defaults())
+    app.config.from_pyfile("digitsx.cfg", silent=True)
+    app.config.from_prefixed_env("DIGITSX")
+    if test_config:
+        app.config.from_mapping(test_config)
+    config.finalize(app.config)
+    app.config["VERSION"] = __version__
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import auth, errors, events, views
+    from .extensions import db, socketio
+    from .jobs import routes as job_routes
+    from .platform import Platform
+
+    db.init(app.config["DATABASE_URL"])
+    socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=None)
+    events.register_handlers(socketio)
+    errors.register_handlers(app)
+    auth.init_app(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(job_routes.bp)
+    for name in app.config["PLUGINS"]:
+        importlib.import_module(name).init_app(app)
+    platform = Platform(app)
+    app.extensions["digitsx"] = platform
+    app.jinja_env.globals.update(version=__version__)
+    if app.config["SCHEDULER_AUTOSTART"]:
+        platform.start()
+    return app

@@ -1,0 +1,67 @@
+"""Console scripts: ``digitsx-devserver`` (the web server) and ``digitsx`` (admin commands).
+
+Nothing heavy is imported at module level: the serve command must monkey-patch with gevent
+before anything else touches sockets or threads.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitsx-devserver", description="Serve digitsx.")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
+    parser.add_argument("-p", "--port", type=int, default=5000, help="port (5000)")
+    parser.add_argument("--jobs-dir", help="jobs folder (default: per-user data folder)")
+    parser.add_argument("-d", "--debug", action="store_true", help="debug logging and errors")
+    return parser
+
+
+def devserver(argv: list[str] | None = None) -> None:
+    """Serve the app on gevent with Socket.IO (TCP_NODELAY on every connection)."""
+    from gevent import monkey
+
+    monkey.patch_all()  # first: Flask, SQLAlchemy and subprocess must see gevent's versions
+
+    args = _serve_parser().parse_args(argv)
+    if args.jobs_dir:
+        os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
+    from .server import serve
+
+    serve(args.host, args.port, args.debug)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``digitsx``: list jobs, GPUs and configuration without starting the server."""
+    parser = argparse.ArgumentParser(prog="digitsx", description="digitsx admin commands")
+    parser.add_argument("--jobs-dir", help="jobs folder (default: per-user data folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("config", help="print the effective configuration")
+    sub.add_parser("gpus", help="list the GPUs the scheduler would use")
+    jobs = sub.add_parser("jobs", help="list jobs")
+    jobs.add_argument("--status", help="only jobs in this status")
+    args = parser.parse_args(argv)
+    if args.jobs_dir:
+        os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
+    from . import create_app
+
+    app = create_app({"SCHEDULER_AUTOSTART": False})
+    platform = app.extensions["digitsx"]
+    if args.command == "config":
+        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS"):
+            print(f"{key}={app.config[key]}")
+    elif args.command == "gpus":
+        if not platform.devices:
+            print("no GPU found: training runs on the CPU")
+        for d in platform.devices:
+            print(f"{d['index']}: {d['name']} {d['uuid']} {d['memory_total'] // 2**20} MiB")
+    elif args.command == "jobs":
+        for job in platform.store.db.jobs(*([args.status] if args.status else [])):
+            print(f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

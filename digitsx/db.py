@@ -1,0 +1,143 @@
+"""Typed ORM rows. The web process is the only writer; workers never import this module."""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import (Float, ForeignKey, Integer, String, Text, create_engine, event, select)
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, relationship,
+                            sessionmaker)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    """One dataset, model or other job; its files live in ``<jobs_dir>/<id>/``."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    group_name: Mapped[str] = mapped_column(String(256), default="")
+    username: Mapped[str] = mapped_column(String(64), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    spec_json: Mapped[str] = mapped_column(Text, default="{}")
+    result_json: Mapped[str] = mapped_column(Text, default="{}")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[float] = mapped_column(Float, default=time.time)
+    started: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gpus: Mapped[str] = mapped_column(String(64), default="")  # the reservation, "0,1"
+    history: Mapped[list["StatusChange"]] = relationship(
+        order_by="StatusChange.id", cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The job's specification (what the form asked for), as written to spec.json."""
+        return json.loads(self.spec_json or "{}")
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """What the worker reported in ``result`` events, merged."""
+        return json.loads(self.result_json or "{}")
+
+
+class StatusChange(Base):
+    """One step of a job's status timeline."""
+
+    __tablename__ = "status_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[float] = mapped_column(Float, default=time.time)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Metric(Base):
+    """One metric point a worker emitted (train loss at epoch 1.25, val accuracy...)."""
+
+    __tablename__ = "metrics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    phase: Mapped[str] = mapped_column(String(32))
+    epoch: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    values_json: Mapped[str] = mapped_column(Text, default="{}")
+    timestamp: Mapped[float] = mapped_column(Float, default=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The point as the protocol and the REST API show it."""
+        return {"phase": self.phase, "epoch": self.epoch, "step": self.step,
+                "values": json.loads(self.values_json), "t": self.timestamp}
+
+
+class User(Base):
+    """A user name seen at login (real authentication attaches credentials here later)."""
+
+    __tablename__ = "users"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[float] = mapped_column(Float, default=time.time)
+    last_login: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Database:
+    """An engine and a session factory; ``with db.session() as s:`` commits or rolls back."""
+
+    def __init__(self) -> None:
+        self.engine = None
+        self._factory: sessionmaker | None = None
+
+    def init(self, url: str) -> None:
+        """Connect and create missing tables (SQLite gets WAL and foreign keys)."""
+        sqlite = url.startswith("sqlite")
+        self.engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {},
+            pool_pre_ping=not sqlite)
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on error."""
+        assert self._factory is not None, "Database.init() was not called"
+        session = self._factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def get(self, job_id: str) -> Job | None:
+        """A job row, detached and fully loaded, or None."""
+        with self.session() as s:
+            return s.get(Job, job_id)
+
+    def jobs(self, *statuses: str) -> list[Job]:
+        """All jobs (in the given statuses), oldest first."""
+        with self.session() as s:
+            query = select(Job).order_by(Job.created, Job.id)
+            if statuses:
+                query = query.where(Job.status.in_(statuses))
+            return list(s.scalars(query))
+
+
+def _sqlite_pragmas(conn, _record) -> None:
+    # WAL: readers never block the one writer; a kill -9 loses no committed transaction.
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

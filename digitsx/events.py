@@ -1,0 +1,69 @@
+"""Socket.IO namespace ``/jobs``: rooms, and the only module that emits.
+
+Rooms: a job id (its page) and ``job_management`` (the home page). Events carry data, never
+HTML, with DIGITS's names: ``job update`` (``update``: added, status, progress, attribute,
+result, deleted; ``job``: the job's JSON), ``task update`` (``update``: metric, snapshot, log,
+telemetry) and ``server update`` (GPUs available, the GPU panel, telemetry).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import request
+from flask_socketio import SocketIO, emit, join_room, leave_room
+
+NAMESPACE = "/jobs"
+HOME = "job_management"
+
+
+class Events:
+    """Publishes job, task and server updates; ``summarize(job)`` gives a job's JSON."""
+
+    def __init__(self, socketio: SocketIO, summarize: Callable[[Any], dict]) -> None:
+        self.socketio = socketio
+        self.summarize = summarize
+        self.server_state: Callable[[], dict] = lambda: {}
+
+    def _emit(self, name: str, data: dict, room: str) -> None:
+        self.socketio.emit(name, data, namespace=NAMESPACE, to=room)
+
+    def job_changed(self, job: Any, update: str) -> None:
+        """A job row changed: its page and the home page hear it."""
+        data = {"update": update, "job_id": job.id,
+                "job": None if update == "deleted" else self.summarize(job)}
+        self._emit("job update", data, job.id)
+        self._emit("job update", data, HOME)
+        if update in ("status", "added", "deleted"):
+            self.server_changed()
+
+    def task(self, job_id: str, update: str, data: dict) -> None:
+        """Metric points, snapshots and log lines go to the job's page."""
+        self._emit("task update", {"update": update, "job_id": job_id, **data}, job_id)
+
+    def telemetry(self, sample: dict) -> None:
+        """A telemetry sample: the home page gets all of it, each job page its own process."""
+        self._emit("server update", {"update": "telemetry", **sample}, HOME)
+        for job_id, stats in sample.get("jobs", {}).items():
+            self._emit("task update", {"update": "telemetry", "job_id": job_id,
+                                       "process": stats, "gpus": sample.get("gpus", [])}, job_id)
+
+    def server_changed(self) -> None:
+        """GPUs available and the GPU panel (after any status change)."""
+        self._emit("server update", {"update": "gpus", **self.server_state()}, HOME)
+
+
+def register_handlers(socketio: SocketIO) -> None:
+    """Clients join and leave rooms: ``emit('join', {room})``."""
+
+    @socketio.on("join", namespace=NAMESPACE)
+    def _join(data):
+        room = (data or {}).get("room") if isinstance(data, dict) else data
+        if room:
+            join_room(str(room))
+            emit("joined", {"room": room, "sid": request.sid})
+
+    @socketio.on("leave", namespace=NAMESPACE)
+    def _leave(data):
+        room = (data or {}).get("room") if isinstance(data, dict) else data
+        if room:
+            leave_room(str(room))

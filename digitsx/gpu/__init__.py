@@ -1,0 +1,1 @@
+"""GPUs: discovery through NVML, fake devices for tests, and live telemetry."""

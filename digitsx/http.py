@@ -1,0 +1,57 @@
+"""Request helpers shared by every blueprint: JSON twins of pages, and form input."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import Blueprint, request
+
+
+def wants_json() -> bool:
+    """True when the URL ends in ``.json`` or ``Accept: application/json`` outranks HTML."""
+    if request.path.endswith(".json") or request.is_json and request.method != "GET":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and (
+        request.accept_mimetypes["application/json"] > request.accept_mimetypes["text/html"]
+    )
+
+
+def twin_route(bp: Blueprint, rule: str, **options: Any) -> Callable:
+    """Register a view under ``rule`` and ``rule + '.json'`` (DIGITS's JSON twin of every page)."""
+
+    def decorator(view: Callable) -> Callable:
+        bp.add_url_rule(rule, view_func=view, **options)
+        json_options = dict(options, endpoint=f"{options.get('endpoint', view.__name__)}_json")
+        bp.add_url_rule(rule + ".json", view_func=view, **json_options)
+        return view
+
+    return decorator
+
+
+def form_value(name: str, default: Any = None) -> Any:
+    """A field from the form (multipart or urlencoded), the query string, or a JSON body."""
+    if name in request.form:
+        return request.form[name]
+    if request.is_json:
+        body = request.get_json(silent=True) or {}
+        if isinstance(body, dict) and name in body:
+            return body[name]
+    return request.args.get(name, default)
+
+
+def form_list(name: str) -> list[str]:
+    """A repeated field (``job_ids[]`` or ``job_ids``), from a form, query or JSON body."""
+    values: list[str] = []
+    for key in (f"{name}[]", name):
+        values += request.form.getlist(key) + request.args.getlist(key)
+        if request.is_json:
+            body = request.get_json(silent=True) or {}
+            raw = body.get(key) if isinstance(body, dict) else None
+            if raw is not None:
+                values += list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    out: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            if part.strip() and part.strip() not in out:
+                out.append(part.strip())
+    return out

@@ -1,0 +1,1 @@
+"""Jobs: their states, specs, the worker protocol, resources, the scheduler and the runner."""

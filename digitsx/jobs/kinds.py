@@ -1,0 +1,52 @@
+"""The registry of job kinds: what plugs a new task (its worker, its forms, its views) in.
+
+A kind names the worker module the runner starts (``python -m <worker> JOB_DIR``), what it asks
+of the scheduler, and where its forms live. The scheduler and runner know nothing else about it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import NotFound
+from .resources import Request
+
+
+def _default_request(spec: dict) -> Request:
+    return Request.from_dict(spec.get("resources")) if spec.get("resources") else Request(cpu=1)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job, e.g. an image classification dataset."""
+
+    name: str  # stored on the job row: "dataset.images.classification"
+    category: str  # home page tab: "dataset", "model", "pretrained", "inference"
+    title: str  # shown to people: "Image classification dataset"
+    worker: str  # module run in the child process
+    request: Callable[[dict], Request] = field(default=_default_request)
+    new_endpoint: str | None = None  # the form's endpoint; clone redirects there with ?clone=<id>
+    resumable: bool = False  # the worker continues from what an earlier run left in the folder
+    url_prefix: str = "/jobs"  # DIGITS's /datasets/<id> and /models/<id>
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    """Add (or replace) a kind; plugins call this from their ``init_app``."""
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def get(name: str) -> JobKind:
+    """The kind called ``name``; NotFound for one no plugin registered."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise NotFound(f"Unknown job kind {name!r} (is its plugin loaded?)") from None
+
+
+def all_kinds() -> list[JobKind]:
+    """Every registered kind."""
+    return list(_KINDS.values())

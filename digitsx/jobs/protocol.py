@@ -1,0 +1,74 @@
+"""The worker ↔ runner protocol: one versioned JSON object per line on the worker's stdout.
+
+Events: ``progress`` (done, total), ``metric`` (phase, epoch, step, values), ``snapshot`` (epoch,
+file), ``log`` (message), ``result`` (data merged into the job's result), ``error`` (type,
+message). Workers import :class:`Emitter` from here; it needs nothing but the standard library.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any
+
+VERSION = 1
+EVENTS = frozenset({"progress", "metric", "snapshot", "log", "result", "error"})
+
+
+class ProtocolError(ValueError):
+    """A stdout line that is not a protocol event."""
+
+
+def encode(event: str, **fields: Any) -> str:
+    """One event as a JSON line (with its newline)."""
+    if event not in EVENTS:
+        raise ProtocolError(f"unknown event {event!r}")
+    return json.dumps({"v": VERSION, "event": event, "t": time.time(), **fields},
+                      allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def decode(line: str) -> dict[str, Any]:
+    """Parse one stdout line; ProtocolError names what is wrong with it."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ProtocolError(f"not JSON: {line[:200]!r}") from err
+    if not isinstance(obj, dict) or obj.get("v") != VERSION or obj.get("event") not in EVENTS:
+        raise ProtocolError(f"not a v{VERSION} protocol event: {line[:200]!r}")
+    return obj
+
+
+class Emitter:
+    """What a worker uses to talk to the runner; tests pass a list-backed stream instead."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event and flush it, so the page sees it at once."""
+        self.stream.write(encode(event, **fields))
+        self.stream.flush()
+
+    def progress(self, done: float, total: float) -> None:
+        """Report ``done`` out of ``total`` units of work."""
+        self.emit("progress", done=done, total=total)
+
+    def metric(self, phase: str, epoch: float, step: int = 0, **values: float) -> None:
+        """Report metric values (loss, accuracy, lr...) for a phase at a (fractional) epoch."""
+        self.emit("metric", phase=phase, epoch=epoch, step=step, values=values)
+
+    def snapshot(self, epoch: float, file: str) -> None:
+        """Report a snapshot file written in the job folder."""
+        self.emit("snapshot", epoch=epoch, file=file)
+
+    def log(self, message: str, level: str = "info") -> None:
+        """A line for the job's log and its page."""
+        self.emit("log", message=message, level=level)
+
+    def result(self, **data: Any) -> None:
+        """Merge ``data`` into the job's result (summary figures, file names)."""
+        self.emit("result", data=data)
+
+    def error(self, message: str, type: str = "Error") -> None:
+        """The reason the job is failing; the worker exits non-zero after it."""
+        self.emit("error", message=message, type=type)

@@ -1,0 +1,234 @@
+"""Routes every job kind shares: show, status, edit, abort, resume, delete, clone, bulk actions.
+
+DIGITS served the same job under ``/jobs/<id>``, ``/datasets/<id>`` and ``/models/<id>``; so do we.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from .. import auth
+from ..errors import BadRequest, Forbidden, NotFound
+from ..http import form_list, form_value, wants_json
+from . import kinds
+from .runner import read_events, tail
+from .status import Status
+
+bp = Blueprint("jobs", __name__)
+PREFIXES = ("/jobs", "/datasets", "/models")
+
+
+def platform():
+    """The app's :class:`~digitsx.platform.Platform`."""
+    return current_app.extensions["digitsx"]
+
+
+def _routes(suffix: str, endpoint: str, methods: list[str], json_twin: bool = True):
+    """Register a view under every prefix (and its ``.json`` twin)."""
+
+    def decorator(view):
+        for prefix in PREFIXES:
+            name = f"{endpoint}{'' if prefix == '/jobs' else '_' + prefix[1:]}"
+            bp.add_url_rule(f"{prefix}/<job_id>{suffix}", name, view, methods=methods)
+            if json_twin:
+                bp.add_url_rule(f"{prefix}/<job_id>{suffix}.json", name + "_json", view,
+                                methods=methods)
+        return view
+
+    return decorator
+
+
+def job_details(job) -> dict:
+    """The job page's data: the summary plus folder, spec, result, relatives and log tail."""
+    p = platform()
+    data = p.job_json(job)
+    parent = p.store.db.get(job.parent_id) if job.parent_id else None
+    data.update(directory=str(p.store.job_dir(job.id)), spec=job.spec, result=job.result,
+                parent=p.job_json(parent) if parent else None,
+                children=[p.job_json(c) for c in p.store.children(job.id)],
+                log=tail(p.store.job_dir(job.id) / "log.txt", current_app.config["LOG_TAIL_LINES"]),
+                resumable=_resumable(job), clonable=_clonable(job))
+    return data
+
+
+def _resumable(job) -> bool:
+    try:
+        kind = kinds.get(job.kind)
+    except NotFound:
+        return False
+    return kind.resumable and job.status in (Status.ABORTED.value, Status.ERROR.value,
+                                             Status.INTERRUPTED.value)
+
+
+def _clonable(job) -> bool:
+    try:
+        return kinds.get(job.kind).new_endpoint is not None
+    except NotFound:
+        return False
+
+
+@_routes("", "show", ["GET"])
+def show(job_id: str):
+    """A job's page (JSON: the job with its timeline, spec, result, relatives, log tail)."""
+    job = platform().store.get(job_id)
+    data = job_details(job)
+    if wants_json():
+        return data
+    return render_template("jobs/show.html", job=data)
+
+
+@_routes("", "edit", ["PUT", "PATCH"], json_twin=False)
+def edit(job_id: str):
+    """Rename a job, change its notes or group (``job_name``, ``job_notes``, ``group_name``)."""
+    store = platform().store
+    job = store.get(job_id)
+    auth.require_owner(job, "edit")
+    fields = {}
+    for field, column in (("job_name", "name"), ("job_notes", "notes"), ("group_name", "group_name")):
+        value = form_value(field)
+        if value is not None:
+            fields[column] = str(value).strip()
+    if "name" in fields and not fields["name"]:
+        raise BadRequest("job_name: a job needs a name")
+    job = store.update(job_id, "attribute", **fields)
+    return platform().job_json(job) if wants_json() else "Job updated."
+
+
+@_routes("/status", "status", ["GET"], json_twin=False)
+def status(job_id: str):
+    """``{status, type, name, error}`` (404 with ``error`` for an unknown id)."""
+    job = platform().store.db.get(job_id)
+    if job is None:
+        return {"error": "Job not found."}, 404
+    summary = platform().job_json(job)
+    return {"status": job.status, "type": summary["type"], "name": job.name, "error": job.error,
+            "progress": job.progress, "eta": summary["eta"], "waiting": summary["waiting"]}
+
+
+@bp.route("/jobs/<job_id>/table_data.json")
+def table_data(job_id: str):
+    """``{job: J}`` for one row of the home page."""
+    return {"job": platform().job_json(platform().store.get(job_id))}
+
+
+@_routes("/log", "log", ["GET"])
+def log_tail(job_id: str):
+    """The last lines of the job's log (``?lines=N``, at most 2000)."""
+    platform().store.get(job_id)
+    lines = max(1, min(2000, int(request.args.get("lines", 200))))
+    return {"job_id": job_id, "lines": tail(platform().store.job_dir(job_id) / "log.txt", lines)}
+
+
+@_routes("/metrics", "metrics", ["GET"])
+def metrics(job_id: str):
+    """Every metric point the job's workers reported."""
+    platform().store.get(job_id)
+    return {"job_id": job_id, "metrics": platform().store.metrics(job_id)}
+
+
+@_routes("/events", "events", ["GET"])
+def events(job_id: str):
+    """The raw protocol events (``events.jsonl``) of the job."""
+    platform().store.get(job_id)
+    return {"job_id": job_id, "events": read_events(platform().store.job_dir(job_id))}
+
+
+@_routes("/abort", "abort", ["POST"], json_twin=False)
+def abort(job_id: str):
+    """Abort a queued or running job (only its owner may)."""
+    job = platform().store.get(job_id)
+    auth.require_owner(job, "abort")
+    platform().scheduler.abort(job_id)
+    return {"status": "Job aborted.", "job_id": job_id} if wants_json() else "Job aborted."
+
+
+@_routes("/resume", "resume", ["POST"], json_twin=False)
+def resume(job_id: str):
+    """Queue an aborted, failed or interrupted job again; it continues where it stopped."""
+    job = platform().store.get(job_id)
+    auth.require_owner(job, "resume")
+    job = platform().scheduler.resume(job_id)
+    if wants_json():
+        return platform().job_json(job)
+    return redirect(platform().job_json(job)["url"])
+
+
+@_routes("", "delete", ["DELETE"], json_twin=False)
+def delete(job_id: str):
+    """Delete a job and its folder (refused for a dataset that models depend on)."""
+    delete_job(job_id)
+    return {"status": "Job deleted.", "job_id": job_id} if wants_json() else "Job deleted."
+
+
+def delete_job(job_id: str) -> None:
+    """Check ownership and dependents, abort if needed, then remove the job."""
+    p = platform()
+    job = p.store.get(job_id)
+    auth.require_owner(job, "delete")
+    dependents = p.store.children(job_id)
+    if dependents:
+        names = ", ".join(f"{c.name} ({c.id})" for c in dependents)
+        raise Forbidden(f"Cannot delete {job.name} ({job_id}): these jobs depend on it: {names}. "
+                        f"Delete them first.")
+    if Status(job.status).active:
+        p.scheduler.abort(job_id)
+        deadline = time.time() + float(current_app.config["ABORT_GRACE_SECONDS"]) + 10
+        while job_id in p.runner.handles and time.time() < deadline:
+            p.runner.sleep(0.05)
+    p.store.delete(job_id)
+
+
+@bp.route("/jobs", methods=["DELETE"])
+def delete_many():
+    """Delete ``job_ids[]``; answers what was deleted and why the rest were not."""
+    return _bulk(form_list("job_ids"), delete_job, "deleted")
+
+
+@bp.route("/abort_jobs", methods=["POST"])
+def abort_many():
+    """Abort ``job_ids[]``."""
+
+    def one(job_id: str) -> None:
+        job = platform().store.get(job_id)
+        auth.require_owner(job, "abort")
+        platform().scheduler.abort(job_id)
+
+    return _bulk(form_list("job_ids"), one, "aborted")
+
+
+@bp.route("/group", methods=["POST"])
+def group():
+    """Put ``job_ids[]`` in ``group_name`` (blank: ungroup)."""
+    name = str(form_value("group_name", "") or "").strip()
+
+    def one(job_id: str) -> None:
+        job = platform().store.get(job_id)
+        auth.require_owner(job, "group")
+        platform().store.update(job_id, "attribute", group_name=name)
+
+    return _bulk(form_list("job_ids"), one, "grouped")
+
+
+def _bulk(job_ids: list[str], action, verb: str):
+    if not job_ids:
+        raise BadRequest("job_ids: no job selected")
+    done, failed = [], {}
+    for job_id in job_ids:
+        try:
+            action(job_id)
+            done.append(job_id)
+        except Exception as err:  # one bad id must not stop the others
+            failed[job_id] = getattr(err, "message", str(err))
+    status = 200 if done or not failed else 400
+    return {verb: done, "errors": failed}, status
+
+
+@bp.route("/clone/<job_id>")
+def clone(job_id: str):
+    """Redirect to the job's new-job form, filled in with its spec."""
+    job = platform().store.get(job_id)
+    kind = kinds.get(job.kind)
+    if kind.new_endpoint is None:
+        raise BadRequest(f"A {kind.title} job cannot be cloned")
+    return redirect(url_for(kind.new_endpoint, clone=job_id))

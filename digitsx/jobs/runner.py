@@ -1,0 +1,236 @@
+"""The one place that knows how a worker process is started, watched and stopped.
+
+A worker is ``python -m <kind.worker> <job_dir>`` in its own process group (so an abort reaches
+its DataLoader children too), with ``CUDA_VISIBLE_DEVICES`` set to its reservation, stdout a pipe
+of protocol lines, stderr appended straight to ``log.txt`` (a traceback is kept even if the
+server dies first). One watcher (a greenlet under gevent) per running job reads the pipe.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+
+from ..db import Job
+from . import kinds, protocol
+from .resources import Reservation
+from .status import Status
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes: a worker may report per batch
+
+
+@dataclass
+class Handle:
+    """A running worker and what the watcher learned from it."""
+
+    job_id: str
+    proc: subprocess.Popen
+    folder: Path
+    aborting: bool = False
+    error: str | None = None
+    last_progress: float = 0.0
+    started: float = field(default_factory=time.time)
+
+
+class Runner:
+    """Starts workers, turns their events into job updates, and stops them on abort."""
+
+    def __init__(self, store: JobStore, publish: Callable[[str, str, dict], None],
+                 spawn: Callable[..., Any], sleep: Callable[[float], Any],
+                 on_exit: Callable[[str], None], grace: float = 10.0,
+                 gpu_names: Callable[[tuple[int, ...]], str] | None = None) -> None:
+        self.store = store
+        self.publish = publish  # publish(job_id, event_name, data): live events to the job's room
+        self.spawn, self.sleep, self.on_exit, self.grace = spawn, sleep, on_exit, grace
+        self.gpu_names = gpu_names or (lambda ids: ",".join(map(str, ids)))
+        self.handles: dict[str, Handle] = {}
+
+    def command(self, job: Job) -> list[str]:
+        """The worker's command line."""
+        return [sys.executable, "-m", kinds.get(job.kind).worker, str(self.store.job_dir(job.id))]
+
+    def environment(self, job: Job, reservation: Reservation) -> dict[str, str]:
+        """The worker's environment: its GPUs only, unbuffered output, where it runs."""
+        env = dict(os.environ)
+        env.update(CUDA_VISIBLE_DEVICES=self.gpu_names(reservation.gpus),
+                   PYTHONUNBUFFERED="1", DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
+        return env
+
+    def start(self, job: Job, reservation: Reservation) -> Handle:
+        """Launch the worker and a watcher for it; raises OSError if it cannot start."""
+        folder = self.store.job_dir(job.id)
+        with open(folder / "log.txt", "ab") as stderr:
+            proc = subprocess.Popen(self.command(job), stdout=subprocess.PIPE, stderr=stderr,
+                                    stdin=subprocess.DEVNULL, cwd=folder, start_new_session=True,
+                                    env=self.environment(job, reservation), text=True, bufsize=1)
+        handle = Handle(job.id, proc, folder)
+        self.handles[job.id] = handle
+        self.store.update(job.id, "attribute", pid=proc.pid)
+        self.spawn(self._watch, handle)
+        return handle
+
+    def abort(self, job_id: str) -> bool:
+        """SIGTERM the worker's process group, SIGKILL after the grace period; False if not ours."""
+        handle = self.handles.get(job_id)
+        if handle is None:
+            return False
+        handle.aborting = True
+        _signal_group(handle.proc.pid, signal.SIGTERM)
+        self.spawn(self._kill_later, handle)
+        return True
+
+    def pids(self) -> dict[str, int]:
+        """Worker pid of every running job."""
+        return {job_id: h.proc.pid for job_id, h in self.handles.items()}
+
+    def _kill_later(self, handle: Handle) -> None:
+        deadline = time.time() + self.grace
+        while handle.proc.poll() is None and time.time() < deadline:
+            self.sleep(0.1)
+        if handle.proc.poll() is None:
+            log.warning("job %s ignored SIGTERM for %.0fs: SIGKILL", handle.job_id, self.grace)
+            _signal_group(handle.proc.pid, signal.SIGKILL)
+
+    def _watch(self, handle: Handle) -> None:
+        try:
+            with open(handle.folder / "events.jsonl", "a", encoding="utf-8") as events:
+                for line in handle.proc.stdout:
+                    self._handle_line(handle, line, events)
+            returncode = handle.proc.wait()
+            _signal_group(handle.proc.pid, signal.SIGKILL)  # children it left behind
+            self._finish(handle, returncode)
+        except Exception:  # a bug here must not leave the job Running and its GPU held
+            log.exception("watcher of job %s failed", handle.job_id)
+            handle.proc.kill()
+            handle.error = handle.error or "Internal error while watching the worker (see server log)"
+            self._finish(handle, handle.proc.wait())
+        finally:
+            self.handles.pop(handle.job_id, None)
+            self.on_exit(handle.job_id)
+
+    def _handle_line(self, handle: Handle, line: str, events) -> None:
+        if not line.strip():
+            return
+        try:
+            event = protocol.decode(line)
+        except protocol.ProtocolError:
+            with open(handle.folder / "log.txt", "a", encoding="utf-8") as logfile:
+                logfile.write(line if line.endswith("\n") else line + "\n")  # a stray print()
+            return
+        events.write(line if line.endswith("\n") else line + "\n")
+        events.flush()
+        getattr(self, f"_on_{event['event']}")(handle, event)
+
+    def _on_progress(self, handle: Handle, event: dict) -> None:
+        total = float(event.get("total") or 0)
+        fraction = min(1.0, max(0.0, float(event.get("done", 0)) / total)) if total > 0 else 0.0
+        now = time.time()
+        if now - handle.last_progress >= PROGRESS_INTERVAL or fraction >= 1.0:
+            handle.last_progress = now
+            self.store.update(handle.job_id, "progress", progress=fraction)
+
+    def _on_metric(self, handle: Handle, event: dict) -> None:
+        point = self.store.add_metric(handle.job_id, str(event.get("phase", "train")),
+                                      event.get("epoch", 0), event.get("step", 0),
+                                      dict(event.get("values") or {}), event.get("t"))
+        self.publish(handle.job_id, "metric", {"job_id": handle.job_id, **point.as_dict()})
+
+    def _on_snapshot(self, handle: Handle, event: dict) -> None:
+        snap = {"epoch": event.get("epoch"), "file": event.get("file")}
+        self.store.merge_result(handle.job_id, {"snapshots[]": [snap]})
+        self.publish(handle.job_id, "snapshot", {"job_id": handle.job_id, **snap})
+
+    def _on_log(self, handle: Handle, event: dict) -> None:
+        message = f"[{event.get('level', 'info')}] {event.get('message', '')}"
+        with open(handle.folder / "log.txt", "a", encoding="utf-8") as logfile:
+            logfile.write(message + "\n")
+        self.publish(handle.job_id, "log", {"job_id": handle.job_id, "line": message})
+
+    def _on_result(self, handle: Handle, event: dict) -> None:
+        self.store.merge_result(handle.job_id, dict(event.get("data") or {}))
+
+    def _on_error(self, handle: Handle, event: dict) -> None:
+        handle.error = f"{event.get('type', 'Error')}: {event.get('message', '')}"
+
+    def _finish(self, handle: Handle, returncode: int) -> None:
+        if handle.aborting:
+            self.store.set_status(handle.job_id, Status.ABORTED, "aborted by user", pid=None)
+        elif returncode == 0 and handle.error is None:
+            self.store.set_status(handle.job_id, Status.DONE, "", progress=1.0, pid=None)
+        else:
+            message = handle.error or _exit_message(returncode)
+            self.store.set_status(handle.job_id, Status.ERROR, message, error=message, pid=None)
+
+
+def _exit_message(returncode: int) -> str:
+    """Why a worker that reported no error failed."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"The worker was killed by {name}{hint}; see the log below."
+    return f"The worker exited with code {returncode}; see the log below."
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the process group a worker leads; quiet if it is already gone."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def tail(path: Path, lines: int = 40) -> list[str]:
+    """The last ``lines`` lines of a text file (empty if it does not exist)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 256 * lines))
+            data = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return []
+    return data.splitlines()[-lines:]
+
+
+def kill_orphans(jobs_dir: Path, grace: float = 2.0) -> list[int]:
+    """Stop workers left by a server that died: any ``python -m ... <jobs_dir>/<id>`` process."""
+    prefix = str(jobs_dir.resolve()) + os.sep
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "-m" in cmd and cmd and cmd[-1].startswith(prefix) and proc.pid != os.getpid():
+            found.append(proc)
+    for proc in found:
+        _signal_group(proc.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(found, timeout=grace)
+    for proc in alive:
+        _signal_group(proc.pid, signal.SIGKILL)
+    if found:
+        log.warning("stopped %d orphaned worker(s): %s", len(found), [p.pid for p in found])
+    return [p.pid for p in found]
+
+
+def read_events(folder: Path) -> list[dict[str, Any]]:
+    """The events a job's workers emitted, from ``events.jsonl`` (skipping a torn last line)."""
+    out = []
+    try:
+        with open(folder / "events.jsonl", encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return out

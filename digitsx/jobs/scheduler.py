@@ -1,0 +1,222 @@
+"""The scheduler: one loop that moves queued jobs to Running when their resources are free.
+
+``tick()`` is public and synchronous (tests call it directly, with fake GPUs and a fake runner);
+``start()`` runs it in the background, waking at once on submit/abort/exit and at least every
+second. Queue order is FIFO by submission: a job that must wait keeps the GPUs it needs from
+later jobs, so a big request is never starved by small ones behind it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from ..db import Job
+from ..errors import Conflict, DigitsxError, SchedulingError
+from . import kinds
+from .resources import Request, ResourcePool
+from .runner import kill_orphans
+from .status import FINISHED, Status
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+QUEUED = (Status.INITIALIZED.value, Status.WAITING.value)
+
+
+class Scheduler:
+    """Owns the resource pool and decides what runs; the runner does the running."""
+
+    def __init__(self, store: JobStore, pool: ResourcePool, runner: Any,
+                 spawn: Callable[..., Any] | None = None) -> None:
+        self.store, self.pool, self.runner = store, pool, runner
+        self.spawn = spawn
+        self.waiting: dict[str, dict[str, Any]] = {}  # job id → why it waits, its queue place
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+
+    # -- the loop -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run ``tick()`` in the background until :meth:`stop`."""
+        assert self.spawn is not None
+        self.spawn(self._loop)
+
+    def stop(self) -> None:
+        """End the background loop."""
+        self._stopped.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Ask for a tick now (after a submit, an abort or a worker exit)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                self.tick()
+            except Exception:  # one bad tick must not end scheduling for every job
+                log.exception("scheduler tick failed")
+
+    def tick(self) -> list[str]:
+        """Start every queued job that can start now; return their ids."""
+        with self._lock:
+            started: list[str] = []
+            blocked: set[int] = set()
+            waiting: dict[str, dict[str, Any]] = {}
+            train_queue = 0
+            for job in self.store.db.jobs(*QUEUED):
+                outcome = self._consider(job, frozenset(blocked), train_queue)
+                if outcome == "started":
+                    started.append(job.id)
+                elif isinstance(outcome, dict):
+                    waiting[job.id] = outcome
+                    blocked |= set(outcome.get("gpus", ()))
+                    train_queue += outcome.pop("train_queue", 0)
+            _number_queues(waiting)
+            self.waiting = waiting
+            return started
+
+    # -- one job --------------------------------------------------------------------------
+    def _consider(self, job: Job, blocked: frozenset[int], train_queue: int) -> Any:
+        parent_wait = self._parent_check(job)
+        if parent_wait is not None:
+            return parent_wait
+        try:
+            request = kinds.get(job.kind).request(job.spec)
+            if request.wants_gpu and not self.pool.gpus and train_queue:
+                reservation = None  # FIFO among CPU training jobs too
+            else:
+                reservation = self.pool.try_reserve(job.id, request, blocked)
+        except DigitsxError as err:
+            self._fail(job, err.message)
+            return None
+        if reservation is None:
+            return self._wait(job, request)
+        try:
+            job = self.store.set_status(job.id, Status.RUNNING, _device_note(reservation.gpus),
+                                        gpus=",".join(map(str, reservation.gpus)), progress=0.0)
+            self.runner.start(job, reservation)
+        except Exception as err:  # the worker could not even start
+            log.exception("could not start job %s", job.id)
+            self.pool.release(job.id)
+            self._fail(job, f"Could not start the worker: {err}")
+            return None
+        return "started"
+
+    def _parent_check(self, job: Job) -> dict[str, Any] | None:
+        if not job.parent_id:
+            return None
+        parent = self.store.db.get(job.parent_id)
+        if parent is None:
+            self._fail(job, f"Parent job {job.parent_id} no longer exists")
+            return "failed"
+        if parent.status == Status.DONE.value:
+            return None
+        if parent.status in {s.value for s in FINISHED}:
+            why = f": {parent.error}" if parent.error else ""
+            self._fail(job, f"Parent job {parent.name} ({parent.id}) ended with status "
+                            f"{parent.status}{why}")
+            return "failed"
+        info = {"reason": f"Waiting for job {parent.name} ({parent.id}) to finish",
+                "parent": parent.id}
+        self._mark_waiting(job, info["reason"])
+        return info
+
+    def _wait(self, job: Job, request: Request) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        if request.wants_gpu and self.pool.gpus:
+            wanted = list(request.gpu_ids) or list(self.pool.gpus)
+            label = (f"GPU {', '.join(map(str, request.gpu_ids))}" if request.gpu_ids
+                     else f"{request.gpu_count} free GPU{'s' if request.gpu_count > 1 else ''}")
+            info = {"reason": f"Waiting for {label}", "gpus": wanted}
+        elif request.wants_gpu:
+            info = {"reason": "Waiting for a CPU training slot (this host has no GPU)",
+                    "train_queue": 1, "gpus": [], "queue": "cpu-train"}
+        else:
+            info = {"reason": f"Waiting for {request.cpu} CPU slot(s)", "gpus": [], "queue": "cpu"}
+        self._mark_waiting(job, info["reason"])
+        return info
+
+    def _mark_waiting(self, job: Job, reason: str) -> None:
+        if job.status == Status.INITIALIZED.value:
+            self.store.set_status(job.id, Status.WAITING, reason)
+
+    def _fail(self, job: Job, message: str) -> None:
+        self.store.set_status(job.id, Status.ERROR, message, error=message)
+
+    # -- requests from the web --------------------------------------------------------------
+    def submit(self, job: Job) -> Job:
+        """Queue a created job (it stays Initialized until the next tick)."""
+        self.wake()
+        return job
+
+    def abort(self, job_id: str) -> Job:
+        """Abort a queued or running job; Conflict if it has already finished."""
+        with self._lock:
+            job = self.store.get(job_id)
+            if job.status in QUEUED:
+                self.waiting.pop(job_id, None)
+                job = self.store.set_status(job_id, Status.ABORTED, "aborted before it ran")
+                self.wake()
+                return job
+            if job.status == Status.RUNNING.value and self.runner.abort(job_id):
+                return job
+            raise Conflict(f"Job {job.name} ({job_id}) is not running (status {job.status})")
+
+    def resume(self, job_id: str) -> Job:
+        """Queue an Aborted, Error or Interrupted job of a resumable kind again."""
+        job = self.store.get(job_id)
+        if not kinds.get(job.kind).resumable:
+            raise Conflict(f"A {kinds.get(job.kind).title} job cannot be resumed")
+        if job.status not in (Status.ABORTED.value, Status.ERROR.value, Status.INTERRUPTED.value):
+            raise Conflict(f"Only aborted, failed or interrupted jobs resume (status {job.status})")
+        job = self.store.set_status(job_id, Status.INITIALIZED, "resumed")
+        self.wake()
+        return job
+
+    def on_exit(self, job_id: str) -> None:
+        """The runner's callback when a worker has ended: free its slot, schedule the next."""
+        with self._lock:
+            self.pool.release(job_id)
+        self.wake()
+
+    def recover(self, grace: float = 2.0) -> list[str]:
+        """At start-up: jobs left Running or queued become Interrupted; orphans are stopped."""
+        lost = []
+        for job in self.store.db.jobs(*QUEUED, Status.RUNNING.value):
+            note = f"the server restarted while the job was {job.status}"
+            self.store.set_status(job.id, Status.INTERRUPTED, note, pid=None,
+                                  error=f"Interrupted: {note}")
+            lost.append(job.id)
+        kill_orphans(self.store.jobs_dir, grace)
+        return lost
+
+    def gpu_panel(self) -> list[dict[str, Any]]:
+        """Per GPU: which job holds it, and the queue behind it (ids in order)."""
+        holders = {g: job_id for job_id, r in self.pool.holders.items() for g in r.gpus}
+        return [{"index": g, "job_id": holders.get(g),
+                 "queue": [job_id for job_id, info in self.waiting.items()
+                           if g in info.get("gpus", ())]}
+                for g in self.pool.gpus]
+
+
+def _number_queues(waiting: dict[str, dict[str, Any]]) -> None:
+    """Give each waiting job its 1-based place in the queue of what it waits for (FIFO order)."""
+    seen: list[dict[str, Any]] = []
+    for info in waiting.values():
+        if "parent" in info:
+            continue
+        if info.get("gpus"):
+            info["position"] = 1 + sum(1 for o in seen if set(o.get("gpus", ())) & set(info["gpus"]))
+        else:
+            info["position"] = 1 + sum(1 for o in seen if o.get("queue") == info.get("queue"))
+        seen.append(info)
+
+
+def _device_note(gpus: tuple[int, ...]) -> str:
+    return f"on GPU {', '.join(map(str, gpus))}" if gpus else "on the CPU"
+
+
+__all__ = ["Scheduler", "SchedulingError"]

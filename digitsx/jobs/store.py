@@ -1,0 +1,150 @@
+"""Job records: creation, status changes with their timeline, and the JSON a client sees.
+
+Every state change goes through :meth:`JobStore.set_status`, which commits the row and its
+timeline entry before any event leaves the process: what a browser saw is on disk.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from ..db import Database, Job, Metric, StatusChange
+from ..errors import NotFound
+from . import kinds
+from .status import Status, check_transition
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A DIGITS-style id: ``YYYYMMDD-HHMMSS-xxxx``."""
+    return time.strftime("%Y%m%d-%H%M%S-", time.localtime(now or time.time())) + secrets.token_hex(2)
+
+
+class JobStore:
+    """Reads and writes job rows and folders; ``notify(job, update)`` hears every change."""
+
+    def __init__(self, db: Database, jobs_dir: str | Path,
+                 notify: Callable[[Job, str], None] | None = None) -> None:
+        self.db = db
+        self.jobs_dir = Path(jobs_dir)
+        self.notify = notify or (lambda job, update: None)
+
+    def job_dir(self, job_id: str) -> Path:
+        """The folder of a job (it need not exist)."""
+        return self.jobs_dir / job_id
+
+    def create(self, kind: str, name: str, spec: dict[str, Any], username: str = "",
+               group: str = "", parent_id: str | None = None, notes: str = "") -> Job:
+        """A new Initialized job with its folder and ``spec.json`` (written once, here)."""
+        kinds.get(kind)  # refuse a kind no plugin registered
+        with self.db.session() as s:
+            job_id = new_job_id()
+            while s.get(Job, job_id) is not None:
+                job_id = new_job_id()
+            folder = self.job_dir(job_id)
+            folder.mkdir(parents=True)
+            _write_json(folder / "spec.json", spec)
+            job = Job(id=job_id, kind=kind, name=name, group_name=group, username=username,
+                      notes=notes, status=Status.INITIALIZED.value, parent_id=parent_id,
+                      spec_json=json.dumps(spec), created=time.time())
+            job.history = [StatusChange(status=job.status, timestamp=job.created)]
+            s.add(job)
+        self.notify(job, "added")
+        return job
+
+    def get(self, job_id: str) -> Job:
+        """The job row; NotFound names the id."""
+        job = self.db.get(job_id)
+        if job is None:
+            raise NotFound(f"Job not found: {job_id}")
+        return job
+
+    def set_status(self, job_id: str, status: Status, note: str = "", **fields: Any) -> Job:
+        """Move a job to ``status`` (checked against the transition table) and record it."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"Job not found: {job_id}")
+            check_transition(job.status, status)
+            now = time.time()
+            job.status = status.value
+            if status is Status.RUNNING:
+                job.started, job.finished, job.error = now, None, None
+            elif status.finished:
+                job.finished = now
+            elif status is Status.INITIALIZED:
+                job.finished, job.error, job.pid = None, None, None
+            for key, value in fields.items():
+                setattr(job, key, value)
+            s.add(StatusChange(job_id=job_id, status=status.value, timestamp=now, note=note))
+            s.flush()
+            s.refresh(job)
+        self.notify(job, "status")
+        return job
+
+    def update(self, job_id: str, update: str = "attribute", **fields: Any) -> Job:
+        """Change plain fields (name, notes, group, progress, pid, result_json)."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise NotFound(f"Job not found: {job_id}")
+            for key, value in fields.items():
+                setattr(job, key, value)
+        self.notify(job, update)
+        return job
+
+    def merge_result(self, job_id: str, data: dict[str, Any]) -> Job:
+        """Merge a worker's ``result`` data into the job's result."""
+        job = self.get(job_id)
+        result = job.result
+        for key, value in data.items():
+            if isinstance(value, list) and key.endswith("[]"):
+                result.setdefault(key[:-2], []).extend(value)
+            else:
+                result[key] = value
+        return self.update(job_id, "result", result_json=json.dumps(result))
+
+    def add_metric(self, job_id: str, phase: str, epoch: float, step: int,
+                   values: dict[str, float], timestamp: float | None = None) -> Metric:
+        """Store one metric point."""
+        with self.db.session() as s:
+            point = Metric(job_id=job_id, phase=phase, epoch=float(epoch), step=int(step),
+                           values_json=json.dumps(values), timestamp=timestamp or time.time())
+            s.add(point)
+        return point
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        """Every metric point of a job, in the order they came."""
+        with self.db.session() as s:
+            rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
+            return [m.as_dict() for m in rows]
+
+    def children(self, job_id: str) -> list[Job]:
+        """Jobs that depend on this one (models on a dataset)."""
+        with self.db.session() as s:
+            return list(s.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.created)))
+
+    def delete(self, job_id: str) -> None:
+        """Remove the row, its timeline, its metrics and its folder."""
+        job = self.get(job_id)
+        with self.db.session() as s:
+            for model in (Metric, StatusChange):
+                s.query(model).filter_by(job_id=job_id).delete()
+            s.query(Job).filter_by(id=job_id).delete()
+        folder = self.job_dir(job_id)
+        if folder.is_dir() and folder.parent == self.jobs_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.notify(job, "deleted")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a crash leaves the old file or the new one, never half)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)

@@ -1,0 +1,54 @@
+"""The JSON a client sees of a job (DIGITS's ``J`` plus ours), and the ETA rule."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..db import Job
+from . import kinds
+from .status import Status
+
+
+def eta_seconds(progress: float, started: float | None, now: float | None = None) -> float | None:
+    """DIGITS's rule: ``(1 - progress) * elapsed / progress``; None before any progress."""
+    if not started or progress <= 0 or progress >= 1:
+        return None
+    elapsed = (now or time.time()) - started
+    return (1 - progress) * elapsed / progress
+
+
+def elapsed_seconds(job: Job, now: float | None = None) -> float:
+    """Seconds spent running (up to now for a running job)."""
+    if not job.started:
+        return 0.0
+    end = job.finished if job.finished and job.status != Status.RUNNING.value else (now or time.time())
+    return max(0.0, end - job.started)
+
+
+def category(job: Job) -> str:
+    """The home-page tab of a job (its kind's category; "other" for an unknown kind)."""
+    try:
+        return kinds.get(job.kind).category
+    except Exception:
+        return "other"
+
+
+def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``J``: ``{id, name, group, status, submitted, elapsed, progress, type, username, ...}``."""
+    try:
+        kind = kinds.get(job.kind)
+        title, prefix = kind.title, kind.url_prefix
+    except Exception:
+        title, prefix = job.kind, "/jobs"
+    running = job.status == Status.RUNNING.value
+    return {
+        "id": job.id, "name": job.name, "group": job.group_name, "status": job.status,
+        "submitted": job.created, "started": job.started, "finished": job.finished,
+        "elapsed": elapsed_seconds(job), "progress": job.progress,
+        "eta": eta_seconds(job.progress, job.started) if running else None,
+        "type": title, "kind": job.kind, "category": category(job), "username": job.username,
+        "notes": job.notes, "parent_id": job.parent_id, "error": job.error,
+        "gpus": [int(g) for g in job.gpus.split(",") if g != ""],
+        "url": f"{prefix}/{job.id}", "waiting": waiting,
+        "status_history": [[c.status, c.timestamp, c.note] for c in job.history],
+    }

@@ -1,0 +1,80 @@
+"""The pieces the web process owns, wired together: store, pool, runner, scheduler, telemetry."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from .events import Events
+from .extensions import db, socketio
+from .gpu.devices import discover
+from .gpu.fake import FakeNvml
+from .gpu.nvml import Nvml
+from .gpu.telemetry import Telemetry
+from .jobs.resources import ResourcePool
+from .jobs.runner import Runner
+from .jobs.scheduler import Scheduler
+from .jobs.store import JobStore
+from .jobs.summary import summarize
+
+
+class Platform:
+    """Everything with state in the web process; one per app, in ``app.extensions['digitsx']``."""
+
+    def __init__(self, app: Flask) -> None:
+        cfg = app.config
+        self.events = Events(socketio, self.job_json)
+        self.store = JobStore(db, cfg["JOBS_DIR"], self.events.job_changed)
+        self.nvml: Any = self._nvml(cfg)
+        fake = isinstance(self.nvml, FakeNvml)
+        self.devices = discover(self.nvml, cfg.get("GPUS"),
+                                None if fake else os.environ.get("CUDA_VISIBLE_DEVICES"))
+        self.pool = ResourcePool(tuple(d["index"] for d in self.devices),
+                                 int(cfg["CPU_SLOTS"]), int(cfg["CPU_TRAIN_SLOTS"]))
+        uuids = {d["index"]: d["uuid"] for d in self.devices}
+        self.runner = Runner(self.store, self.events.task, socketio.start_background_task,
+                             socketio.sleep, self._on_exit, float(cfg["ABORT_GRACE_SECONDS"]),
+                             lambda ids: ",".join(uuids.get(i, str(i)) for i in ids))
+        self.scheduler = Scheduler(self.store, self.pool, self.runner,
+                                   socketio.start_background_task)
+        self.telemetry = Telemetry(self.nvml, list(self.pool.gpus), self.runner.pids,
+                                   self.events.telemetry, socketio.sleep,
+                                   float(cfg["TELEMETRY_INTERVAL"]))
+        self.events.server_state = self.gpu_state
+        self.started = False
+
+    def _nvml(self, cfg: Any) -> Any:
+        if int(cfg.get("FAKE_GPUS") or 0) > 0:
+            return FakeNvml(int(cfg["FAKE_GPUS"]), lambda i: i in self.pool.busy_gpus())
+        return Nvml()
+
+    def _on_exit(self, job_id: str) -> None:
+        self.scheduler.on_exit(job_id)
+        self.events.server_changed()
+
+    def start(self) -> None:
+        """Recover from a previous run, then start the scheduler and telemetry loops."""
+        if self.started:
+            return
+        self.started = True
+        self.scheduler.recover()
+        self.scheduler.tick()
+        self.scheduler.start()
+        socketio.start_background_task(self.telemetry.run)
+
+    def stop(self) -> None:
+        """Stop the loops (running workers are left to finish or be aborted)."""
+        self.scheduler.stop()
+        self.telemetry.stop()
+
+    def job_json(self, job: Any) -> dict[str, Any]:
+        """A job's JSON with its place in the queue."""
+        return summarize(job, self.scheduler.waiting.get(job.id) if hasattr(self, "scheduler") else None)
+
+    def gpu_state(self) -> dict[str, Any]:
+        """GPUs available, the devices and the GPU panel."""
+        panel = self.scheduler.gpu_panel()
+        return {"gpus_total": len(self.pool.gpus), "gpus_available": len(self.pool.free_gpus()),
+                "devices": self.devices, "panel": panel,
+                "cpu_training": not self.pool.gpus}

@@ -1,0 +1,59 @@
+/* Helpers every page uses: formatting, REST calls, the /jobs Socket.IO connection. */
+"use strict";
+const dx = {};
+
+dx.esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) =>
+  ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+
+dx.duration = (sec) => {
+  if (sec == null || !isFinite(sec)) return "";
+  sec = Math.max(0, Math.round(sec));
+  const d = Math.floor(sec / 86400), h = Math.floor(sec % 86400 / 3600),
+        m = Math.floor(sec % 3600 / 60), s = sec % 60;
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+};
+
+dx.time = (ts) => ts ? new Date(ts * 1000).toLocaleString() : "";
+dx.bytes = (n) => n == null ? "" : (n >= 2 ** 30 ? (n / 2 ** 30).toFixed(1) + " GiB" : (n / 2 ** 20).toFixed(0) + " MiB");
+dx.pct = (p) => `${Math.round((p || 0) * 100)}%`;
+
+dx.api = async (method, url, data) => {
+  const opts = {method, headers: {"Accept": "application/json"}};
+  if (data !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(data);
+  }
+  const res = await fetch(url, opts);
+  let body = null;
+  try { body = await res.json(); } catch (e) { body = null; }
+  if (!res.ok) {
+    const msg = body && body.error ? (body.error.message || body.error) : `${res.status} ${res.statusText}`;
+    throw new Error(msg);
+  }
+  return body;
+};
+
+dx.statusClass = (status) => "status-" + String(status || "").toLowerCase();
+
+dx.progressBar = (job) => {
+  const pct = Math.round((job.progress || 0) * 100);
+  return `<div class="progress" title="${pct}%"><div class="bar ${dx.statusClass(job.status)}" style="width:${pct}%"></div><span>${pct}%</span></div>`;
+};
+
+/* One connection to the /jobs namespace; rooms are re-joined after every reconnect. */
+dx.connect = (rooms, handlers) => {
+  const socket = io("/jobs", {transports: ["websocket", "polling"]});
+  socket.on("connect", () => rooms.forEach((room) => socket.emit("join", {room})));
+  for (const [name, fn] of Object.entries(handlers)) socket.on(name, fn);
+  dx.socket = socket;
+  return socket;
+};
+
+dx.gpuBadge = (gpu) => {
+  const el = document.getElementById("gpu-badge");
+  if (!el || !gpu) return;
+  el.textContent = gpu.gpus_total ? `${gpu.gpus_available}/${gpu.gpus_total} GPUs available` : "CPU only (0 GPUs)";
+};

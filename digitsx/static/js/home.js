@@ -1,0 +1,186 @@
+/* The home page: GPU panel, running jobs and the job tabs, all rendered from JSON and kept
+   live from the /jobs namespace (room job_management). */
+"use strict";
+(() => {
+  const state = {
+    jobs: new Map(),  // id → J
+    gpu: JSON.parse(document.getElementById("initial-gpus").textContent),
+    telemetry: {},
+    tab: localStorage.getItem("dx.tab") || "datasets",
+    sort: {key: "submitted", dir: -1},
+    selected: new Set(),
+  };
+  const TAB_OF = {dataset: "datasets", model: "models", pretrained: "pretrained_models"};
+  const tabOf = (j) => TAB_OF[j.category] || "other";
+  const $ = (id) => document.getElementById(id);
+
+  const initial = JSON.parse(document.getElementById("initial-jobs").textContent);
+  for (const key of ["running", "datasets", "models", "pretrained_models", "other"])
+    for (const j of initial[key] || []) state.jobs.set(j.id, j);
+
+  const isActive = (j) => ["Initialized", "Waiting", "Running"].includes(j.status);
+
+  function jobLink(j) { return `<a href="${dx.esc(j.url)}" class="job-link">${dx.esc(j.name)}</a>`; }
+
+  function statusCell(j) {
+    let s = `<span class="status ${dx.statusClass(j.status)}">${dx.esc(j.status)}</span>`;
+    if (j.status === "Waiting" && j.waiting) {
+      const place = j.waiting.position ? ` — #${j.waiting.position} in queue` : "";
+      s += `<div class="hint">${dx.esc(j.waiting.reason)}${place}</div>`;
+    }
+    if (j.status === "Error" && j.error) s += `<div class="hint error-text">${dx.esc(j.error)}</div>`;
+    return s;
+  }
+
+  function renderRunning() {
+    const rows = [...state.jobs.values()].filter(isActive).sort((a, b) => a.submitted - b.submitted);
+    $("running-table").tBodies[0].innerHTML = rows.map((j) => `
+      <tr data-id="${dx.esc(j.id)}"><td></td><td>${jobLink(j)}</td><td>${dx.esc(j.type)}</td>
+      <td>${statusCell(j)}</td><td>${dx.progressBar(j)}</td>
+      <td>${j.eta != null ? dx.duration(j.eta) : ""}</td><td>${dx.esc(j.username)}</td></tr>`).join("");
+    $("running-none").hidden = rows.length > 0;
+    $("running-table").hidden = rows.length === 0;
+    $("running-count").textContent = rows.length ? `(${rows.length})` : "";
+  }
+
+  function visibleJobs() {
+    const q = $("filter").value.trim().toLowerCase();
+    const k = state.sort.key, dir = state.sort.dir;
+    return [...state.jobs.values()]
+      .filter((j) => tabOf(j) === state.tab)
+      .filter((j) => !q || [j.name, j.type, j.username, j.group, j.status, j.id].join(" ").toLowerCase().includes(q))
+      .sort((a, b) => (a[k] > b[k] ? 1 : a[k] < b[k] ? -1 : 0) * dir);
+  }
+
+  function jobRow(j) {
+    const checked = state.selected.has(j.id) ? "checked" : "";
+    return `<tr data-id="${dx.esc(j.id)}" class="${checked ? "selected" : ""}">
+      <td><input type="checkbox" class="sel" ${checked} aria-label="select ${dx.esc(j.name)}"></td>
+      <td>${jobLink(j)}${j.notes ? `<div class="hint">${dx.esc(j.notes.slice(0, 80))}</div>` : ""}</td>
+      <td>${dx.esc(j.type)}</td><td>${statusCell(j)}${isActive(j) ? dx.progressBar(j) : ""}</td>
+      <td>${dx.time(j.submitted)}</td><td>${dx.duration(j.elapsed)}</td><td>${dx.esc(j.username)}</td></tr>`;
+  }
+
+  function renderJobs() {
+    const rows = visibleJobs();
+    let html = "";
+    if ($("group-by").checked) {
+      const groups = new Map();
+      for (const j of rows) {
+        if (!groups.has(j.group || "")) groups.set(j.group || "", []);
+        groups.get(j.group || "").push(j);
+      }
+      const names = [...groups.keys()].sort((a, b) => (a === "") - (b === "") || a.localeCompare(b));
+      for (const g of names) {
+        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="7">${g ? dx.esc(g) : "Ungrouped"}</th></tr>`;
+        html += groups.get(g).map(jobRow).join("");
+      }
+    } else html = rows.map(jobRow).join("");
+    $("jobs-table").tBodies[0].innerHTML = html;
+    $("jobs-none").hidden = rows.length > 0;
+    for (const btn of document.querySelectorAll(".tabs button")) {
+      const n = [...state.jobs.values()].filter((j) => tabOf(j) === btn.dataset.tab).length;
+      btn.querySelector(".count").textContent = n ? `(${n})` : "";
+      btn.classList.toggle("active", btn.dataset.tab === state.tab);
+      if (btn.dataset.tab === "other") btn.hidden = n === 0;
+    }
+    for (const th of document.querySelectorAll("#jobs-table th[data-sort]"))
+      th.dataset.dir = th.dataset.sort === state.sort.key ? (state.sort.dir > 0 ? "asc" : "desc") : "";
+    const n = state.selected.size;
+    for (const id of ["btn-abort", "btn-group", "btn-delete"]) $(id).disabled = n === 0;
+  }
+
+  function renderGpus() {
+    const g = state.gpu;
+    dx.gpuBadge(g);
+    $("gpu-summary").textContent = g.gpus_total ? `${g.gpus_available}/${g.gpus_total} GPUs available` : "";
+    $("gpu-none").hidden = g.gpus_total > 0;
+    $("gpu-table").hidden = !g.gpus_total;
+    const tele = new Map((state.telemetry.gpus || []).map((s) => [s.index, s]));
+    const name = (id) => { const j = state.jobs.get(id); return j ? jobLink(j) : dx.esc(id); };
+    $("gpu-table").tBodies[0].innerHTML = (g.panel || []).map((p) => {
+      const d = (g.devices || []).find((x) => x.index === p.index) || {};
+      const t = tele.get(p.index) || {};
+      return `<tr data-gpu="${p.index}"><td>#${p.index}</td><td>${dx.esc(d.name)}</td>
+        <td class="holder">${p.job_id ? name(p.job_id) : '<span class="free">free</span>'}</td>
+        <td class="queue">${p.queue.map(name).join(", ")}</td>
+        <td>${t.utilization != null ? t.utilization + "%" : ""}</td>
+        <td>${t.memory_used != null ? dx.bytes(t.memory_used) + " / " + dx.bytes(t.memory_total) : ""}</td>
+        <td>${t.temperature != null ? t.temperature + " °C" : ""}</td>
+        <td>${t.power != null ? t.power.toFixed(0) + " W" : ""}</td></tr>`;
+    }).join("");
+  }
+
+  function render() { renderRunning(); renderJobs(); renderGpus(); }
+
+  function message(text, isError) {
+    $("action-message").textContent = text;
+    $("action-message").classList.toggle("error-text", !!isError);
+  }
+
+  async function bulk(method, url, extra) {
+    const ids = [...state.selected];
+    try {
+      const res = await dx.api(method, url, {job_ids: ids, ...extra});
+      const errs = Object.entries(res.errors || {});
+      message(errs.length ? errs.map(([id, m]) => `${id}: ${m}`).join("; ") : "Done.", errs.length > 0);
+    } catch (e) { message(e.message, true); }
+    state.selected.clear();
+    renderJobs();
+  }
+
+  document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => {
+    state.tab = b.dataset.tab; localStorage.setItem("dx.tab", state.tab);
+    state.selected.clear(); renderJobs();
+  }));
+  $("filter").addEventListener("input", renderJobs);
+  $("group-by").addEventListener("change", renderJobs);
+  document.querySelectorAll("#jobs-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
+    const k = th.dataset.sort;
+    state.sort = {key: k, dir: state.sort.key === k ? -state.sort.dir : 1};
+    renderJobs();
+  }));
+  $("jobs-table").addEventListener("change", (e) => {
+    if (!e.target.classList.contains("sel")) return;
+    const id = e.target.closest("tr").dataset.id;
+    if (e.target.checked) state.selected.add(id); else state.selected.delete(id);
+    renderJobs();
+  });
+  $("select-all").addEventListener("change", (e) => {
+    state.selected = new Set(e.target.checked ? visibleJobs().map((j) => j.id) : []);
+    renderJobs();
+  });
+  $("btn-delete").addEventListener("click", () => {
+    if (confirm(`Delete ${state.selected.size} job(s) and their files?`)) bulk("DELETE", "/jobs");
+  });
+  $("btn-abort").addEventListener("click", () => bulk("POST", "/abort_jobs"));
+  $("btn-group").addEventListener("click", () => {
+    const name = prompt("Group name (blank to ungroup):", "");
+    if (name !== null) bulk("POST", "/group", {group_name: name});
+  });
+
+  dx.connect(["job_management"], {
+    "job update": (msg) => {
+      if (msg.update === "deleted") { state.jobs.delete(msg.job_id); state.selected.delete(msg.job_id); }
+      else if (msg.job) state.jobs.set(msg.job_id, msg.job);
+      render();
+    },
+    "server update": (msg) => {
+      if (msg.update === "telemetry") state.telemetry = msg;
+      else state.gpu = msg;
+      renderGpus();
+    },
+    "connect": async () => {  // after a reconnect, catch up on what happened meanwhile
+      try {
+        const data = await dx.api("GET", "/completed_jobs.json");
+        state.jobs.clear();
+        for (const key of ["running", "datasets", "models", "pretrained_models", "other"])
+          for (const j of data[key] || []) state.jobs.set(j.id, j);
+        state.gpu = data.gpus;
+        render();
+      } catch (e) { /* the server is restarting; socket.io retries */ }
+    },
+  });
+  setInterval(renderRunning, 1000);  // elapsed times and ETAs tick without server traffic
+  render();
+})();

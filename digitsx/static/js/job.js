@@ -1,0 +1,95 @@
+/* A job's page: status, timeline, progress, log tail, actions; live from the job's room. */
+"use strict";
+(() => {
+  let job = JSON.parse(document.getElementById("initial-job").textContent);
+  const $ = (id) => document.getElementById(id);
+  const ACTIVE = ["Initialized", "Waiting", "Running"];
+  const message = (text, isError) => {
+    $("job-message").textContent = text;
+    $("job-message").classList.toggle("error-text", !!isError);
+  };
+
+  function renderTimeline() {
+    const h = job.status_history || [];
+    $("timeline").tBodies[0].innerHTML = h.map(([status, ts, note], i) => {
+      const end = i + 1 < h.length ? h[i + 1][1] : (ACTIVE.includes(status) ? Date.now() / 1000 : null);
+      return `<tr><td><span class="status ${dx.statusClass(status)}">${dx.esc(status)}</span></td>
+        <td>${dx.time(ts)}</td><td>${end ? dx.duration(end - ts) : ""}</td><td>${dx.esc(note)}</td></tr>`;
+    }).join("");
+  }
+
+  function render() {
+    document.title = `${job.name} · digitsx`;
+    const st = $("job-status");
+    st.textContent = job.status;
+    st.className = "status " + dx.statusClass(job.status);
+    $("job-waiting").textContent = job.status === "Waiting" && job.waiting
+      ? job.waiting.reason + (job.waiting.position ? ` (#${job.waiting.position} in queue)` : "") : "";
+    $("job-progress").innerHTML = dx.progressBar(job);
+    $("job-eta").textContent = job.eta != null ? dx.duration(job.eta) : (job.status === "Running" ? "estimating…" : "");
+    $("job-device").textContent = job.gpus && job.gpus.length ? `GPU ${job.gpus.join(", ")}` : (job.status === "Running" ? "CPU" : "");
+    $("job-group").textContent = job.group || "—";
+    $("job-error").hidden = !job.error;
+    $("job-error").textContent = job.error || "";
+    $("btn-abort").hidden = !ACTIVE.includes(job.status);
+    $("btn-resume").hidden = !job.resumable;
+    const rel = [];
+    if (job.parent) rel.push(`Parent: <a href="${dx.esc(job.parent.url)}">${dx.esc(job.parent.name)}</a> (${dx.esc(job.parent.status)})`);
+    for (const c of job.children || []) rel.push(`Used by: <a href="${dx.esc(c.url)}">${dx.esc(c.name)}</a> (${dx.esc(c.status)})`);
+    $("related").innerHTML = rel.length ? rel.map((r) => `<li>${r}</li>`).join("") : "<li class='hint'>none</li>";
+    renderTimeline();
+  }
+
+  async function refresh() {
+    try { job = await dx.api("GET", `/jobs/${job.id}.json`); render(); renderLog(job.log); } catch (e) { /* retried on the next event */ }
+  }
+
+  function renderLog(lines) {
+    const el = $("log");
+    const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 5;
+    el.textContent = (lines || []).join("\n");
+    if (atEnd) el.scrollTop = el.scrollHeight;
+  }
+
+  async function act(method, url, okText, after) {
+    try { await dx.api(method, url); message(okText); if (after) after(); } catch (e) { message(e.message, true); }
+  }
+
+  $("btn-abort").addEventListener("click", () => act("POST", `/jobs/${job.id}/abort`, "Aborting…"));
+  $("btn-resume").addEventListener("click", () => act("POST", `/jobs/${job.id}/resume`, "Resumed.", refresh));
+  $("btn-delete").addEventListener("click", () => {
+    if (confirm(`Delete ${job.name} and its files?`))
+      act("DELETE", `/jobs/${job.id}`, "Deleted.", () => { window.location = "/"; });
+  });
+  $("btn-save").addEventListener("click", async () => {
+    try {
+      job = await dx.api("PUT", `/jobs/${job.id}`, {job_name: $("job-name").value, job_notes: $("job-notes").value});
+      message("Saved."); refresh();
+    } catch (e) { message(e.message, true); }
+  });
+
+  let logTimer = null;
+  dx.connect([job.id], {
+    "job update": (msg) => {
+      if (msg.job_id !== job.id) return;
+      if (msg.update === "deleted") { message("This job was deleted.", true); return; }
+      const keep = {log: job.log, parent: job.parent, children: job.children, resumable: job.resumable};
+      job = {...msg.job, ...keep};
+      if (msg.update === "status") refresh(); else render();
+    },
+    "task update": (msg) => {
+      if (msg.update === "telemetry" && msg.process) {
+        const p = msg.process;
+        $("job-process").textContent = `pid ${p.pid} · CPU ${p.cpu_percent ?? "?"}% · RSS ${dx.bytes(p.rss)} · ${p.processes} process(es)`;
+      } else if (msg.update === "log" && !logTimer) {
+        logTimer = setTimeout(() => { logTimer = null; refresh(); }, 500);
+      }
+    },
+    "server update": () => {},
+    "connect": refresh,
+  });
+  dx.api("GET", "/gpus.json").then(dx.gpuBadge).catch(() => {});
+  setInterval(() => { if (ACTIVE.includes(job.status)) { renderTimeline(); refresh(); } }, 3000);
+  render();
+  renderLog(job.log);
+})();

@@ -1,0 +1,106 @@
+"""Home page, ``/index.json``, ``/completed_jobs.json``, login, the GPU state, files, OpenAPI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (Blueprint, current_app, redirect, render_template, request, send_file,
+                   url_for)
+
+from . import auth
+from .api import openapi_document
+from .errors import NotFound
+from .http import form_value, twin_route, wants_json
+from .jobs.status import Status
+
+bp = Blueprint("main", __name__)
+
+
+def platform():
+    """The app's :class:`~digitsx.platform.Platform`."""
+    return current_app.extensions["digitsx"]
+
+
+def _jobs_by_category() -> dict[str, list[dict]]:
+    p = platform()
+    out: dict[str, list[dict]] = {"running": [], "dataset": [], "model": [], "pretrained": [],
+                                  "other": []}
+    for job in p.store.db.jobs():
+        summary = p.job_json(job)
+        if Status(job.status).active:
+            out["running"].append(summary)
+        out.setdefault(summary["category"], []).append(summary)
+    return out
+
+
+@twin_route(bp, "/", endpoint="home")
+def home():
+    """Home: GPUs available, running jobs, datasets and models."""
+    data = completed_jobs()
+    if wants_json():
+        return data
+    return render_template("home.html", jobs=data, gpu=data["gpus"])
+
+
+@bp.route("/index.json")
+def index_json():
+    """DIGITS's summary: ``{version, jobs_dir, datasets, models}``."""
+    jobs = _jobs_by_category()
+    brief = lambda js: [{"id": j["id"], "name": j["name"], "status": j["status"]} for j in js]
+    return {"version": current_app.config["VERSION"], "jobs_dir": current_app.config["JOBS_DIR"],
+            "datasets": brief(jobs["dataset"]), "models": brief(jobs["model"]),
+            "pretrained_models": brief(jobs["pretrained"]), "other": brief(jobs["other"])}
+
+
+@bp.route("/completed_jobs.json")
+def completed_jobs():
+    """``{running, datasets, models, pretrained_models}``: every job, as the home page lists it."""
+    jobs = _jobs_by_category()
+    return {"running": jobs["running"],
+            "datasets": [j for j in jobs["dataset"] if j not in jobs["running"]],
+            "models": [j for j in jobs["model"] if j not in jobs["running"]],
+            "pretrained_models": jobs["pretrained"],
+            "other": [j for j in jobs["other"] if j not in jobs["running"]],
+            "gpus": platform().gpu_state()}
+
+
+@twin_route(bp, "/gpus", endpoint="gpus")
+def gpus():
+    """The GPU panel: devices, who holds each, the queue behind it, the last telemetry."""
+    p = platform()
+    return {**p.gpu_state(), "telemetry": p.telemetry.last}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with a username (DIGITS's cookie login; no password yet)."""
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    name = auth.login(str(form_value("username", "")))
+    if wants_json():
+        return {"username": name}
+    target = request.form.get("next") or url_for("main.home")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """Forget the username."""
+    auth.logout()
+    return {"username": None} if wants_json() else redirect(url_for("main.home"))
+
+
+@bp.route("/files/<path:path>")
+def files(path: str):
+    """A file inside the jobs folder (never outside it)."""
+    root = Path(current_app.config["JOBS_DIR"]).resolve()
+    target = (root / path).resolve()
+    if root not in target.parents or not target.is_file() or target.name == ".secret_key" \
+            or target.suffix in (".db", ".db-wal", ".db-shm"):
+        raise NotFound(f"No such file: {path}")
+    return send_file(target)
+
+
+@bp.route("/api/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of every JSON route."""
+    return openapi_document(current_app)
