@@ -33,14 +33,14 @@ def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dic
 def openapi_document(app: Flask) -> dict[str, Any]:
     """Every JSON route: the ``.json`` twin where a page has one, and JSON-only routes."""
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP_ENDPOINTS]
-    twins = {r.rule[:-5] for r in rules if r.rule.endswith(".json")}
+    twins = {(r.rule[:-5], m) for r in rules if r.rule.endswith(".json") for m in r.methods or ()}
     paths: dict[str, dict] = {}
     for rule in sorted(rules, key=lambda r: r.rule):
-        if rule.rule in twins:
-            continue
         params = PARAM.findall(rule.rule)
         path = PARAM.sub(lambda m: "{" + m.group(1) + "}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if (rule.rule, method) in twins:
+                continue  # documented once, as its .json twin
             paths.setdefault(path, {})[method.lower()] = _operation(
                 app, rule.endpoint, method.lower(), params)
     return {

@@ -1,0 +1,163 @@
+"""Fixtures that build the world: an app on a temporary jobs folder, a test client, a real
+server subprocess, and helpers to wait for jobs."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = "tests.fixtures.kinds"
+# Workers run "python -m tests.fixtures.worker": they must find the tests package.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition"):
+    """Poll until ``predicate()`` is truthy; fail the test naming ``what`` after ``timeout``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build apps on a temporary jobs folder, scheduler not started (tests tick it)."""
+    from digitsx import create_app
+
+    apps = []
+
+    def make(**config):
+        cfg = {"JOBS_DIR": str(tmp_path / "jobs"), "PLUGINS": [PLUGIN], "TESTING": True,
+               "SCHEDULER_AUTOSTART": False, "ABORT_GRACE_SECONDS": 1.0, "SECRET_KEY": "test"}
+        cfg.update(config)
+        app = create_app(cfg)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        platform = app.extensions["digitsx"]
+        for job_id in list(platform.runner.handles):
+            platform.runner.abort(job_id)
+        wait_for(lambda: not platform.runner.handles, 10, what="workers to stop")
+        platform.stop()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, name: str = "alice"):
+    """Log the test client in."""
+    res = client.post("/login", data={"username": name},
+                      headers={"Accept": "application/json"})
+    assert res.status_code == 200, res.data
+    return res
+
+
+def run_job(app, client, timeout: float = 30.0, **fields) -> dict:
+    """Create a fixture job over REST and tick the scheduler until it has finished."""
+    res = client.post("/test/jobs.json", data=fields)
+    assert res.status_code == 200, res.data
+    job_id = res.get_json()["id"]
+    return wait_job(app, job_id, timeout)
+
+
+def wait_job(app, job_id: str, timeout: float = 30.0, statuses=("Done", "Error", "Aborted")):
+    """Tick until the job reaches one of ``statuses``; returns its JSON."""
+    platform = app.extensions["digitsx"]
+
+    def finished():
+        platform.scheduler.tick()
+        job = platform.store.get(job_id)
+        return job.status in statuses and job_id not in platform.runner.handles and job
+
+    job = wait_for(finished, timeout, what=f"job {job_id} to reach {statuses}")
+    return platform.job_json(job)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real ``digitsx-devserver`` subprocess on a free port."""
+
+    def __init__(self, jobs_dir: Path, **env: str) -> None:
+        self.jobs_dir = jobs_dir
+        self.env = {**os.environ, "DIGITSX_PLUGINS": PLUGIN, "DIGITSX_ABORT_GRACE_SECONDS": "2",
+                    "DIGITSX_SECRET_KEY": "test", **env}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        exe = shutil.which("digitsx-devserver", path=str(Path(sys.executable).parent))
+        cmd = [exe or "digitsx-devserver", "--host", "127.0.0.1", "--port", str(self.port),
+               "--jobs-dir", str(self.jobs_dir)]
+        self.log = open(self.jobs_dir.parent / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._up, 30, 0.1, "the server to answer")
+        return self
+
+    def _up(self) -> bool:
+        assert self.proc.poll() is None, f"server exited: {self.read_log()}"
+        try:
+            return requests.get(self.url + "/index.json", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def read_log(self) -> str:
+        return (self.jobs_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.log.close()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start real servers; all are stopped at the end of the test."""
+    servers = []
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir(exist_ok=True)
+
+    def start(**env) -> Server:
+        server = Server(jobs_dir, **env).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,106 @@
+"""The runner with real worker processes (the fixture worker), driven through REST."""
+from __future__ import annotations
+
+import json
+import time
+import psutil
+
+from tests.conftest import login, run_job, wait_for, wait_job
+
+
+def test_job_runs_to_done_with_events_metrics_and_result(app, client):
+    login(client)
+    job = run_job(app, client, steps=5, delay=0.01, stray_print=1)
+    assert job["status"] == "Done" and job["progress"] == 1.0
+    store = app.extensions["digitsx"].store
+    folder = store.job_dir(job["id"])
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    kinds_seen = [e["event"] for e in events]
+    assert kinds_seen.count("progress") == 5 and kinds_seen.count("metric") == 5
+    assert "snapshot" in kinds_seen and all(e["v"] == 1 for e in events)
+    metrics = client.get(f"/jobs/{job['id']}/metrics.json").get_json()["metrics"]
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5]
+    assert metrics[-1]["values"]["loss"] == 0.2
+    result = store.get(job["id"]).result
+    assert result["total"] == 5 and result["snapshots"] == [{"epoch": 2, "file": "state.json"}]
+    log = (folder / "log.txt").read_text()
+    assert "a stray line that is not JSON" in log and "starting at step 0" in log
+    assert "CUDA_VISIBLE_DEVICES=''" in log  # a CPU job sees no GPU
+
+
+def test_worker_error_message_becomes_job_error(app, client):
+    login(client)
+    job = run_job(app, client, steps=5, fail=2)
+    assert job["status"] == "Error"
+    assert job["error"] == "FixtureError: failing on purpose at step 2"
+    status = client.get(f"/jobs/{job['id']}/status").get_json()
+    assert status["status"] == "Error" and "failing on purpose" in status["error"]
+
+
+def test_crash_shows_exit_code_and_traceback_in_log(app, client):
+    login(client)
+    job = run_job(app, client, steps=5, crash=1)
+    assert job["status"] == "Error" and "exited with code 1" in job["error"]
+    page = client.get(f"/jobs/{job['id']}.json").get_json()
+    assert any("RuntimeError: crashing on purpose at step 1" in line for line in page["log"])
+
+
+def test_abort_stops_the_whole_process_group(app, client):
+    login(client)
+    res = client.post("/test/jobs.json", data={"steps": 1000, "delay": 0.05, "children": 2})
+    job_id = res.get_json()["id"]
+    platform = app.extensions["digitsx"]
+    platform.scheduler.tick()
+    store = platform.store
+    kids = wait_for(lambda: store.get(job_id).result.get("children"), what="children")
+    assert client.post(f"/jobs/{job_id}/abort", headers={"Accept": "application/json"}).status_code == 200
+    job = wait_job(app, job_id, 15)
+    assert job["status"] == "Aborted"
+    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                             for p in kids), 10, what="worker children to die")
+    assert platform.pool.holders == {}
+
+
+def test_worker_ignoring_sigterm_is_killed_after_grace(app, client):
+    login(client)
+    res = client.post("/test/jobs.json", data={"steps": 1000, "delay": 0.05, "ignore_term": 1})
+    job_id = res.get_json()["id"]
+    platform = app.extensions["digitsx"]
+    platform.scheduler.tick()
+    wait_for(lambda: platform.store.get(job_id).progress > 0, what="progress")
+    pid = platform.runner.pids()[job_id]
+    client.post(f"/jobs/{job_id}/abort")
+    time.sleep(0.3)
+    assert psutil.Process(pid).status() != "zombie"  # SIGTERM alone did not stop it
+    job = wait_job(app, job_id, 15)
+    assert job["status"] == "Aborted"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+def test_training_job_gets_its_gpus_in_cuda_visible_devices(make_app):
+    app = make_app(FAKE_GPUS=2)
+    client = app.test_client()
+    login(client)
+    job = run_job(app, client, kind="test.train", steps=2, gpu_ids="1")
+    assert job["status"] == "Done" and job["gpus"] == [1]
+    log = (app.extensions["digitsx"].store.job_dir(job["id"]) / "log.txt").read_text()
+    assert "CUDA_VISIBLE_DEVICES='GPU-fake-1'" in log and "on cuda" in log
+
+
+def test_resume_continues_from_where_it_stopped(app, client):
+    login(client)
+    res = client.post("/test/jobs.json", data={"steps": 40, "delay": 0.05})
+    job_id = res.get_json()["id"]
+    platform = app.extensions["digitsx"]
+    platform.scheduler.tick()
+    wait_for(lambda: platform.store.get(job_id).progress >= 0.2, what="some progress")
+    client.post(f"/jobs/{job_id}/abort")
+    assert wait_job(app, job_id)["status"] == "Aborted"
+    res = client.post(f"/jobs/{job_id}/resume", headers={"Accept": "application/json"})
+    assert res.status_code == 200 and res.get_json()["status"] == "Initialized"
+    job = wait_job(app, job_id, 30, ("Done", "Error"))
+    assert job["status"] == "Done"
+    steps = [m["step"] for m in platform.store.metrics(job_id)]
+    assert steps == sorted(steps) and steps[-1] == 40 and len(steps) == len(set(steps))
+    statuses = [h[0] for h in job["status_history"]]
+    assert statuses == ["Initialized", "Running", "Aborted", "Initialized", "Running", "Done"]

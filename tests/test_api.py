@@ -1,0 +1,227 @@
+"""REST routes in DIGITS's shapes, ownership, errors, bulk actions, OpenAPI (test client)."""
+from __future__ import annotations
+
+from tests.conftest import login, run_job, wait_job
+
+JSON = {"Accept": "application/json"}
+
+
+def create(client, **fields):
+    res = client.post("/test/jobs.json", data={"steps": 3, "delay": 0.01, **fields})
+    assert res.status_code == 200, res.data
+    return res.get_json()
+
+
+def test_create_requires_login(client):
+    res = client.post("/test/jobs.json", data={"steps": 1})
+    assert res.status_code == 401
+    assert res.get_json()["error"]["type"] == "Unauthorized"
+
+
+def test_username_field_works_for_scripts(client):
+    res = client.post("/test/jobs.json", data={"steps": 1, "username": "script-user"})
+    assert res.status_code == 200 and res.get_json()["username"] == "script-user"
+
+
+def test_bad_username_is_a_field_error(client):
+    res = client.post("/login", data={"username": "Bob Smith"}, headers=JSON)
+    assert res.status_code == 400
+    assert "lowercase letter" in res.get_json()["errors"]["username"][0]
+
+
+def test_job_id_format_and_folder(app, client):
+    login(client)
+    job = create(client)
+    import re
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", job["id"])
+    folder = app.extensions["digitsx"].store.job_dir(job["id"])
+    assert (folder / "spec.json").is_file()
+
+
+def test_index_and_completed_jobs_shapes(app, client):
+    login(client)
+    done = run_job(app, client, name="ds", steps=1)
+    model = run_job(app, client, kind="test.train", name="net", steps=1)
+    index = client.get("/index.json").get_json()
+    assert {"version", "jobs_dir", "datasets", "models"} <= set(index)
+    assert index["datasets"] == [{"id": done["id"], "name": "ds", "status": "Done"}]
+    assert index["models"][0]["id"] == model["id"]
+    completed = client.get("/completed_jobs.json").get_json()
+    j = completed["datasets"][0]
+    for key in ("id", "name", "group", "status", "submitted", "elapsed", "progress", "type",
+                "username"):
+        assert key in j
+    assert j["username"] == "alice" and completed["running"] == []
+    assert client.get(f"/jobs/{done['id']}/table_data.json").get_json()["job"]["id"] == done["id"]
+
+
+def test_same_job_under_datasets_and_models_prefixes(app, client):
+    login(client)
+    job = run_job(app, client, steps=1)
+    for prefix in ("/jobs", "/datasets", "/models"):
+        assert client.get(f"{prefix}/{job['id']}.json").get_json()["id"] == job["id"]
+        assert client.get(f"{prefix}/{job['id']}/status").get_json()["status"] == "Done"
+    page = client.get(f"/datasets/{job['id']}")
+    assert page.status_code == 200 and b"Status timeline" in page.data
+    by_accept = client.get(f"/jobs/{job['id']}", headers=JSON)
+    assert by_accept.is_json and by_accept.get_json()["id"] == job["id"]
+
+
+def test_unknown_ids_are_404(client):
+    res = client.get("/jobs/20200101-000000-dead/status")
+    assert res.status_code == 404 and res.get_json() == {"error": "Job not found."}
+    res = client.get("/jobs/20200101-000000-dead.json")
+    assert res.status_code == 404 and res.get_json()["error"]["type"] == "NotFound"
+    assert client.post("/jobs/nope/abort", headers=JSON).status_code == 404
+    assert client.get("/no/such/page.json").get_json()["error"]["type"] == "NotFound"
+
+
+def test_edit_name_notes_only_by_owner(app, client):
+    login(client)
+    job = create(client)
+    res = client.put(f"/jobs/{job['id']}", json={"job_name": "renamed", "job_notes": "hello"},
+                     headers=JSON)
+    assert res.status_code == 200 and res.get_json()["name"] == "renamed"
+    assert res.get_json()["notes"] == "hello"
+    other = app.test_client()
+    login(other, "bob")
+    res = other.put(f"/jobs/{job['id']}", data={"job_name": "stolen"}, headers=JSON)
+    assert res.status_code == 403 and "Only alice may edit" in res.get_json()["error"]["message"]
+    anon = app.test_client()
+    assert anon.put(f"/jobs/{job['id']}", data={"job_name": "x"}, headers=JSON).status_code == 401
+    assert client.put(f"/jobs/{job['id']}", data={"job_name": " "}, headers=JSON).status_code == 400
+
+
+def test_abort_and_delete_only_by_owner(app, client):
+    login(client)
+    job = create(client, steps=1000, delay=0.05)
+    other = app.test_client()
+    login(other, "bob")
+    assert other.post(f"/jobs/{job['id']}/abort", headers=JSON).status_code == 403
+    assert other.delete(f"/jobs/{job['id']}", headers=JSON).status_code == 403
+    res = client.post(f"/jobs/{job['id']}/abort", headers=JSON)
+    assert res.status_code == 200 and res.get_json()["status"] == "Job aborted."
+    assert client.get(f"/jobs/{job['id']}/status").get_json()["status"] == "Aborted"
+    res = client.post(f"/jobs/{job['id']}/abort", headers=JSON)
+    assert res.status_code == 409 and "not running" in res.get_json()["error"]["message"]
+
+
+def test_delete_running_job_stops_it_and_removes_folder(app, client):
+    login(client)
+    job = create(client, steps=1000, delay=0.05)
+    platform = app.extensions["digitsx"]
+    platform.scheduler.tick()
+    assert job["id"] in platform.runner.handles
+    res = client.delete(f"/jobs/{job['id']}", headers=JSON)
+    assert res.status_code == 200 and res.get_json()["status"] == "Job deleted."
+    assert not platform.store.job_dir(job["id"]).exists()
+    assert client.get(f"/jobs/{job['id']}/status").status_code == 404
+    assert platform.pool.holders == {}
+
+
+def test_delete_dataset_used_by_a_model_is_refused(app, client):
+    login(client)
+    dataset = run_job(app, client, name="flowers", steps=1)
+    model = create(client, kind="test.train", name="resnet", parent=dataset["id"], steps=1)
+    res = client.delete(f"/datasets/{dataset['id']}", headers=JSON)
+    assert res.status_code == 403
+    message = res.get_json()["error"]["message"]
+    assert "resnet" in message and model["id"] in message
+    assert app.extensions["digitsx"].store.job_dir(dataset["id"]).exists()
+    wait_job(app, model["id"])
+    assert client.delete(f"/models/{model['id']}", headers=JSON).status_code == 200
+    assert client.delete(f"/datasets/{dataset['id']}", headers=JSON).status_code == 200
+
+
+def test_bulk_delete_abort_group(app, client):
+    login(client)
+    a, b = run_job(app, client, name="a", steps=1), run_job(app, client, name="b", steps=1)
+    res = client.post("/group", data={"job_ids[]": [a["id"], b["id"]], "group_name": "exp1"})
+    assert res.get_json()["grouped"] == [a["id"], b["id"]]
+    assert client.get(f"/jobs/{a['id']}.json").get_json()["group"] == "exp1"
+    client.post("/group", json={"job_ids": [a["id"]], "group_name": ""})
+    assert client.get(f"/jobs/{a['id']}.json").get_json()["group"] == ""
+    running = create(client, steps=1000, delay=0.05)
+    res = client.post("/abort_jobs", data={"job_ids[]": [running["id"], a["id"]]})
+    body = res.get_json()
+    assert body["aborted"] == [running["id"]] and "not running" in body["errors"][a["id"]]
+    wait_job(app, running["id"])
+    res = client.delete("/jobs", data={"job_ids[]": [a["id"], b["id"], "nope"]})
+    assert sorted(res.get_json()["deleted"]) == sorted([a["id"], b["id"]])
+    assert "nope" in res.get_json()["errors"]
+    assert client.delete("/jobs", data={}).status_code == 400
+
+
+def test_clone_redirects_to_the_kinds_form(app, client):
+    login(client)
+    model = create(client, kind="test.train")
+    res = client.get(f"/clone/{model['id']}")
+    assert res.status_code == 302 and res.headers["Location"].endswith(f"/test/new?clone={model['id']}")
+    dataset = create(client)
+    res = client.get(f"/clone/{dataset['id']}", headers=JSON)
+    assert res.status_code == 400 and "cannot be cloned" in res.get_json()["error"]["message"]
+
+
+def test_waiting_job_shows_its_place_in_the_gpu_queue(make_app):
+    app = make_app(FAKE_GPUS=1)
+    client = app.test_client()
+    login(client)
+    first = create(client, kind="test.train", steps=1000, delay=0.05)
+    second = create(client, kind="test.train", steps=1, gpu_ids="0")
+    app.extensions["digitsx"].scheduler.tick()
+    job = client.get(f"/jobs/{second['id']}.json").get_json()
+    assert job["status"] == "Waiting"
+    assert job["waiting"]["reason"] == "Waiting for GPU 0" and job["waiting"]["position"] == 1
+    gpus = client.get("/gpus.json").get_json()
+    assert gpus["gpus_total"] == 1 and gpus["gpus_available"] == 0
+    assert gpus["panel"] == [{"index": 0, "job_id": first["id"], "queue": [second["id"]]}]
+    client.post(f"/jobs/{first['id']}/abort")
+    assert wait_job(app, second["id"])["status"] == "Done"
+
+
+def test_dependent_job_fails_when_parent_fails(app, client):
+    login(client)
+    parent = create(client, steps=5, fail=1, name="broken")
+    child = create(client, kind="test.train", parent=parent["id"])
+    job = wait_job(app, child["id"])
+    assert job["status"] == "Error" and "Parent job broken" in job["error"]
+
+
+def test_upload_too_large_is_413(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1000)
+    client = app.test_client()
+    login(client)
+    res = client.post("/test/jobs.json", data={"name": "x" * 5000}, headers=JSON)
+    assert res.status_code == 413 and res.get_json()["error"]["type"] == "PayloadTooLarge"
+
+
+def test_files_stay_inside_the_jobs_folder(app, client):
+    login(client)
+    job = run_job(app, client, steps=1)
+    assert client.get(f"/files/{job['id']}/spec.json").status_code == 200
+    for path in ("../../etc/passwd", "digitsx.db", ".secret_key", "%2e%2e/%2e%2e/etc/passwd"):
+        assert client.get(f"/files/{path}", headers=JSON).status_code == 404
+
+
+def test_openapi_lists_every_json_route(app, client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path, method in [("/index.json", "get"), ("/completed_jobs.json", "get"),
+                         ("/jobs/{job_id}.json", "get"), ("/jobs/{job_id}/status", "get"),
+                         ("/jobs/{job_id}/abort", "post"), ("/jobs/{job_id}", "delete"),
+                         ("/jobs", "delete"), ("/abort_jobs", "post"), ("/group", "post"),
+                         ("/login", "post"), ("/datasets/{job_id}.json", "get"),
+                         ("/test/jobs.json", "post")]:
+        assert method in paths[path], (path, method)
+    rules = {r.rule for r in app.url_map.iter_rules() if r.rule.endswith(".json")}
+    documented = {p.replace("{job_id}", "<job_id>") for p in paths}
+    assert rules <= documented
+
+
+def test_home_page_renders_jobs(app, client):
+    login(client)
+    run_job(app, client, name="visible-job", steps=1)
+    page = client.get("/").data.decode()
+    assert "visible-job" in page and "socket.io.min.js" in page
+    assert client.get("/static/vendor/socket.io.min.js").status_code == 200
