@@ -33,6 +33,7 @@ def defaults() -> dict[str, Any]:
         "TELEMETRY_INTERVAL": 1.0,
         "MAX_CONTENT_LENGTH": 2 * 1024**3,  # uploads above this answer 413
         "LOG_TAIL_LINES": 40,
+        "TCP_NODELAY": True,  # False only to measure the ~40 ms keep-alive stall (bench/)
         "SECRET_KEY": None,  # None: generated once and kept in the jobs folder
     }
 

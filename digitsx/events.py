@@ -24,15 +24,15 @@ class Events:
         self.summarize = summarize
         self.server_state: Callable[[], dict] = lambda: {}
 
-    def _emit(self, name: str, data: dict, room: str) -> None:
+    def _emit(self, name: str, data: dict, room: str | list[str]) -> None:
+        # A list of rooms reaches each client once, even one that joined several of them.
         self.socketio.emit(name, data, namespace=NAMESPACE, to=room)
 
     def job_changed(self, job: Any, update: str) -> None:
         """A job row changed: its page and the home page hear it."""
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
-        self._emit("job update", data, job.id)
-        self._emit("job update", data, HOME)
+        self._emit("job update", data, [job.id, HOME])
         if update in ("status", "added", "deleted"):
             self.server_changed()
 

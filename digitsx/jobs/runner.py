@@ -64,7 +64,9 @@ class Runner:
         """The worker's environment: its GPUs only, unbuffered output, where it runs."""
         env = dict(os.environ)
         env.update(CUDA_VISIBLE_DEVICES=self.gpu_names(reservation.gpus),
-                   PYTHONUNBUFFERED="1", DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
+                   PYTHONUNBUFFERED="1", DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device,
+                   # inherited by every process the worker starts: how orphans are found
+                   DIGITSX_WORKER_OF=str(self.store.jobs_dir.resolve()))
         return env
 
     def start(self, job: Job, reservation: Reservation) -> Handle:
@@ -204,21 +206,31 @@ def tail(path: Path, lines: int = 40) -> list[str]:
 
 
 def kill_orphans(jobs_dir: Path, grace: float = 2.0) -> list[int]:
-    """Stop workers left by a server that died: any ``python -m ... <jobs_dir>/<id>`` process."""
-    prefix = str(jobs_dir.resolve()) + os.sep
+    """Stop processes left by a server that died: every process (a worker, its DataLoader
+    children, anything they started) whose environment names this jobs folder."""
+    mine = str(Path(jobs_dir).resolve())
     found: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if "-m" in cmd and cmd and cmd[-1].startswith(prefix) and proc.pid != os.getpid():
-            found.append(proc)
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and proc.environ().get("DIGITSX_WORKER_OF") == mine:
+                found.append(proc)
+        except psutil.Error:  # gone, or another user's process
+            continue
     for proc in found:
-        _signal_group(proc.pid, signal.SIGTERM)
+        _signal(proc, signal.SIGTERM)
     _, alive = psutil.wait_procs(found, timeout=grace)
     for proc in alive:
-        _signal_group(proc.pid, signal.SIGKILL)
+        _signal(proc, signal.SIGKILL)
     if found:
-        log.warning("stopped %d orphaned worker(s): %s", len(found), [p.pid for p in found])
+        log.warning("stopped %d orphaned worker process(es): %s", len(found), [p.pid for p in found])
     return [p.pid for p in found]
+
+
+def _signal(proc: psutil.Process, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except psutil.Error:
+        pass
 
 
 def read_events(folder: Path) -> list[dict[str, Any]]:
