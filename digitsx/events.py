@@ -33,7 +33,7 @@ class Events:
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
         self._emit("job update", data, [job.id, HOME])
-        if update in ("status", "added", "deleted"):
+        if update in ("status", "added", "deleted", "queue"):
             self.server_changed()
 
     def task(self, job_id: str, update: str, data: dict) -> None:

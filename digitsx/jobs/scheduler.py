@@ -75,7 +75,10 @@ class Scheduler:
                     blocked |= set(outcome.get("gpus", ()))
                     train_queue += outcome.pop("train_queue", 0)
             _number_queues(waiting)
-            self.waiting = waiting
+            previous, self.waiting = self.waiting, waiting
+            for job_id, info in waiting.items():
+                if previous.get(job_id) != info:  # a new reason or place: tell the pages
+                    self.store.notify(self.store.get(job_id), "queue")
             return started
 
     # -- one job --------------------------------------------------------------------------
@@ -141,6 +144,7 @@ class Scheduler:
 
     def _mark_waiting(self, job: Job, reason: str) -> None:
         if job.status == Status.INITIALIZED.value:
+            self.waiting[job.id] = {"reason": reason}  # the status event carries the reason
             self.store.set_status(job.id, Status.WAITING, reason)
 
     def _fail(self, job: Job, message: str) -> None:

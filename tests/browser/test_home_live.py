@@ -1,0 +1,101 @@
+"""The home page and the job page update live (no reload) as jobs change state."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
+
+
+def api(server, user="alice") -> requests.Session:
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    s.post(server.url + "/login", data={"username": user})
+    return s
+
+
+def login(page, server, user="alice"):
+    page.goto(server.url + "/login")
+    page.fill("#username", user)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+
+
+def test_home_updates_live_when_jobs_change_state(server_factory, page):
+    server = server_factory(DIGITSX_FAKE_GPUS="1")
+    login(page, server)
+    page.evaluate("window.__noReload = 'still here'")
+    assert page.inner_text("#gpu-badge") == "1/1 GPUs available"
+    s = api(server)
+
+    job = s.post(server.url + "/test/jobs.json",
+                 data={"kind": "test.train", "name": "live-model", "steps": 60, "delay": 0.05}).json()
+    queued = s.post(server.url + "/test/jobs.json",
+                    data={"kind": "test.train", "name": "queued-model", "steps": 1}).json()
+    row = page.locator(f"#running-table tr[data-id='{job['id']}']")
+    row.locator("text=Running").wait_for(timeout=15000)
+    page.locator("#gpu-badge", has_text="0/1 GPUs available").wait_for(timeout=5000)
+    page.locator("#gpu-table td.holder", has_text="live-model").wait_for(timeout=5000)
+    page.locator(f"#running-table tr[data-id='{queued['id']}']",
+                 has_text="Waiting for 1 free GPU").wait_for(timeout=5000)
+    page.locator("#gpu-table td.queue", has_text="queued-model").wait_for(timeout=5000)
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "home-running.png"), full_page=True)
+
+    # Done: it leaves the running table and shows in the Models tab, still without a reload.
+    page.click("button[data-tab=models]")
+    page.locator(f"#jobs-table tr[data-id='{job['id']}'] .status-done").wait_for(timeout=20000)
+    page.locator(f"#jobs-table tr[data-id='{queued['id']}'] .status-done").wait_for(timeout=20000)
+    assert page.locator(f"#running-table tr[data-id='{job['id']}']").count() == 0
+    assert page.evaluate("window.__noReload") == "still here"
+    assert page.js_errors == []
+
+
+def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
+    server = server_factory()
+    login(page, server)
+    s = api(server)
+    ids = [s.post(server.url + "/test/jobs.json",
+                  data={"name": f"dataset-{n}", "steps": 1, "group_name": "g1" if n < 2 else ""}
+                  ).json()["id"] for n in range(3)]
+    page.click("button[data-tab=datasets]")
+    for job_id in ids:
+        page.locator(f"#jobs-table tr[data-id='{job_id}'] .status-done").wait_for(timeout=15000)
+    assert page.locator("#jobs-table tr.group-row", has_text="g1").count() == 1
+    page.fill("#filter", "dataset-2")
+    assert page.locator("#jobs-table tbody tr[data-id]").count() == 1
+    page.fill("#filter", "")
+    page.locator(f"#jobs-table tr[data-id='{ids[0]}'] input.sel").check()
+    page.locator(f"#jobs-table tr[data-id='{ids[1]}'] input.sel").check()
+    page.on("dialog", lambda d: d.accept())
+    page.click("#btn-delete")
+    page.locator(f"#jobs-table tr[data-id='{ids[0]}']").wait_for(state="detached", timeout=10000)
+    page.locator(f"#jobs-table tr[data-id='{ids[1]}']").wait_for(state="detached", timeout=10000)
+    assert page.locator(f"#jobs-table tr[data-id='{ids[2]}']").count() == 1
+    assert s.get(f"{server.url}/jobs/{ids[0]}/status").status_code == 404
+
+
+def test_job_page_follows_the_job_and_aborts_it(server_factory, page):
+    server = server_factory()
+    login(page, server)
+    s = api(server)
+    job = s.post(server.url + "/test/jobs.json",
+                 data={"name": "watch-me", "steps": 100000, "delay": 0.05}).json()
+    page.goto(f"{server.url}/jobs/{job['id']}")
+    page.locator("#job-status", has_text="Running").wait_for(timeout=15000)
+    page.locator("#log", has_text="starting at step 0").wait_for(timeout=10000)
+    page.locator("#job-process", has_text="pid").wait_for(timeout=10000)
+    page.fill("#job-notes", "some notes")
+    page.click("#btn-save")
+    page.locator("#job-message", has_text="Saved").wait_for(timeout=5000)
+    assert s.get(f"{server.url}/jobs/{job['id']}.json").json()["notes"] == "some notes"
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "job-running.png"), full_page=True)
+    page.click("#btn-abort")
+    page.locator("#job-status", has_text="Aborted").wait_for(timeout=15000)
+    page.locator("#timeline td", has_text="aborted by user").wait_for(timeout=5000)
+    page.locator("#btn-resume").wait_for(timeout=5000)
+    assert page.js_errors == []
