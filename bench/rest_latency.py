@@ -1,0 +1,86 @@
+"""Keep-alive REST latency of a real digitsx server, with TCP_NODELAY against without it.
+
+Starts two servers (same code, same machine, same run), sends N keep-alive requests of each
+kind to each, and prints p50/p99 per server and the ratio. The POST /login case is the one
+Nagle's algorithm stalls: its response is written in two sends (headers, body).
+
+    .venv/bin/python bench/rest_latency.py [--requests 300]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(port: int, nodelay: bool, folder: Path) -> subprocess.Popen:
+    env = {**os.environ, "DIGITSX_TCP_NODELAY": "true" if nodelay else "false",
+           "DIGITSX_SECRET_KEY": "bench"}
+    exe = Path(sys.executable).parent / "digitsx-devserver"
+    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir",
+                             str(folder / f"jobs-{port}")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/index.json", timeout=1).ok:
+                return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def measure(url: str, n: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"GET /index.json": [], "POST /login": [],
+                                   "GET /jobs/<id>/status (404)": []}
+    with requests.Session() as s:
+        s.headers["Accept"] = "application/json"
+        s.get(url + "/index.json")
+        for _ in range(n):
+            for name, call in (("GET /index.json", lambda: s.get(url + "/index.json")),
+                               ("POST /login", lambda: s.post(url + "/login", data={"username": "bench"})),
+                               ("GET /jobs/<id>/status (404)", lambda: s.get(url + "/jobs/x/status"))):
+                t = time.perf_counter()
+                call()
+                out[name].append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        servers = {True: start(5601, True, folder), False: start(5602, False, folder)}
+        try:
+            results = {flag: measure(f"http://127.0.0.1:{5601 if flag else 5602}", args.requests)
+                       for flag in (True, False)}
+        finally:
+            for proc in servers.values():
+                proc.terminate()
+                proc.wait(10)
+    print(f"keep-alive latency over {args.requests} requests each (ms)")
+    print(f"{'request':<30}{'nodelay p50':>12}{'p99':>8}{'nagle p50':>12}{'p99':>8}{'p50 ratio':>11}")
+    for name in results[True]:
+        on, off = results[True][name], results[False][name]
+        print(f"{name:<30}{pct(on, .5):>12.2f}{pct(on, .99):>8.2f}{pct(off, .5):>12.2f}"
+              f"{pct(off, .99):>8.2f}{pct(off, .5) / pct(on, .5):>10.1f}x")
+    print(f"mean with TCP_NODELAY: {statistics.mean(sum(results[True].values(), [])):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

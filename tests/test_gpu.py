@@ -1,0 +1,75 @@
+"""GPU discovery (CUDA_VISIBLE_DEVICES, configured list), telemetry, fake devices."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from digitsx.gpu.devices import discover, visible_filter
+from digitsx.gpu.fake import FakeNvml
+from digitsx.gpu.nvml import Nvml
+from digitsx.gpu.telemetry import Telemetry
+
+
+def devices(n=4):
+    return [FakeNvml(n).device(i) for i in range(n)]
+
+
+def test_cuda_visible_devices_by_index_and_uuid():
+    assert [d["index"] for d in visible_filter(devices(), "2,0")] == [2, 0]
+    assert [d["index"] for d in visible_filter(devices(), "GPU-fake-3")] == [3]
+    assert visible_filter(devices(), "") == []
+    assert [d["index"] for d in visible_filter(devices(), "1,9,2")] == [1]  # CUDA stops at 9
+    assert len(visible_filter(devices(), None)) == 4
+
+
+def test_configured_list_narrows_further():
+    nvml = FakeNvml(4)
+    assert [d["index"] for d in discover(nvml, "0,2,3", "2,3")] == [2, 3]
+    assert [d["index"] for d in discover(nvml, [1], None)] == [1]
+    assert discover(nvml, None, None) == devices()
+
+
+def test_real_nvml_without_a_driver_means_no_gpu():
+    nvml = Nvml()
+    found = discover(nvml, None, None)
+    assert nvml.available or found == []  # on a GPU host, NVML answers and lists its devices
+    assert all({"index", "name", "uuid", "memory_total"} <= set(d) for d in found)
+
+
+def test_telemetry_samples_gpus_and_worker_processes():
+    busy = {1}
+    nvml = FakeNvml(2, busy=lambda i: i in busy)
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import time\nx = bytearray(50 * 2**20)\nwhile True: pass"])
+    try:
+        published = []
+        tele = Telemetry(nvml, [0, 1], lambda: {"job-a": proc.pid}, published.append, time.sleep)
+        tele.sample()
+        time.sleep(0.5)
+        sample = tele.sample()
+        assert [g["utilization"] > 0 for g in sample["gpus"]] == [False, True]
+        stats = sample["jobs"]["job-a"]
+        assert stats["pid"] == proc.pid and stats["rss"] > 50 * 2**20
+        assert stats["cpu_percent"] > 20  # a busy loop
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_web_process_never_imports_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from digitsx import create_app\n"
+        f"app = create_app({{'JOBS_DIR': {str(tmp_path)!r}, 'SCHEDULER_AUTOSTART': False,"
+        " 'PLUGINS': ['tests.fixtures.kinds']})\n"
+        "c = app.test_client()\n"
+        "for url in ['/', '/index.json', '/completed_jobs.json', '/gpus.json', '/api/openapi.json']:\n"
+        "    assert c.get(url).status_code == 200, url\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'lmdb') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print('clean')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ}, timeout=120)
+    assert out.returncode == 0 and "clean" in out.stdout, out.stderr
