@@ -33,6 +33,22 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: f
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder, or the empty database DIGITSX_TEST_DATABASE_URL names
+    (``postgresql+psycopg://...``: the same tests then run on PostgreSQL)."""
+    url = os.environ.get("DIGITSX_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'digitsx.db'}"
+    from sqlalchemy import create_engine
+
+    from digitsx.db import Base
+
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
 def make_app(tmp_path):
     """Build apps on a temporary jobs folder, scheduler not started (tests tick it)."""
@@ -42,6 +58,7 @@ def make_app(tmp_path):
 
     def make(**config):
         cfg = {"JOBS_DIR": str(tmp_path / "jobs"), "PLUGINS": [PLUGIN], "TESTING": True,
+               "DATABASE_URL": database_url(tmp_path),
                "SCHEDULER_AUTOSTART": False, "ABORT_GRACE_SECONDS": 1.0, "SECRET_KEY": "test"}
         cfg.update(config)
         app = create_app(cfg)

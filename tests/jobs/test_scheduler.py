@@ -8,6 +8,7 @@ from digitsx.jobs import kinds
 from digitsx.jobs.resources import Request, ResourcePool
 from digitsx.jobs.scheduler import Scheduler
 from digitsx.jobs.store import JobStore
+from tests.conftest import database_url
 
 GPU = kinds.register(kinds.JobKind("unit.gpu", "model", "GPU job", "unused",
                                    lambda spec: Request(gpu_count=spec.get("n", 1),
@@ -35,7 +36,7 @@ class FakeRunner:
 @pytest.fixture
 def world(tmp_path):
     db = Database()
-    db.init(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    db.init(database_url(tmp_path))
     notes = []
     store = JobStore(db, tmp_path, lambda job, update: notes.append((job.id, update)))
     runner = FakeRunner()
