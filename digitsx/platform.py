@@ -70,7 +70,7 @@ class Platform:
 
     def job_json(self, job: Any) -> dict[str, Any]:
         """A job's JSON with its place in the queue."""
-        return summarize(job, self.scheduler.waiting.get(job.id) if hasattr(self, "scheduler") else None)
+        return summarize(job, self.scheduler.waiting.get(job.id))
 
     def gpu_state(self) -> dict[str, Any]:
         """GPUs available, the devices and the GPU panel."""
