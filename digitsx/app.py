@@ -10,6 +10,9 @@ from flask import Flask
 from . import __version__, config
 
 
+BUILTIN_PLUGINS = ["digitsx.datasets"]  # each task plugs in like a third-party plugin would
+
+
 def _async_mode() -> str:
     """gevent when the serve command monkey-patched the process, threads otherwise (tests)."""
     try:
@@ -44,7 +47,7 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(job_routes.bp)
-    for name in app.config["PLUGINS"]:
+    for name in BUILTIN_PLUGINS + app.config["PLUGINS"]:
         importlib.import_module(name).init_app(app)
     platform = Platform(app)
     app.extensions["digitsx"] = platform

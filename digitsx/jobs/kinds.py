@@ -6,7 +6,8 @@ of the scheduler, and where its forms live. The scheduler and runner know nothin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 from ..errors import NotFound
 from .resources import Request
@@ -28,6 +29,8 @@ class JobKind:
     new_endpoint: str | None = None  # the form's endpoint; clone redirects there with ?clone=<id>
     resumable: bool = False  # the worker continues from what an earlier run left in the folder
     url_prefix: str = "/jobs"  # DIGITS's /datasets/<id> and /models/<id>
+    details: Callable[[Any, Path], dict] | None = None  # extra JSON for the job page
+    template: str = "jobs/show.html"  # the job page (kinds extend the shared one)
 
 
 _KINDS: dict[str, JobKind] = {}

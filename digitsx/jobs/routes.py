@@ -49,7 +49,17 @@ def job_details(job) -> dict:
                 children=[p.job_json(c) for c in p.store.children(job.id)],
                 log=tail(p.store.job_dir(job.id) / "log.txt", current_app.config["LOG_TAIL_LINES"]),
                 resumable=_resumable(job), clonable=_clonable(job))
+    kind = _kind(job)
+    if kind is not None and kind.details is not None:
+        data.update(kind.details(job, p.store.job_dir(job.id)))
     return data
+
+
+def _kind(job):
+    try:
+        return kinds.get(job.kind)
+    except NotFound:
+        return None
 
 
 def _resumable(job) -> bool:
@@ -75,7 +85,8 @@ def show(job_id: str):
     data = job_details(job)
     if wants_json():
         return data
-    return render_template("jobs/show.html", job=data)
+    kind = _kind(job)
+    return render_template(kind.template if kind else "jobs/show.html", job=data)
 
 
 @_routes("", "edit", ["PUT", "PATCH"], json_twin=False)

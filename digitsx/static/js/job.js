@@ -40,9 +40,18 @@
     renderTimeline();
   }
 
+  /* Kind-specific parts of the page (a dataset's chart, a model's graphs) register here. */
+  window.dxJobHooks = window.dxJobHooks || [];
+  const runHooks = () => window.dxJobHooks.forEach((hook) => hook(job));
+
   async function refresh() {
-    try { job = await dx.api("GET", `/jobs/${job.id}.json`); render(); renderLog(job.log); } catch (e) { /* retried on the next event */ }
+    try {
+      job = await dx.api("GET", `${job.url}.json`);
+      render(); renderLog(job.log); runHooks();
+    } catch (e) { /* retried on the next event */ }
   }
+  let refreshTimer = null;
+  const refreshSoon = () => { if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 500); };
 
   function renderLog(lines) {
     const el = $("log");
@@ -68,22 +77,19 @@
     } catch (e) { message(e.message, true); }
   });
 
-  let logTimer = null;
   dx.connect([job.id], {
     "job update": (msg) => {
       if (msg.job_id !== job.id) return;
       if (msg.update === "deleted") { message("This job was deleted.", true); return; }
-      const keep = {log: job.log, parent: job.parent, children: job.children, resumable: job.resumable};
-      job = {...msg.job, ...keep};
-      if (msg.update === "status") refresh(); else render();
+      if (msg.update === "status" || msg.update === "result") { refreshSoon(); return; }
+      job = {...job, ...msg.job};
+      render();
     },
     "task update": (msg) => {
       if (msg.update === "telemetry" && msg.process) {
         const p = msg.process;
         $("job-process").textContent = `pid ${p.pid} · CPU ${p.cpu_percent ?? "?"}% · RSS ${dx.bytes(p.rss)} · ${p.processes} process(es)`;
-      } else if (msg.update === "log" && !logTimer) {
-        logTimer = setTimeout(() => { logTimer = null; refresh(); }, 500);
-      }
+      } else if (msg.update === "log") refreshSoon();
     },
     "server update": () => {},
     "connect": refresh,
@@ -92,4 +98,5 @@
   setInterval(() => { if (ACTIVE.includes(job.status)) { renderTimeline(); refresh(); } }, 3000);
   render();
   renderLog(job.log);
+  window.addEventListener("load", runHooks);
 })();

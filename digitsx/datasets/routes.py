@@ -1,0 +1,111 @@
+"""Dataset routes: the new-dataset form, create, resize preview, Explore and stored images."""
+from __future__ import annotations
+
+import base64
+import io
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from .. import auth
+from ..errors import BadRequest, ValidationError
+from ..http import wants_json
+from . import CLASSIFICATION, forms
+from .explore import gallery, read_image
+from .resize import MODES, resize_image
+from .sample import sample_image
+
+bp = Blueprint("datasets", __name__)
+
+
+def platform():
+    """The app's :class:`~digitsx.platform.Platform`."""
+    return current_app.extensions["digitsx"]
+
+
+def _values() -> dict:
+    values = request.form.to_dict() if request.form else {}
+    if request.is_json and isinstance(request.get_json(silent=True), dict):
+        values.update({k: v for k, v in request.get_json().items() if not isinstance(v, (dict, list))})
+    return values
+
+
+@bp.route("/datasets/images/classification/new")
+def new_classification():
+    """The new image classification dataset form (``?clone=<id>`` fills it in)."""
+    values = dict(forms.DEFAULTS)
+    clone = request.args.get("clone")
+    if clone:
+        values.update(platform().store.get(clone).spec.get("form", {}))
+        values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
+    return render_template("datasets/new.html", values=values, modes=MODES,
+                           roots=current_app.config["DATA_ROOTS"])
+
+
+@bp.route("/datasets/images/classification", methods=["POST"])
+@bp.route("/datasets/images/classification.json", methods=["POST"])
+def create_classification():
+    """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
+    username = auth.require_login()
+    form = forms.parse(_values(), request.files, current_app.config)
+    p = platform()
+    job = p.store.create(CLASSIFICATION, form.name, form.spec, username, form.group)
+    folder = p.store.job_dir(job.id)
+    for relpath, upload in form.uploads.items():
+        target = folder / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(upload, bytes):
+            target.write_bytes(upload)
+        else:
+            upload.save(target)
+    p.scheduler.submit(job)
+    if wants_json():
+        return {"id": job.id, "name": job.name, "status": job.status, "url": f"/datasets/{job.id}"}
+    return redirect(f"/datasets/{job.id}")
+
+
+@bp.route("/datasets/images/resize-example", methods=["POST"])
+def resize_example():
+    """The chosen resize mode applied to a sample image (or an uploaded one), as a PNG data URI."""
+    values = _values()
+    r = forms.FieldReader({"resize_width": values.get("width", 256),
+                       "resize_height": values.get("height", 256),
+                       "resize_channels": str(values.get("channels", 3)),
+                       "resize_mode": values.get("resize_mode", "squash")})
+    width, height = r.number("resize_width", 1, 1024), r.number("resize_height", 1, 1024)
+    channels, mode = int(r.choice("resize_channels", ("1", "3")) or 3), r.choice("resize_mode", MODES)
+    if r.errors:
+        raise ValidationError(r.errors)
+    upload = request.files.get("image_file")
+    source = upload.stream if upload is not None and upload.filename else sample_image()
+    try:
+        array = resize_image(source, width, height, mode, channels)
+    except (OSError, ValueError) as err:
+        raise BadRequest(f"image_file: not a readable image ({err})") from err
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    data = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return {"image": data, "width": width, "height": height, "resize_mode": mode,
+            "channels": channels}
+
+
+@bp.route("/datasets/images/classification/explore")
+@bp.route("/datasets/images/classification/explore.json")
+def explore():
+    """A page of the stored images of a split (``job_id``, ``db``, ``page``, ``size``, ``label``)."""
+    job = platform().store.get(request.args.get("job_id", ""))
+    if job.kind != CLASSIFICATION:
+        raise BadRequest(f"{job.name} ({job.id}) is not an image classification dataset")
+    data = gallery(job, platform().store.job_dir(job.id), request.args)
+    if wants_json():
+        return data
+    return render_template("datasets/explore.html", job=platform().job_json(job), data=data)
+
+
+@bp.route("/datasets/<job_id>/images/<split>/<int:index>")
+def stored_image(job_id: str, split: str, index: int):
+    """One stored image as it will be fed to the network (PNG or JPEG)."""
+    job = platform().store.get(job_id)
+    body, mimetype = read_image(platform().store.job_dir(job.id), split, index)
+    return Response(body, mimetype=mimetype, headers={"Cache-Control": "max-age=86400"})
