@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import auth
 from ..errors import BadRequest, ValidationError
-from ..http import wants_json
+from ..http import twin_route, wants_json
 from . import CLASSIFICATION, forms
 from .explore import gallery, read_image
 from .resize import MODES, resize_image
@@ -41,8 +41,7 @@ def new_classification():
                            roots=current_app.config["DATA_ROOTS"])
 
 
-@bp.route("/datasets/images/classification", methods=["POST"])
-@bp.route("/datasets/images/classification.json", methods=["POST"])
+@twin_route(bp, "/datasets/images/classification", methods=["POST"])
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
     username = auth.require_login()
@@ -90,8 +89,7 @@ def resize_example():
             "channels": channels}
 
 
-@bp.route("/datasets/images/classification/explore")
-@bp.route("/datasets/images/classification/explore.json")
+@twin_route(bp, "/datasets/images/classification/explore")
 def explore():
     """A page of the stored images of a split (``job_id``, ``db``, ``page``, ``size``, ``label``)."""
     job = platform().store.get(request.args.get("job_id", ""))

@@ -17,7 +17,8 @@ dx.duration = (sec) => {
 };
 
 dx.time = (ts) => ts ? new Date(ts * 1000).toLocaleString() : "";
-dx.bytes = (n) => n == null ? "" : (n >= 2 ** 30 ? (n / 2 ** 30).toFixed(1) + " GiB" : (n / 2 ** 20).toFixed(0) + " MiB");
+dx.bytes = (n) => n == null ? "" : n >= 2 ** 30 ? (n / 2 ** 30).toFixed(1) + " GiB"
+  : n >= 2 ** 20 ? (n / 2 ** 20).toFixed(1) + " MiB" : (n / 1024).toFixed(0) + " KiB";
 dx.pct = (p) => `${Math.round((p || 0) * 100)}%`;
 
 dx.api = async (method, url, data) => {
@@ -57,3 +58,9 @@ dx.gpuBadge = (gpu) => {
   if (!el || !gpu) return;
   el.textContent = gpu.gpus_total ? `${gpu.gpus_available}/${gpu.gpus_total} GPUs available` : "CPU only (0 GPUs)";
 };
+
+/* Every page shows how many GPUs are free; the home page keeps it live itself. */
+document.addEventListener("DOMContentLoaded", () => {
+  const el = document.getElementById("gpu-badge");
+  if (el && el.textContent.trim() === "…") dx.api("GET", "/gpus.json").then(dx.gpuBadge).catch(() => {});
+});

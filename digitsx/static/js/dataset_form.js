@@ -46,7 +46,7 @@
     $("create").disabled = true;
     $("form-message").textContent = "Creating…";
     try {
-      const res = await fetch(form.action + ".json", {method: "POST", body, headers: {Accept: "application/json"}});
+      const res = await fetch(form.action.replace(/(\.json)?$/, ".json"), {method: "POST", body, headers: {Accept: "application/json"}});
       const data = await res.json().catch(() => ({}));
       if (res.ok) { window.location = data.url || `/datasets/${data.id}`; return; }
       if (data.errors) {

@@ -94,7 +94,6 @@
     "server update": () => {},
     "connect": refresh,
   });
-  dx.api("GET", "/gpus.json").then(dx.gpuBadge).catch(() => {});
   setInterval(() => { if (ACTIVE.includes(job.status)) { renderTimeline(); refresh(); } }, 3000);
   render();
   renderLog(job.log);
