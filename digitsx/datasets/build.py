@@ -23,7 +23,7 @@ from ..jobs.protocol import Emitter
 from . import archives, discover
 from .discover import SPLITS, DatasetInputError, Entry
 from .health import health_report
-from .imaging import ImageJob, parallel_map, process_one
+from .imaging import ImageJob, ParallelImages
 from .lmdb_io import LmdbWriter, pack
 
 
@@ -101,26 +101,24 @@ def build_split(folder: Path, name: str, entries: list[Entry], spec: dict, label
     writer = LmdbWriter(folder / name)
     counts = distribution.setdefault(name, [0] * len(labels))
     stored_labels, stored_paths, hashes, skipped = [], [], {}, []
-    mean_sum = None
-    for index, entry, array, reason, digest, payload in parallel_map(
-            process_one, job, list(enumerate(entries)), spec["workers"], spec["parallel"]):
-        if reason is not None:
-            skipped.append({"path": entry.path, "reason": reason, "split": name})
+    images = ParallelImages(job, list(enumerate(entries)), spec["workers"], spec["parallel"],
+                            want_sum=name == "train")
+    for done in images:
+        if done.reason is not None:
+            skipped.append({"path": done.entry.path, "reason": done.reason, "split": name})
         else:
-            writer.put(pack(entry.label, array, payload, image["encoding"]))
-            counts[entry.label] += 1
-            stored_labels.append(entry.label)
-            stored_paths.append(entry.path)
-            hashes.setdefault(digest, []).append(len(stored_paths) - 1)
-            if name == "train":
-                mean_sum = array.astype(np.float64) if mean_sum is None else mean_sum + array
+            writer.put(pack(done.entry.label, done.shape, done.payload, image["encoding"]))
+            counts[done.entry.label] += 1
+            stored_labels.append(done.entry.label)
+            stored_paths.append(done.entry.path)
+            hashes.setdefault(done.digest, []).append(len(stored_paths) - 1)
         progress.tick(distribution)
     writer.close()
     np.save(folder / f"{name}_labels.npy", np.asarray(stored_labels, np.int32), allow_pickle=False)
     (folder / f"{name}.txt").write_text("".join(f"{p} {l}\n" for p, l in
                                                 zip(stored_paths, stored_labels)))
     return {"entries": len(stored_labels), "counts": counts, "skipped": skipped,
-            "hashes": hashes, "paths": stored_paths, "mean_sum": mean_sum}
+            "hashes": hashes, "paths": stored_paths, "mean_sum": images.pixel_sum}
 
 
 def save_mean(folder: Path, mean_sum: np.ndarray | None, count: int) -> None:
@@ -169,11 +167,16 @@ def run(folder: Path, out: Emitter) -> dict:
         out.log(f"dropped {len(dropped)} class(es): " + ", ".join(d["class"] for d in dropped))
     out.result(labels=labels, planned=planned, dropped=dropped)
     progress, distribution, stats = Progress(out, sum(planned.values())), {}, {}
+    out.log(f"planned in {time.time() - started:.2f}s")
     for split in SPLITS:
         if splits[split]:
+            t0 = time.time()
             stats[split] = build_split(folder, split, splits[split], spec, labels, progress,
                                        distribution)
             skipped += stats[split]["skipped"]
+            took = time.time() - t0
+            out.log(f"{split}: {stats[split]['entries']} images stored in {took:.2f}s "
+                    f"({stats[split]['entries'] / max(took, 1e-9):.0f} images/s)")
     if not stats.get("train") or stats["train"]["entries"] == 0:
         raise DatasetInputError("no training image could be read (see the skipped list)")
     save_mean(folder, stats["train"]["mean_sum"], stats["train"]["entries"])

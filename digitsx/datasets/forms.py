@@ -110,7 +110,7 @@ def parse(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -
     spec: dict[str, Any] = {"method": method, "image": image, "backend": "lmdb",
                             "data_roots": roots, "seed": int(config.get("DATASET_SEED", 0)),
                             "workers": config.get("DATASET_WORKERS"),
-                            "parallel": config.get("DATASET_PARALLEL", "threads"),
+                            "parallel": config.get("DATASET_PARALLEL", "processes"),
                             "max_extract_bytes": int(config["MAX_CONTENT_LENGTH"]) * 4}
     uploads: dict[str, FileStorage | bytes] = {}
     if method == "folder":

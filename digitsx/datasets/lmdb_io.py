@@ -38,10 +38,10 @@ def encode_image(array: np.ndarray, encoding: str) -> bytes:
     return buf.getvalue()
 
 
-def pack(label: int, array: np.ndarray, payload: bytes, encoding: str) -> bytes:
-    """A record: header + payload."""
-    h, w = array.shape[:2]
-    c = 1 if array.ndim == 2 else array.shape[2]
+def pack(label: int, shape: tuple[int, ...], payload: bytes, encoding: str) -> bytes:
+    """A record: header + payload; ``shape`` is ``(H, W)`` or ``(H, W, C)``."""
+    h, w = shape[:2]
+    c = 1 if len(shape) == 2 else shape[2]
     return HEADER.pack(MAGIC, ENCODINGS[encoding], int(label), h, w, c) + payload
 
 

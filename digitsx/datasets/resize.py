@@ -27,13 +27,19 @@ def load_image(source, channels: int) -> Image.Image:
     """
     image = Image.open(source)
     image.load()
-    image = ImageOps.exif_transpose(image) or image
+    ImageOps.exif_transpose(image, in_place=True)
     image = _to_8bit(image)
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
         image = image.convert("RGB" if image.mode == "RGBA" else "L")
-    return image.convert("L" if channels == 1 else "RGB")
+    return _mode(image, channels)
+
+
+def _mode(image: Image.Image, channels: int) -> Image.Image:
+    """The image in ``L`` or ``RGB`` (no copy when it already is)."""
+    mode = "L" if channels == 1 else "RGB"
+    return image if image.mode == mode else image.convert(mode)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -122,7 +128,7 @@ def _pad(array: np.ndarray, width: int, height: int, rows: bool,
 
 def _as_pil(image, channels: int) -> Image.Image:
     if isinstance(image, Image.Image):
-        return image.convert("L" if channels == 1 else "RGB")
+        return _mode(image, channels)
     if isinstance(image, np.ndarray):
         arr = image.astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 1:

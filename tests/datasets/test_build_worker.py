@@ -1,0 +1,100 @@
+"""The build worker in-process: threads and processes give identical databases; archives."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+from digitsx.datasets import archives, build
+from digitsx.datasets.discover import DatasetInputError
+from digitsx.datasets.lmdb_io import LmdbReader
+from digitsx.jobs.protocol import Emitter
+from tests.datasets.conftest import photo
+
+
+def make_job(tmp_path, tree, name, **image):
+    job = tmp_path / name
+    job.mkdir()
+    spec = {"method": "folder", "backend": "lmdb", "data_roots": [str(tree.parent)], "seed": 3,
+            "workers": 2, "parallel": name,
+            "image": {"width": 40, "height": 24, "channels": 3, "resize_mode": "half_crop",
+                      "encoding": "png", **image},
+            "folder": {"train": str(tree), "archive": None, "pct_val": 30, "pct_test": 10,
+                       "train_min": 2, "train_max": None}}
+    (job / "spec.json").write_text(json.dumps(spec))
+    return job
+
+
+def test_threads_and_processes_build_identical_datasets(tmp_path):
+    tree = tmp_path / "data" / "photos"
+    for c in range(3):
+        (tree / f"c{c}").mkdir(parents=True)
+        for i in range(12):
+            photo(tree / f"c{c}" / f"{i}.jpg", seed=c * 100 + i, size=(64 + 7 * i, 48))
+    metas = {}
+    for kind in ("threads", "processes"):
+        job = make_job(tmp_path, tree, kind)
+        metas[kind] = build.run(job, Emitter(io.StringIO()))
+    assert metas["threads"]["splits"] == metas["processes"]["splits"]
+    for split in ("train", "val", "test"):
+        a = LmdbReader(tmp_path / "threads" / split)
+        b = LmdbReader(tmp_path / "processes" / split)
+        assert len(a) == len(b) > 0
+        for i in range(len(a)):
+            assert a.raw(i) == b.raw(i)  # same order, same pixels (seeded noise padding)
+    mean_a = (tmp_path / "threads" / "mean.npy").read_bytes()
+    assert mean_a == (tmp_path / "processes" / "mean.npy").read_bytes()
+
+
+def test_worker_never_imports_flask_or_the_database():
+    code = ("import sys, digitsx.datasets.build\n"
+            "print([m for m in ('flask', 'sqlalchemy', 'flask_socketio') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_zip_slip_and_symlinks_are_refused(tmp_path):
+    dest = tmp_path / "out"
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("ok/a.txt", "fine")
+        zf.writestr("../../evil.txt", "bad")
+    with pytest.raises(DatasetInputError, match="outside the extraction folder"):
+        archives.extract(evil, dest, 10**6)
+    assert not (tmp_path / "evil.txt").exists() and not (dest / "ok" / "a.txt").exists()
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo("a/passwd")
+        info.external_attr = (0o120777 << 16)
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(DatasetInputError, match="symbolic link"):
+        archives.extract(link, dest, 10**6)
+    tlink = tmp_path / "link.tar"
+    with tarfile.open(tlink, "w") as tf:
+        info = tarfile.TarInfo("a/b")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc"
+        tf.addfile(info)
+    with pytest.raises(DatasetInputError, match="link or special file"):
+        archives.extract(tlink, dest, 10**6)
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/zeros.bin", b"\0" * 5_000_000)
+    assert os.path.getsize(bomb) < 100_000
+    with pytest.raises(DatasetInputError, match="unpacks to more than"):
+        archives.extract(bomb, tmp_path / "out", 1_000_000)
+
+
+def test_not_an_archive(tmp_path):
+    fake = tmp_path / "fake.zip"
+    fake.write_bytes(b"not a zip")
+    with pytest.raises(DatasetInputError, match="not a readable archive"):
+        archives.extract(fake, tmp_path / "out", 10**6)
