@@ -97,12 +97,11 @@ def build_split(folder: Path, name: str, entries: list[Entry], spec: dict, label
     """Process and store one split; returns its statistics (and the train mean sum)."""
     image = spec["image"]
     job = ImageJob(image["width"], image["height"], image["channels"], image["resize_mode"],
-                   image["encoding"], spec["seed"], SPLITS.index(name))
+                   image["encoding"], spec["seed"], SPLITS.index(name), keep_array=name == "train")
     writer = LmdbWriter(folder / name)
     counts = distribution.setdefault(name, [0] * len(labels))
     stored_labels, stored_paths, hashes, skipped = [], [], {}, []
-    images = ParallelImages(job, list(enumerate(entries)), spec["workers"], spec["parallel"],
-                            want_sum=name == "train")
+    images = ParallelImages(job, list(enumerate(entries)), spec["workers"], spec["parallel"])
     for done in images:
         if done.reason is not None:
             skipped.append({"path": done.entry.path, "reason": done.reason, "split": name})
@@ -127,7 +126,7 @@ def save_mean(folder: Path, mean_sum: np.ndarray | None, count: int) -> None:
         return
     from PIL import Image
 
-    mean = (mean_sum / count).astype(np.float32)
+    mean = (mean_sum.astype(np.float64) / count).astype(np.float32)
     np.save(folder / "mean.npy", mean, allow_pickle=False)
     Image.fromarray(np.clip(mean + 0.5, 0, 255).astype(np.uint8)).save(folder / "mean.png")
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .discover import Entry
 from .lmdb_io import encode_image
-from .resize import load_image, resize_image
+from .resize import load_image, resize_to_pil
 
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
@@ -32,6 +32,7 @@ class ImageJob:
     encoding: str
     seed: int = 0
     split: int = 0
+    keep_array: bool = False  # return the resized pixels (the training split's mean needs them)
 
 
 @dataclass
@@ -65,9 +66,10 @@ def process_one(job: ImageJob, item: tuple[int, Entry]) -> Processed:
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     rng = np.random.default_rng([job.seed, job.split, index]) \
         if job.mode in ("fill", "half_crop") else None  # noise padding, reproducible
-    array = resize_image(image, job.width, job.height, job.mode, job.channels, rng)
-    return Processed(index, entry, None, digest, encode_image(array, job.encoding), array.shape,
-                     array)
+    resized = resize_to_pil(image, job.width, job.height, job.mode, job.channels, rng)
+    shape = (job.height, job.width) + ((3,) if job.channels == 3 else ())
+    array = np.asarray(resized) if job.keep_array else None  # for the mean image (train)
+    return Processed(index, entry, None, digest, encode_image(resized, job.encoding), shape, array)
 
 
 def default_workers() -> int:
@@ -89,8 +91,8 @@ class ParallelImages:
     """
 
     def __init__(self, job: ImageJob, items: list, workers: int | None = None,
-                 kind: str = "threads", want_sum: bool = False) -> None:
-        self.job, self.items, self.kind, self.want_sum = job, items, kind, want_sum
+                 kind: str = "threads") -> None:
+        self.job, self.items, self.kind = job, items, kind
         self.workers = max(1, min(workers or default_workers(), len(items) or 1))
         self.pixel_sum: np.ndarray | None = None
 
@@ -99,9 +101,9 @@ class ParallelImages:
             yield from self._processes()
             return
         for result in self._threads():
-            if self.want_sum and result.array is not None:
+            if result.array is not None:
                 if self.pixel_sum is None:
-                    self.pixel_sum = np.zeros(result.shape, np.float64)
+                    self.pixel_sum = np.zeros(result.shape, np.uint64)
                 self.pixel_sum += result.array
             yield result
 
@@ -125,7 +127,7 @@ class ParallelImages:
         ctx = multiprocessing.get_context("fork")
         queue = ctx.SimpleQueue()
         procs = [ctx.Process(target=_worker, daemon=True, args=(
-            self.job, self.items[k::self.workers], queue, self.want_sum)) for k in range(self.workers)]
+            self.job, self.items[k::self.workers], queue)) for k in range(self.workers)]
         for proc in procs:
             proc.start()
         pending: dict[int, tuple] = {}
@@ -155,15 +157,15 @@ class ParallelImages:
             position += 1
 
 
-def _worker(job: ImageJob, items: list, queue, want_sum: bool) -> None:
+def _worker(job: ImageJob, items: list, queue) -> None:
     """A forked image worker: process its share, send results, then its pixel sum."""
     total = None
     try:
         for item in items:
             result = process_one(job, item)
-            if want_sum and result.array is not None:
+            if result.array is not None:
                 if total is None:
-                    total = np.zeros(result.shape, np.float64)
+                    total = np.zeros(result.shape, np.uint64)
                 total += result.array
             result.array = None  # only the encoded bytes cross the pipe
             queue.put(("item", result))

@@ -23,12 +23,15 @@ ENCODING_NAMES = {v: k for k, v in ENCODINGS.items()}
 JPEG_QUALITY = 90
 
 
-def encode_image(array: np.ndarray, encoding: str) -> bytes:
-    """Encode a uint8 ``H×W`` or ``H×W×3`` array as png, jpg (quality 90) or raw bytes."""
+def encode_image(image: np.ndarray | Image.Image, encoding: str) -> bytes:
+    """Encode a uint8 ``H×W`` / ``H×W×3`` array or an L/RGB image as png, jpg (quality 90) or
+    raw ``H×W×C`` bytes."""
     if encoding == "none":
-        return np.ascontiguousarray(array).tobytes()
+        return image.tobytes() if isinstance(image, Image.Image) \
+            else np.ascontiguousarray(image).tobytes()
     buf = io.BytesIO()
-    image = Image.fromarray(array)
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(image)
     if encoding == "png":
         image.save(buf, format="PNG", compress_level=1)  # fast; still lossless
     elif encoding == "jpg":

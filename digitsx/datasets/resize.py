@@ -103,6 +103,15 @@ def resize_image(image, width: int, height: int, mode: str = "squash", channels:
     return _pad(array, width, height, wr > hr, rng)
 
 
+def resize_to_pil(image, width: int, height: int, mode: str = "squash", channels: int = 3,
+                  rng: np.random.Generator | None = None) -> Image.Image:
+    """:func:`resize_image` as a PIL image; squash (the common case) never leaves Pillow."""
+    image = _as_pil(image, channels)
+    if mode == "squash" or image.size[0] * height == image.size[1] * width:
+        return image.resize((width, height), Image.BILINEAR)
+    return Image.fromarray(resize_image(image, width, height, mode, channels, rng))
+
+
 def _crop(image: Image.Image, width: int, height: int, wr: float, hr: float) -> np.ndarray:
     w_in, h_in = image.size
     if wr > hr:
