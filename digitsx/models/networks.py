@@ -1,0 +1,134 @@
+"""The registry of standard networks: name → factory(num_classes, in_channels, image_size).
+
+DIGITS's three (LeNet, AlexNet, GoogLeNet) adapted to the dataset's channels and size, plus
+modern torchvision networks, all randomly initialised (nothing is downloaded). A custom
+network is Python source defining ``build(num_classes, in_channels, image_size)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A registered network: its factory, the input size it was designed for, a description."""
+
+    name: str
+    title: str
+    factory: Callable[[int, int, int], nn.Module]
+    intended_size: int
+    description: str = ""
+
+
+REGISTRY: dict[str, NetworkSpec] = {}
+
+
+def register(name: str, title: str, intended_size: int, description: str = ""):
+    """Decorator adding a factory to :data:`REGISTRY`."""
+
+    def wrap(factory):
+        REGISTRY[name] = NetworkSpec(name, title, factory, intended_size, description)
+        return factory
+
+    return wrap
+
+
+def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    """A fresh network from the registry; KeyError names the known ones."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown network {name!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[name].factory(num_classes, in_channels, image_size)
+
+
+def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
+    """Replace the first convolution so the network takes ``in_channels`` channels."""
+    for parent in model.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d):
+                if child.in_channels != in_channels:
+                    setattr(parent, child_name, nn.Conv2d(
+                        in_channels, child.out_channels, child.kernel_size, child.stride,
+                        child.padding, child.dilation, child.groups, child.bias is not None))
+                return model
+    raise ValueError("the network has no convolution to adapt")
+
+
+class LeNet(nn.Module):
+    """DIGITS's LeNet: conv 20@5×5, pool, conv 50@5×5, pool, fc 500, ReLU, fc classes."""
+
+    def __init__(self, num_classes: int, in_channels: int, image_size: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 20, 5), nn.MaxPool2d(2, 2),
+            nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2), nn.Flatten())
+        with torch.no_grad():
+            flat = self.features(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
+        self.classifier = nn.Sequential(nn.Linear(flat, 500), nn.ReLU(inplace=True),
+                                        nn.Linear(500, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+@register("lenet", "LeNet", 28, "DIGITS's LeNet for small grayscale images (MNIST)")
+def lenet(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    return LeNet(num_classes, in_channels, image_size)
+
+
+def _torchvision(builder: str, **kwargs) -> Callable[[int, int, int], nn.Module]:
+    def factory(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+        import torchvision
+
+        model = getattr(torchvision.models, builder)(weights=None, num_classes=num_classes, **kwargs)
+        return adapt_first_conv(model, in_channels)
+
+    return factory
+
+
+register("alexnet", "AlexNet", 224, "DIGITS's AlexNet (torchvision's, 224×224)")(
+    _torchvision("alexnet"))
+register("googlenet", "GoogLeNet", 224, "DIGITS's GoogLeNet (Inception v1, no auxiliary heads)")(
+    _torchvision("googlenet", aux_logits=False, init_weights=True))
+register("resnet18", "ResNet-18", 224)(_torchvision("resnet18"))
+register("resnet50", "ResNet-50", 224)(_torchvision("resnet50"))
+register("mobilenet_v3_small", "MobileNetV3 small", 224)(_torchvision("mobilenet_v3_small"))
+register("mobilenet_v3_large", "MobileNetV3 large", 224)(_torchvision("mobilenet_v3_large"))
+register("efficientnet_b0", "EfficientNet-B0", 224)(_torchvision("efficientnet_b0"))
+
+
+def build_custom(source: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    """Run user source (workers only) that defines ``build(num_classes, in_channels, image_size)``."""
+    namespace: dict = {"__name__": "digitsx_custom_network", "torch": torch, "nn": nn}
+    exec(compile(source, "<custom network>", "exec"), namespace)
+    if not callable(namespace.get("build")):
+        raise ValueError("custom network: define build(num_classes, in_channels, image_size) "
+                         "returning a torch.nn.Module")
+    model = namespace["build"](num_classes, in_channels, image_size)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"custom network: build() returned {type(model).__name__}, not a Module")
+    return model
+
+
+def describe(model: nn.Module, in_channels: int, image_size: int) -> list[dict]:
+    """Every leaf layer with its output shape and parameter count (a dry run on zeros)."""
+    rows: list[dict] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            def hook(mod, _inp, out, name=name):
+                shape = list(out.shape[1:]) if isinstance(out, torch.Tensor) else None
+                rows.append({"name": name, "type": type(mod).__name__, "output": shape,
+                             "parameters": sum(p.numel() for p in mod.parameters(recurse=False))})
+            hooks.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, in_channels, image_size, image_size))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return rows

@@ -1,0 +1,41 @@
+"""Every registered network builds and trains a step for 1- and 3-channel input at its size."""
+import pytest
+import torch
+
+from digitsx.models.networks import REGISTRY, build, build_custom, describe
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_builds_and_trains_one_step(name, channels):
+    torch.manual_seed(0)
+    size = REGISTRY[name].intended_size
+    model = build(name, 7, channels, size)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(2, channels, size, size), torch.tensor([1, 5])
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    assert model(x).shape == (2, 7)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_lenet_adapts_to_other_sizes():
+    assert build("lenet", 3, 3, 64)(torch.zeros(1, 3, 64, 64)).shape == (1, 3)
+
+
+def test_custom_network_and_describe():
+    source = """
+def build(num_classes, in_channels, image_size):
+    return nn.Sequential(nn.Conv2d(in_channels, 4, 3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * (image_size - 2) ** 2, num_classes))
+"""
+    model = build_custom(source, 5, 1, 10)
+    rows = describe(model, 1, 10)
+    assert [r["type"] for r in rows] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    assert rows[0]["output"] == [4, 8, 8] and rows[0]["parameters"] == 4 * 9 + 4
+    assert rows[-1]["output"] == [5]
+    with pytest.raises(ValueError, match="define build"):
+        build_custom("x = 1", 5, 1, 10)
