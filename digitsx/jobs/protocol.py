@@ -2,7 +2,7 @@
 
 Events: ``progress`` (done, total), ``metric`` (phase, epoch, step, values), ``snapshot`` (epoch,
 file), ``log`` (message), ``result`` (data merged into the job's result), ``error`` (type,
-message). Workers import :class:`Emitter` from here; it needs nothing but the standard library.
+message), ``rewind`` (epoch: a resumed worker drops the metric points after its snapshot). Workers import :class:`Emitter` from here; it needs nothing but the standard library.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from typing import IO, Any
 
 VERSION = 1
-EVENTS = frozenset({"progress", "metric", "snapshot", "log", "result", "error"})
+EVENTS = frozenset({"progress", "metric", "snapshot", "log", "result", "error", "rewind"})
 
 
 class ProtocolError(ValueError):
@@ -68,6 +68,10 @@ class Emitter:
     def result(self, **data: Any) -> None:
         """Merge ``data`` into the job's result (summary figures, file names)."""
         self.emit("result", data=data)
+
+    def rewind(self, epoch: float) -> None:
+        """Resuming from the snapshot at ``epoch``: points after it will be emitted again."""
+        self.emit("rewind", epoch=epoch)
 
     def error(self, message: str, type: str = "Error") -> None:
         """The reason the job is failing; the worker exits non-zero after it."""

@@ -150,7 +150,10 @@ class Runner:
 
     def _on_snapshot(self, handle: Handle, event: dict) -> None:
         snap = {"epoch": event.get("epoch"), "file": event.get("file")}
-        self.store.merge_result(handle.job_id, {"snapshots[]": [snap]})
+        kept = [s for s in self.store.get(handle.job_id).result.get("snapshots", [])
+                if s.get("epoch") != snap["epoch"]]  # a resumed job may save an epoch again
+        self.store.merge_result(handle.job_id, {"snapshots": sorted(
+            kept + [snap], key=lambda s: float(s.get("epoch") or 0))})
         self.publish(handle.job_id, "snapshot", {"job_id": handle.job_id, **snap})
 
     def _on_log(self, handle: Handle, event: dict) -> None:
@@ -161,6 +164,11 @@ class Runner:
 
     def _on_result(self, handle: Handle, event: dict) -> None:
         self.store.merge_result(handle.job_id, dict(event.get("data") or {}))
+
+    def _on_rewind(self, handle: Handle, event: dict) -> None:
+        epoch = float(event.get("epoch", 0))
+        self.store.delete_metrics_after(handle.job_id, epoch)
+        self.publish(handle.job_id, "rewind", {"job_id": handle.job_id, "epoch": epoch})
 
     def _on_error(self, handle: Handle, event: dict) -> None:
         handle.error = f"{event.get('type', 'Error')}: {event.get('message', '')}"

@@ -125,6 +125,11 @@ class JobStore:
             rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
             return [m.as_dict() for m in rows]
 
+    def delete_metrics_after(self, job_id: str, epoch: float) -> None:
+        """Drop the points after ``epoch`` (a resumed job emits them again)."""
+        with self.db.session() as s:
+            s.query(Metric).filter(Metric.job_id == job_id, Metric.epoch > epoch).delete()
+
     def children(self, job_id: str) -> list[Job]:
         """Jobs that depend on this one (models on a dataset)."""
         with self.db.session() as s:

@@ -126,8 +126,9 @@ def describe(model: nn.Module, in_channels: int, image_size: int) -> list[dict]:
             hooks.append(module.register_forward_hook(hook))
     was_training = model.training
     model.eval()
+    device = next(model.parameters(), torch.zeros(())).device
     with torch.no_grad():
-        model(torch.zeros(1, in_channels, image_size, image_size))
+        model(torch.zeros(1, in_channels, image_size, image_size, device=device))
     model.train(was_training)
     for h in hooks:
         h.remove()

@@ -86,6 +86,7 @@
       render();
     },
     "task update": (msg) => {
+      (window.dxTaskHooks || []).forEach((hook) => hook(msg));
       if (msg.update === "telemetry" && msg.process) {
         const p = msg.process;
         $("job-process").textContent = `pid ${p.pid} · CPU ${p.cpu_percent ?? "?"}% · RSS ${dx.bytes(p.rss)} · ${p.processes} process(es)`;

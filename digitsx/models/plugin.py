@@ -1,0 +1,20 @@
+"""Registers the image classification model kind and its routes with the app."""
+from __future__ import annotations
+
+from flask import Flask
+
+from ..jobs import kinds
+from ..jobs.resources import Request
+from . import CLASSIFICATION
+
+
+def init_app(app: Flask) -> None:
+    """Register the model kind and its routes."""
+    from . import routes, summary
+
+    kinds.register(kinds.JobKind(
+        CLASSIFICATION, "model", "Image classification model", "digitsx.models.train",
+        lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
+        new_endpoint="models.new_classification", resumable=True, url_prefix="/models",
+        details=summary.details, template="models/show.html"))
+    app.register_blueprint(routes.bp)

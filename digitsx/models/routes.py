@@ -1,0 +1,126 @@
+"""Model routes: the new-model form, create (with sweeps), LR preview, network preview, CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from .. import auth
+from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..datasets.forms import FieldReader
+from ..errors import BadRequest, ValidationError
+from ..http import twin_route, wants_json
+from ..jobs.status import Status
+from . import CLASSIFICATION, forms
+from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
+
+bp = Blueprint("models", __name__)
+
+
+def platform():
+    """The app's :class:`~digitsx.platform.Platform`."""
+    return current_app.extensions["digitsx"]
+
+
+def _values() -> dict:
+    values = request.form.to_dict() if request.form else {}
+    if request.is_json and isinstance(request.get_json(silent=True), dict):
+        values.update({k: v for k, v in request.get_json().items() if not isinstance(v, (dict, list))})
+    return values
+
+
+@bp.route("/models/images/classification/new")
+def new_classification():
+    """The new image classification model form (``?clone=<id>`` fills it in)."""
+    values = dict(forms.DEFAULTS)
+    p = platform()
+    clone = request.args.get("clone")
+    if clone:
+        values.update(p.store.get(clone).spec.get("form", {}))
+        values["model_name"] = values.get("model_name", "") + " (clone)"
+    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET_KIND]
+    models = [j for j in p.store.db.jobs() if j.kind == CLASSIFICATION and j.result.get("snapshots")]
+    return render_template("models/new.html", values=values, datasets=datasets, models=models,
+                           networks=forms.STANDARD, solvers=forms.SOLVERS, policies=POLICIES)
+
+
+@twin_route(bp, "/models/images/classification", methods=["POST"])
+def create_classification():
+    """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
+    username = auth.require_login()
+    p = platform()
+    jobs, dataset, group, _ = forms.parse(_values(), p.store, current_app.config)
+    created = []
+    for item in jobs:
+        job = p.store.create(CLASSIFICATION, item.name, item.spec, username, group, dataset.id)
+        p.scheduler.submit(job)
+        created.append(p.job_json(job))
+    if wants_json():
+        return created[0] if len(created) == 1 else {"jobs": created}
+    return redirect(created[0]["url"] if len(created) == 1 else "/")
+
+
+@bp.route("/models/visualize-lr", methods=["POST"])
+def visualize_lr():
+    """The LR policy over training, 101 points: ``{"data": {"columns": [["Learning Rate 0", ...]]}}``."""
+    values = _values()
+    r = FieldReader({**{k: str(v) for k, v in LR_DEFAULTS.items()}, "lr_policy": "step",
+                     "learning_rate": "0.01", **values})
+    policy = r.choice("lr_policy", POLICIES)
+    rates = forms._numbers(r, "learning_rate", float, 1e-12, 100)
+    params = {k: r.text(k) for k in LR_DEFAULTS}
+    if r.errors:
+        raise ValidationError(r.errors)
+    columns = [[f"Learning Rate {i}"] + curve(policy, lr, params) for i, lr in enumerate(rates)]
+    return {"data": {"columns": columns}}
+
+
+@bp.route("/models/images/classification/visualize-network", methods=["POST"])
+def visualize_network():
+    """Every layer with its output shape and parameter count (run in a worker process)."""
+    values = _values()
+    payload = {"method": values.get("method", "standard"), "source": values.get("custom_network", ""),
+               "name": values.get("standard_networks", "lenet"),
+               "classes": int(values.get("num_classes") or 10),
+               "channels": int(values.get("channels") or 3), "size": int(values.get("size") or 224)}
+    dataset = values.get("dataset")
+    if dataset:
+        job = platform().store.db.get(dataset)
+        if job is not None and job.kind == DATASET_KIND:
+            image = job.spec.get("image", {})
+            payload.update(channels=image.get("channels", 3),
+                           size=int(values.get("crop_size") or min(image.get("width", 224),
+                                                                  image.get("height", 224))))
+            labels = platform().store.job_dir(dataset) / "labels.txt"
+            if labels.exists():
+                payload["classes"] = len(labels.read_text().splitlines())
+    try:
+        proc = subprocess.run([sys.executable, "-m", "digitsx.models.visualize"],
+                              input=json.dumps(payload), capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise BadRequest("custom_network: building the network took longer than 120 s") from None
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise BadRequest(f"custom_network: the network could not be built: {proc.stderr[-500:]}") from None
+    if "error" in answer:
+        raise ValidationError({"custom_network": [answer["error"]]})
+    return answer
+
+
+@bp.route("/models/<job_id>/metrics.csv")
+def metrics_csv(job_id: str):
+    """Every metric point as CSV (phase, epoch, step, then one column per value)."""
+    points = platform().store.metrics(platform().store.get(job_id).id)
+    keys = sorted({k for p in points for k in p["values"]})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["phase", "epoch", "step", "time"] + keys)
+    for p in points:
+        writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in keys])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})

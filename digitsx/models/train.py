@@ -1,0 +1,297 @@
+"""Worker: train an image classification network on a digitsx dataset.
+
+    python -m digitsx.models.train JOB_DIR
+
+Reads ``spec.json``; writes ``snapshot_epoch_<e>.pt`` (weights, optimizer, scaler, RNG, epoch:
+enough to resume) and ``network.json``; emits train metrics several times per epoch and
+validation loss / top-1 / top-5 (percent) at each validation. Continues from the newest
+snapshot in the folder when there is one (resume). No host-device synchronisation per step:
+metrics are summed on the device and read only when they are reported.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..jobs.protocol import Emitter
+from . import networks, schedules
+from .augment import Augment, prepare
+from .data import DatasetInfo, default_loader_workers, loader
+
+SNAPSHOT = "snapshot_epoch_{epoch}.pt"
+
+
+class TrainingError(Exception):
+    """A problem to report to the user as the job's error (not a bug)."""
+
+
+def make_optimizer(params, solver: dict) -> torch.optim.Optimizer:
+    """DIGITS's solver types (plus AdamW) with the spec's learning rate and regularisation."""
+    kind, lr = solver["type"].upper(), float(solver["learning_rate"])
+    wd, momentum = float(solver.get("weight_decay", 0)), float(solver.get("momentum", 0))
+    if kind in ("SGD", "NESTEROV"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd,
+                               nesterov=kind == "NESTEROV" and momentum > 0)
+    if kind == "ADAM":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if kind == "ADAMW":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if kind == "RMSPROP":
+        return torch.optim.RMSprop(params, lr=lr, alpha=float(solver.get("rms_decay", 0.99)),
+                                   weight_decay=wd)
+    if kind == "ADAGRAD":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if kind == "ADADELTA":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+    raise TrainingError(f"unknown solver_type {solver['type']!r}")
+
+
+def build_network(spec: dict, info: DatasetInfo) -> torch.nn.Module:
+    """The network the spec asks for, sized for the dataset (crop size if cropping)."""
+    net = spec["network"]
+    size = int(spec["augment"].get("crop_size") or min(info.height, info.width))
+    classes, channels = len(info.labels), info.channels
+    if net["method"] == "custom":
+        return networks.build_custom(net["source"], classes, channels, size)
+    model = networks.build(net["name"], classes, channels, size)
+    if net.get("previous"):
+        _load_previous(model, Path(net["previous"]["file"]))
+    return model
+
+
+def _load_previous(model: torch.nn.Module, path: Path) -> None:
+    """Start from another model's weights (matching names and shapes only)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    own.update(usable)
+    model.load_state_dict(own)
+
+
+def latest_snapshot(folder: Path) -> Path | None:
+    """The newest ``snapshot_epoch_<e>.pt`` in the folder."""
+    snaps = sorted(folder.glob("snapshot_epoch_*.pt"),
+                   key=lambda p: float(p.stem.rsplit("_", 1)[1]))
+    return snaps[-1] if snaps else None
+
+
+class Trainer:
+    """One training run: the five steps of torchvision's reference, with an event emitter."""
+
+    def __init__(self, folder: Path, spec: dict, out: Emitter) -> None:
+        self.folder, self.spec, self.out = folder, spec, out
+        self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        seed = spec.get("random_seed")
+        self.seed = int(seed) if seed not in (None, "") else int(time.time()) % 2**31
+        torch.manual_seed(self.seed)
+        random.seed(self.seed)
+        self.aug = Augment(**spec["augment"])
+        self.amp = bool(spec.get("amp", True)) and self.device.type == "cuda"
+        self.channels_last = bool(spec.get("channels_last", True)) and self.device.type == "cuda"
+        self.model = build_network(spec, self.info).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model.parameters(), spec["solver"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.mean = self.info.mean()
+        self.mean = self.mean.to(self.device) if self.mean is not None else None
+        self.aug_gen = torch.Generator(device=self.device)
+        self.aug_gen.manual_seed(self.seed + 1)
+        self.load_data()
+        self.epoch, self.step = 0, 0
+
+    def load_data(self) -> None:
+        spec = self.spec
+        workers = int(spec.get("loader_workers") or default_loader_workers())
+        pin = self.device.type == "cuda"
+        train = self.info.split("train")
+        if train is None:
+            raise TrainingError("the dataset has no training images")
+        self.train_loader = loader(train, int(spec["batch_size"]), bool(spec.get("shuffle", True)),
+                                   workers, self.seed, pin)
+        val = self.info.split("val")
+        self.val_loader = loader(val, int(spec["batch_size"]), False, max(1, workers // 2),
+                                 self.seed, pin) if val is not None else None
+        accumulation = max(1, int(spec.get("batch_accumulation") or 1))
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / accumulation))
+        self.accumulation = accumulation
+        self.total_steps = self.steps_per_epoch * int(spec["train_epochs"])
+
+    # -- snapshots ------------------------------------------------------------------------
+    def save(self, epoch: int) -> None:
+        """Everything needed to resume after ``epoch``."""
+        path = self.folder / SNAPSHOT.format(epoch=epoch)
+        tmp = path.with_suffix(".tmp")
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
+                    "seed": self.seed, "torch_rng": torch.get_rng_state(),
+                    "loader_rng": self.train_loader.generator.get_state(),
+                    "aug_rng": self.aug_gen.get_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                    "python_rng": list(random.getstate()[1])}, tmp)
+        tmp.replace(path)  # a crash while saving never leaves a torn snapshot
+        self.out.snapshot(epoch, path.name)
+        keep = int(self.spec.get("keep_snapshots") or 0)
+        if keep > 0:
+            snaps = sorted(self.folder.glob("snapshot_epoch_*.pt"),
+                           key=lambda p: float(p.stem.rsplit("_", 1)[1]))
+            for old in snaps[:-keep]:
+                old.unlink()
+            self.out.result(snapshots=[{"epoch": float(p.stem.rsplit("_", 1)[1]), "file": p.name}
+                                       for p in snaps[-keep:]])
+
+    def restore(self, path: Path) -> None:
+        """Continue from a snapshot: weights, optimizer, RNG, epoch."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step, self.seed = int(state["epoch"]), int(state["step"]), int(state["seed"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.train_loader.generator.set_state(state["loader_rng"].cpu())
+        self.aug_gen.set_state(state["aug_rng"].to(self.aug_gen.device) if self.device.type == "cuda"
+                               else state["aug_rng"].cpu())
+        if self.device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        random.setstate((3, tuple(state["python_rng"]), None))
+        self.out.rewind(self.epoch)
+        self.out.log(f"resumed from {path.name} (epoch {self.epoch})")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        """The policy's learning rate at an optimizer step."""
+        lr = self.spec["lr"]
+        return schedules.learning_rate(lr["policy"], float(self.spec["solver"]["learning_rate"]),
+                                       100.0 * step / self.total_steps, lr)
+
+    def _to_device(self, images: torch.Tensor, labels: torch.Tensor):
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, labels.to(self.device, non_blocking=True)
+
+    def train_one_epoch(self) -> None:
+        """One pass over the training split, reporting about five times."""
+        self.model.train()
+        batches = len(self.train_loader)
+        report_every = max(1, batches // 5)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen, tick = 0, time.perf_counter()
+        for i, (images, labels) in enumerate(self.train_loader):
+            if i % self.accumulation == 0:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr_at(self.step)
+            images, labels = self._to_device(images, labels)
+            x = prepare(images, self.mean, self.aug, True, self.aug_gen)
+            with torch.autocast(self.device.type, enabled=self.amp, dtype=torch.float16):
+                logits = self.model(x)
+                loss = F.cross_entropy(logits, labels)
+            self.scaler.scale(loss / self.accumulation).backward()
+            if (i + 1) % self.accumulation == 0 or i + 1 == batches:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+            loss_sum += loss.detach() * labels.shape[0]
+            correct += (logits.detach().argmax(1) == labels).sum()
+            seen += labels.shape[0]
+            if (i + 1) % report_every == 0 or i + 1 == batches:
+                now = time.perf_counter()
+                mean_loss = loss_sum.item() / seen  # the one sync, a few times per epoch
+                if not math.isfinite(mean_loss):
+                    raise TrainingError(
+                        f"the loss became {mean_loss} at epoch {self.epoch + (i + 1) / batches:.2f}"
+                        f" (learning rate {self.lr_at(self.step):g}): try a lower learning rate")
+                self.out.metric("train", self.epoch + (i + 1) / batches, self.step,
+                                loss=mean_loss, accuracy=100.0 * correct.item() / seen,
+                                learning_rate=self.lr_at(self.step),
+                                images_per_second=seen / max(now - tick, 1e-9))
+                self.out.progress(self.epoch * batches + i + 1, batches * int(self.spec["train_epochs"]))
+                loss_sum.zero_()
+                correct.zero_()
+                seen, tick = 0, now
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Validation loss, top-1 and top-5 accuracy (percent), per-class accuracy, confusion."""
+        self.model.eval()
+        k = len(self.info.labels)
+        confusion = torch.zeros(k * k, dtype=torch.long, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        top5 = torch.zeros((), dtype=torch.long, device=self.device)
+        total = 0
+        for images, labels in self.val_loader:
+            images, labels = self._to_device(images, labels)
+            x = prepare(images, self.mean, self.aug, False)
+            with torch.autocast(self.device.type, enabled=self.amp, dtype=torch.float16):
+                logits = self.model(x)
+            loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
+            pred = logits.argmax(1)
+            confusion += torch.bincount(labels * k + pred, minlength=k * k)
+            top5 += (logits.topk(min(5, k), 1).indices == labels[:, None]).any(1).sum()
+            total += labels.shape[0]
+        matrix = confusion.view(k, k).cpu()
+        per_class = (matrix.diag().float() / matrix.sum(1).clamp_min(1).float() * 100).tolist()
+        return {"loss": loss_sum.item() / max(total, 1),
+                "accuracy": 100.0 * matrix.diag().sum().item() / max(total, 1),
+                "accuracy_top5": 100.0 * top5.item() / max(total, 1),
+                "per_class": per_class, "confusion": matrix.tolist() if k <= 100 else None}
+
+    def run(self) -> None:
+        """Train to ``train_epochs``, validating and snapshotting at their intervals."""
+        snapshot = latest_snapshot(self.folder)
+        if snapshot is not None:
+            self.restore(snapshot)
+        epochs = int(self.spec["train_epochs"])
+        self.out.log(f"training {self.spec['network'].get('name') or 'custom network'} on "
+                     f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
+                     f"seed {self.seed}, amp {self.amp}")
+        size = int(self.spec["augment"].get("crop_size") or min(self.info.height, self.info.width))
+        layers = networks.describe(self.model, self.info.channels, size)
+        (self.folder / "network.json").write_text(json.dumps({
+            "layers": layers, "parameters": sum(p.numel() for p in self.model.parameters()),
+            "input": [self.info.channels, size, size], "labels": self.info.labels}, indent=1))
+        val_every = max(1, int(float(self.spec.get("val_interval") or 1)))
+        snap_every = max(1, int(float(self.spec.get("snapshot_interval") or 1)))
+        while self.epoch < epochs:
+            self.train_one_epoch()
+            self.epoch += 1
+            if self.val_loader is not None and (self.epoch % val_every == 0 or self.epoch == epochs):
+                v = self.evaluate()
+                self.out.metric("val", self.epoch, self.step, loss=v["loss"], accuracy=v["accuracy"],
+                                accuracy_top5=v["accuracy_top5"])
+                self.out.result(validation={"epoch": self.epoch, **v}, labels=self.info.labels)
+            if self.epoch % snap_every == 0 or self.epoch == epochs:
+                self.save(self.epoch)
+
+
+def main(job_dir: str) -> int:
+    """Entry point: 0 when trained, 2 for a problem the user can fix, 1 for a bug."""
+    out = Emitter()
+    folder = Path(job_dir)
+    try:
+        spec = json.loads((folder / "spec.json").read_text())
+        Trainer(folder, spec, out).run()
+        return 0
+    except (TrainingError, FileNotFoundError, ValueError, KeyError) as err:
+        traceback.print_exc()
+        out.error(str(err).strip("'\""), type(err).__name__)
+        return 2
+    except Exception as err:
+        traceback.print_exc()
+        out.error(f"{type(err).__name__}: {err}", "InternalError")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
