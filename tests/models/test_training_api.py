@@ -1,0 +1,157 @@
+"""Training through REST on a real server: dataset → model → Done, resume, kill -9, sweeps."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.server
+
+
+def wait_status(server, job_id, statuses=("Done", "Error", "Aborted"), timeout=120):
+    def check():
+        s = server.session.get(f"{server.url}/models/{job_id}/status").json()
+        return s if s["status"] in statuses else None
+    return wait_for(check, timeout, 0.2, f"model {job_id} in {statuses}")
+
+
+@pytest.fixture
+def mnist_dataset(dataset_server, mnist_tree):
+    server = dataset_server
+    res = server.session.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "mnist", "folder_train": str(mnist_tree), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28, "folder_pct_val": 25})
+    job_id = res.json()["id"]
+    wait_for(lambda: server.session.get(f"{server.url}/datasets/{job_id}/status").json()["status"] == "Done",
+             60, 0.2, "dataset")
+    return server, job_id
+
+
+def train(server, dataset, **fields):
+    data = {"model_name": "lenet", "dataset": dataset, "standard_networks": "lenet",
+            "train_epochs": 4, "batch_size": 32, "learning_rate": 0.05, "lr_policy": "fixed",
+            "random_seed": 7, "solver_type": "SGD", **fields}
+    res = server.session.post(server.url + "/models/images/classification.json", data=data)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def metrics(server, job_id):
+    return server.session.get(f"{server.url}/models/{job_id}/metrics.json").json()["metrics"]
+
+
+def test_train_to_done_with_metrics_snapshots_and_json(mnist_dataset):
+    server, dataset = mnist_dataset
+    job = train(server, dataset)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    info = server.session.get(f"{server.url}/models/{job['id']}.json").json()
+    assert info["snapshots"] == [1, 2, 3, 4] and info["dataset_id"] == dataset
+    assert info["image dimensions"] == [28, 28, 1] and info["framework"] == "torch"
+    points = metrics(server, job["id"])
+    val = [p for p in points if p["phase"] == "val"]
+    assert [p["epoch"] for p in val] == [1, 2, 3, 4]
+    assert {"loss", "accuracy", "accuracy_top5"} <= set(val[-1]["values"])
+    assert val[-1]["values"]["accuracy"] > 50  # 230 real digits, 4 epochs of LeNet
+    train_pts = [p for p in points if p["phase"] == "train"]
+    assert len(train_pts) >= 8 and {"loss", "accuracy", "learning_rate"} <= set(train_pts[0]["values"])
+    v = info["model"]["validation"]
+    assert len(v["per_class"]) == 10 and sum(map(sum, v["confusion"])) == 70  # 7 per class
+    csv = server.session.get(f"{server.url}/models/{job['id']}/metrics.csv")
+    assert csv.text.startswith("phase,epoch,step,time,") and csv.text.count("\nval,") == 4
+    # The dataset is now protected from deletion.
+    res = server.session.delete(f"{server.url}/datasets/{dataset}")
+    assert res.status_code == 403 and "lenet" in res.json()["error"]["message"]
+
+
+def test_same_seed_same_results(mnist_dataset):
+    server, dataset = mnist_dataset
+    a, b = train(server, dataset, train_epochs=2), train(server, dataset, train_epochs=2)
+    wait_status(server, a["id"]), wait_status(server, b["id"])
+    strip = lambda pts: [(p["phase"], p["epoch"], p["values"]["loss"]) for p in pts]
+    assert strip(metrics(server, a["id"])) == strip(metrics(server, b["id"]))
+
+
+def test_abort_then_resume_reaches_the_final_epoch(mnist_dataset):
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=8)
+    wait_for(lambda: 2 in server.session.get(f"{server.url}/models/{job['id']}.json").json()["snapshots"],
+             120, 0.2, "two snapshots")
+    server.session.post(f"{server.url}/models/{job['id']}/abort")
+    assert wait_status(server, job["id"])["status"] == "Aborted"
+    res = server.session.post(f"{server.url}/models/{job['id']}/resume")
+    assert res.ok, res.text
+    assert wait_status(server, job["id"])["status"] == "Done"
+    points = metrics(server, job["id"])
+    val_epochs = [p["epoch"] for p in points if p["phase"] == "val"]
+    assert val_epochs == list(range(1, 9))  # continuous: no gap, no duplicate
+    train_epochs = [p["epoch"] for p in points if p["phase"] == "train"]
+    assert train_epochs == sorted(train_epochs) and len(train_epochs) == len(set(train_epochs))
+    history = [h[0] for h in server.session.get(f"{server.url}/models/{job['id']}.json").json()["status_history"]]
+    assert history[-3:] == ["Initialized", "Running", "Done"] and "Aborted" in history
+
+
+def test_kill9_during_training_then_resume(mnist_dataset, server_factory, data_root):
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=6)
+    wait_for(lambda: 1 in server.session.get(f"{server.url}/models/{job['id']}.json").json()["snapshots"],
+             120, 0.2, "a snapshot")
+    server.kill9()
+    second = server_factory(DIGITSX_DATA_ROOTS=str(data_root))
+    second.session = server.session.__class__()
+    second.session.headers["Accept"] = "application/json"
+    second.session.post(second.url + "/login", data={"username": "alice"})
+    assert wait_status(second, job["id"], ("Interrupted",), 10)["status"] == "Interrupted"
+    assert second.session.post(f"{second.url}/models/{job['id']}/resume").ok
+    assert wait_status(second, job["id"])["status"] == "Done"
+    val_epochs = [p["epoch"] for p in metrics(second, job["id"]) if p["phase"] == "val"]
+    assert val_epochs == list(range(1, 7))
+
+
+def test_sweep_creates_one_job_per_combination(mnist_dataset):
+    server, dataset = mnist_dataset
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "sweep", "dataset": dataset, "learning_rate": "0.01,0.05",
+        "batch_size": "16,32", "train_epochs": 1})
+    jobs = res.json()["jobs"]
+    assert len(jobs) == 4
+    names = sorted(j["name"] for j in jobs)
+    assert names[0] == "sweep (lr 0.01, batch 16)" and names[-1] == "sweep (lr 0.05, batch 32)"
+    for j in jobs:
+        assert wait_status(server, j["id"])["status"] == "Done"
+
+
+def test_bad_model_fields(mnist_dataset):
+    server, dataset = mnist_dataset
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "", "dataset": "nope", "solver_type": "LBFGS", "learning_rate": "0.1,abc",
+        "lr_policy": "warp", "crop_size": 5000, "standard_networks": "vgg99"})
+    assert res.status_code == 400
+    errors = res.json()["errors"]
+    assert {"model_name", "dataset", "solver_type", "learning_rate", "lr_policy",
+            "standard_networks"} <= set(errors)
+    lr = server.session.post(server.url + "/models/visualize-lr",
+                             data={"lr_policy": "step", "learning_rate": "0.1,0.01"}).json()
+    cols = lr["data"]["columns"]
+    assert cols[0][0] == "Learning Rate 0" and len(cols[0]) == 102 and cols[1][1] == 0.01
+    assert cols[0][34] == pytest.approx(0.01)  # x = 33 %: one step down
+
+
+def test_nan_loss_stops_with_a_hint(mnist_dataset):
+    server, dataset = mnist_dataset
+    job = train(server, dataset, learning_rate=50, train_epochs=3, use_mean="none")
+    status = wait_status(server, job["id"])
+    assert status["status"] == "Error" and "lower learning rate" in status["error"]
+
+
+def test_custom_network_trains_and_visualizes(mnist_dataset):
+    server, dataset = mnist_dataset
+    source = ("def build(num_classes, in_channels, image_size):\n"
+              "    return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size ** 2, num_classes))\n")
+    vis = server.session.post(server.url + "/models/images/classification/visualize-network",
+                              data={"method": "custom", "custom_network": source, "dataset": dataset}).json()
+    assert [l["type"] for l in vis["layers"]] == ["Flatten", "Linear"] and vis["parameters"] == 7850
+    bad = server.session.post(server.url + "/models/images/classification/visualize-network",
+                              data={"method": "custom", "custom_network": "def build(a, b, c):\n    return 1/0\n"})
+    assert bad.status_code == 400 and "ZeroDivisionError" in bad.json()["errors"]["custom_network"][0]
+    job = train(server, dataset, method="custom", custom_network=source, train_epochs=1)
+    assert wait_status(server, job["id"])["status"] == "Done"
