@@ -1,0 +1,50 @@
+"""Create a model from the form in a real browser and watch its graph grow."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+
+from digitsx.datasets.demo import write_mnist_folder
+from tests.browser.test_home_live import login
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
+
+
+def test_model_form_and_live_graph(server_factory, page, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=40)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    s.post(server.url + "/login", data={"username": "alice"})
+    ds = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "digits", "folder_train": str(data / "digits"), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28}).json()
+    wait_for(lambda: s.get(f"{server.url}/datasets/{ds['id']}/status").json()["status"] == "Done", 60)
+    login(page, server)
+    page.click("#new-model")
+    page.wait_for_url("**/models/images/classification/new")
+    page.wait_for_function("document.querySelector('#lr-chart').height > 0")
+    page.click("#visualize")
+    page.locator("#layers td", has_text="Conv2d").first.wait_for(timeout=30000)
+    page.fill("#model_name", "browser lenet")
+    page.fill("#train_epochs", "6")
+    page.fill("#learning_rate", "0.05")
+    page.fill("#random_seed", "1")
+    page.click("#create")
+    page.wait_for_url("**/models/2*")
+    page.locator("#job-status", has_text="Running").wait_for(timeout=30000)
+    page.wait_for_function("(window.dxChartPoints || 0) >= 3", timeout=60000)
+    early = page.evaluate("window.dxChartPoints")
+    page.wait_for_function(f"window.dxChartPoints > {early}", timeout=60000)  # it grows live
+    page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
+    page.locator("#validation-card table#per-class td").first.wait_for(timeout=10000)
+    assert page.locator("#confusion tr").count() == 11
+    assert page.locator("#snapshots li").count() == 6
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "model-done.png"), full_page=True)
+    assert page.js_errors == []
