@@ -196,7 +196,7 @@ class Trainer:
             with torch.autocast(self.device.type, enabled=self.amp, dtype=torch.float16):
                 logits = self.model(x)
                 loss = F.cross_entropy(logits, labels)
-            self.scaler.scale(loss / self.accumulation).backward()
+            self.scaler.scale(loss / self.accumulation if self.accumulation > 1 else loss).backward()
             if (i + 1) % self.accumulation == 0 or i + 1 == batches:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
