@@ -155,3 +155,20 @@ def test_custom_network_trains_and_visualizes(mnist_dataset):
     assert bad.status_code == 400 and "ZeroDivisionError" in bad.json()["errors"]["custom_network"][0]
     job = train(server, dataset, method="custom", custom_network=source, train_epochs=1)
     assert wait_status(server, job["id"])["status"] == "Done"
+
+
+def test_previous_network_and_keep_last_snapshots(mnist_dataset):
+    server, dataset = mnist_dataset
+    first = train(server, dataset, train_epochs=3, keep_snapshots=1)
+    assert wait_status(server, first["id"])["status"] == "Done"
+    info = server.session.get(f"{server.url}/models/{first['id']}.json").json()
+    assert info["snapshots"] == [3]
+    assert sorted(p.name for p in (server.jobs_dir / first["id"]).glob("snapshot_*")) == \
+        ["snapshot_epoch_3.pt"]
+    tuned = train(server, dataset, method="previous", previous_networks=first["id"],
+                  train_epochs=1, learning_rate=0.001)
+    assert wait_status(server, tuned["id"])["status"] == "Done"
+    acc = lambda job_id: [p for p in metrics(server, job_id) if p["phase"] == "val"][-1]["values"]["accuracy"]
+    assert acc(tuned["id"]) >= acc(first["id"]) - 5  # started from the trained weights, not scratch
+    clone = server.session.get(f"{server.url}/clone/{first['id']}", headers={"Accept": "text/html"})
+    assert clone.ok and "lenet (clone)" in clone.text
