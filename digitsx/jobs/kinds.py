@@ -28,6 +28,7 @@ class JobKind:
     request: Callable[[dict], Request] = field(default=_default_request)
     new_endpoint: str | None = None  # the form's endpoint; clone redirects there with ?clone=<id>
     resumable: bool = False  # the worker continues from what an earlier run left in the folder
+    distributed: bool = False  # several GPUs: one worker process per GPU, started by torchrun
     url_prefix: str = "/jobs"  # DIGITS's /datasets/<id> and /models/<id>
     details: Callable[[Any, Path], dict] | None = None  # extra JSON for the job page
     template: str = "jobs/show.html"  # the job page (kinds extend the shared one)

@@ -56,9 +56,18 @@ class Runner:
         self.gpu_names = gpu_names or (lambda ids: ",".join(map(str, ids)))
         self.handles: dict[str, Handle] = {}
 
-    def command(self, job: Job) -> list[str]:
-        """The worker's command line."""
-        return [sys.executable, "-m", kinds.get(job.kind).worker, str(self.store.job_dir(job.id))]
+    def command(self, job: Job, reservation: Reservation | None = None) -> list[str]:
+        """The worker's command line: one process, or one per GPU under torchrun (DDP) for a
+        distributed kind holding several GPUs (``spec["processes"]`` forces N CPU processes,
+        which is how the DDP path is tested on a machine without GPUs)."""
+        kind = kinds.get(job.kind)
+        worker = ["-m", kind.worker, str(self.store.job_dir(job.id))]
+        procs = len(reservation.gpus) if reservation else 1
+        procs = int(job.spec.get("processes") or procs) if kind.distributed else 1
+        if procs > 1:
+            return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    f"--nproc_per_node={procs}", "--no-python", sys.executable] + worker
+        return [sys.executable] + worker
 
     def environment(self, job: Job, reservation: Reservation) -> dict[str, str]:
         """The worker's environment: its GPUs only, unbuffered output, where it runs."""
@@ -73,7 +82,7 @@ class Runner:
         """Launch the worker and a watcher for it; raises OSError if it cannot start."""
         folder = self.store.job_dir(job.id)
         with open(folder / "log.txt", "ab") as stderr:
-            proc = subprocess.Popen(self.command(job), stdout=subprocess.PIPE, stderr=stderr,
+            proc = subprocess.Popen(self.command(job, reservation), stdout=subprocess.PIPE, stderr=stderr,
                                     stdin=subprocess.DEVNULL, cwd=folder, start_new_session=True,
                                     env=self.environment(job, reservation), text=True, bufsize=1)
         handle = Handle(job.id, proc, folder)

@@ -63,11 +63,13 @@ class DatasetInfo:
 
 
 def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: int,
-           pin: bool) -> DataLoader:
-    """A DataLoader with ``workers`` processes (forked; each opens LMDB itself), seeded order."""
+           pin: bool, sampler=None) -> DataLoader:
+    """A DataLoader with ``workers`` processes (forked; each opens LMDB itself), seeded order
+    (or a DistributedSampler's share under DDP)."""
     gen = torch.Generator()
     gen.manual_seed(seed)
-    return DataLoader(images, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
+    return DataLoader(images, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                      sampler=sampler, num_workers=workers,
                       pin_memory=pin, drop_last=False, generator=gen,
                       persistent_workers=workers > 0,
                       multiprocessing_context="fork" if workers > 0 else None,

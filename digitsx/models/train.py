@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -19,7 +20,10 @@ import traceback
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter
 from . import networks, schedules
@@ -76,6 +80,12 @@ def _load_previous(model: torch.nn.Module, path: Path) -> None:
     model.load_state_dict(own)
 
 
+def _distributed() -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's environment; (1, 0, 0) alone."""
+    return (int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
 def latest_snapshot(folder: Path) -> Path | None:
     """The newest ``snapshot_epoch_<e>.pt`` in the folder."""
     snaps = sorted(folder.glob("snapshot_epoch_*.pt"),
@@ -87,9 +97,16 @@ class Trainer:
     """One training run: the five steps of torchvision's reference, with an event emitter."""
 
     def __init__(self, folder: Path, spec: dict, out: Emitter) -> None:
-        self.folder, self.spec, self.out = folder, spec, out
+        self.folder, self.spec = folder, spec
         self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.world, self.rank, local = _distributed()
+        self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        # Only rank 0 speaks the protocol and writes snapshots; the others train quietly.
+        self.out = out if self.rank == 0 else Emitter(open(os.devnull, "w"))
         seed = spec.get("random_seed")
         self.seed = int(seed) if seed not in (None, "") else int(time.time()) % 2**31
         torch.manual_seed(self.seed)
@@ -97,9 +114,11 @@ class Trainer:
         self.aug = Augment(**spec["augment"])
         self.amp = bool(spec.get("amp", True)) and self.device.type == "cuda"
         self.channels_last = bool(spec.get("channels_last", True)) and self.device.type == "cuda"
-        self.model = build_network(spec, self.info).to(self.device)
+        self.net = build_network(spec, self.info).to(self.device)  # the bare module: snapshots
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None) \
+            if self.world > 1 else self.net
         self.optimizer = make_optimizer(self.model.parameters(), spec["solver"])
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.mean = self.info.mean()
@@ -116,8 +135,11 @@ class Trainer:
         train = self.info.split("train")
         if train is None:
             raise TrainingError("the dataset has no training images")
-        self.train_loader = loader(train, int(spec["batch_size"]), bool(spec.get("shuffle", True)),
-                                   workers, self.seed, pin)
+        batch = max(1, int(spec["batch_size"]) // self.world)  # the form's batch is global
+        self.sampler = DistributedSampler(train, self.world, self.rank, bool(spec.get("shuffle", True)),
+                                          self.seed) if self.world > 1 else None
+        self.train_loader = loader(train, batch, bool(spec.get("shuffle", True)), workers,
+                                   self.seed, pin, self.sampler)
         val = self.info.split("val")
         self.val_loader = loader(val, int(spec["batch_size"]), False, max(1, workers // 2),
                                  self.seed, pin) if val is not None else None
@@ -129,9 +151,11 @@ class Trainer:
     # -- snapshots ------------------------------------------------------------------------
     def save(self, epoch: int) -> None:
         """Everything needed to resume after ``epoch``."""
+        if self.rank != 0:
+            return
         path = self.folder / SNAPSHOT.format(epoch=epoch)
         tmp = path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        torch.save({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
                     "seed": self.seed, "torch_rng": torch.get_rng_state(),
                     "loader_rng": self.train_loader.generator.get_state(),
@@ -152,7 +176,7 @@ class Trainer:
     def restore(self, path: Path) -> None:
         """Continue from a snapshot: weights, optimizer, RNG, epoch."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
+        self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.seed = int(state["epoch"]), int(state["step"]), int(state["seed"])
@@ -207,24 +231,29 @@ class Trainer:
             seen += labels.shape[0]
             if (i + 1) % report_every == 0 or i + 1 == batches:
                 now = time.perf_counter()
+                if self.world > 1:  # every rank's share of the report
+                    stats = torch.stack([loss_sum, correct.float(), torch.tensor(
+                        float(seen), device=self.device)])
+                    dist.all_reduce(stats)
+                    loss_sum, correct, seen = stats[0], stats[1], int(stats[2].item())
                 mean_loss = loss_sum.item() / seen  # the one sync, a few times per epoch
                 if not math.isfinite(mean_loss):
                     raise TrainingError(
                         f"the loss became {mean_loss} at epoch {self.epoch + (i + 1) / batches:.2f}"
                         f" (learning rate {self.lr_at(self.step):g}): try a lower learning rate")
                 self.out.metric("train", self.epoch + (i + 1) / batches, self.step,
-                                loss=mean_loss, accuracy=100.0 * correct.item() / seen,
+                                loss=mean_loss, accuracy=100.0 * float(correct.item()) / seen,
                                 learning_rate=self.lr_at(self.step),
-                                images_per_second=seen / max(now - tick, 1e-9))
+                                images_per_second=seen / max(now - tick, 1e-9))  # all ranks
                 self.out.progress(self.epoch * batches + i + 1, batches * int(self.spec["train_epochs"]))
-                loss_sum.zero_()
-                correct.zero_()
+                loss_sum = torch.zeros((), device=self.device)
+                correct = torch.zeros((), device=self.device, dtype=torch.long)
                 seen, tick = 0, now
 
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Validation loss, top-1 and top-5 accuracy (percent), per-class accuracy, confusion."""
-        self.model.eval()
+        self.net.eval()
         k = len(self.info.labels)
         confusion = torch.zeros(k * k, dtype=torch.long, device=self.device)
         loss_sum = torch.zeros((), device=self.device)
@@ -234,7 +263,7 @@ class Trainer:
             images, labels = self._to_device(images, labels)
             x = prepare(images, self.mean, self.aug, False)
             with torch.autocast(self.device.type, enabled=self.amp, dtype=torch.float16):
-                logits = self.model(x)
+                logits = self.net(x)
             loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
             pred = logits.argmax(1)
             confusion += torch.bincount(labels * k + pred, minlength=k * k)
@@ -257,22 +286,30 @@ class Trainer:
                      f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
                      f"seed {self.seed}, amp {self.amp}")
         size = int(self.spec["augment"].get("crop_size") or min(self.info.height, self.info.width))
-        layers = networks.describe(self.model, self.info.channels, size)
-        (self.folder / "network.json").write_text(json.dumps({
-            "layers": layers, "parameters": sum(p.numel() for p in self.model.parameters()),
-            "input": [self.info.channels, size, size], "labels": self.info.labels}, indent=1))
+        layers = networks.describe(self.net, self.info.channels, size)
+        if self.rank == 0:
+            (self.folder / "network.json").write_text(json.dumps({
+                "layers": layers, "parameters": sum(p.numel() for p in self.net.parameters()),
+                "input": [self.info.channels, size, size], "labels": self.info.labels}, indent=1))
         val_every = max(1, int(float(self.spec.get("val_interval") or 1)))
         snap_every = max(1, int(float(self.spec.get("snapshot_interval") or 1)))
         while self.epoch < epochs:
+            if self.sampler is not None:
+                self.sampler.set_epoch(self.epoch)
             self.train_one_epoch()
             self.epoch += 1
-            if self.val_loader is not None and (self.epoch % val_every == 0 or self.epoch == epochs):
+            if self.rank == 0 and self.val_loader is not None and \
+                    (self.epoch % val_every == 0 or self.epoch == epochs):
                 v = self.evaluate()
                 self.out.metric("val", self.epoch, self.step, loss=v["loss"], accuracy=v["accuracy"],
                                 accuracy_top5=v["accuracy_top5"])
                 self.out.result(validation={"epoch": self.epoch, **v}, labels=self.info.labels)
             if self.epoch % snap_every == 0 or self.epoch == epochs:
                 self.save(self.epoch)
+            if self.world > 1:
+                dist.barrier()  # the others wait while rank 0 validates and saves
+        if self.world > 1:
+            dist.destroy_process_group()
 
 
 def main(job_dir: str) -> int:
