@@ -52,8 +52,9 @@ def test_create_dataset_from_the_form(server_factory, page, tmp_path):
     with page.expect_navigation():
         page.select_option("select[name=size]", "10")
     assert page.locator("#gallery figure").count() == 10
-    loaded = page.evaluate("[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth === 28)")
-    assert loaded
+    page.wait_for_function(  # every stored image decodes at the dataset's size
+        "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth === 28)",
+        timeout=15000)
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "explore.png"), full_page=True)
     assert page.js_errors == []
