@@ -32,7 +32,7 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     page.click("#visualize")
     page.locator("#layers td", has_text="Conv2d").first.wait_for(timeout=30000)
     page.fill("#model_name", "browser lenet")
-    page.fill("#train_epochs", "6")
+    page.fill("#train_epochs", "20")
     page.fill("#learning_rate", "0.05")
     page.fill("#random_seed", "1")
     page.click("#create")
@@ -44,7 +44,7 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
     page.locator("#validation-card table#per-class td").first.wait_for(timeout=10000)
     assert page.locator("#confusion tr").count() == 11
-    assert page.locator("#snapshots li").count() == 6
+    assert page.locator("#snapshots li").count() == 20
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "model-done.png"), full_page=True)
     assert page.js_errors == []
