@@ -39,8 +39,17 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     page.wait_for_url("**/models/2*")
     page.locator("#job-status", has_text="Running").wait_for(timeout=30000)
     page.wait_for_function("(window.dxChartPoints || 0) >= 3", timeout=60000)
+    page.locator("#train-chart").scroll_into_view_if_needed()
+    box = page.locator("#train-chart").bounding_box()  # zoom in by dragging across the graph
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    zoomed = page.evaluate("Chart.getChart('train-chart').options.scales.x.max")
+    assert zoomed is not None
     early = page.evaluate("window.dxChartPoints")
     page.wait_for_function(f"window.dxChartPoints > {early}", timeout=60000)  # it grows live
+    assert page.evaluate("Chart.getChart('train-chart').options.scales.x.max") == zoomed  # kept
     page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
     page.locator("#validation-card table#per-class td").first.wait_for(timeout=10000)
     assert page.locator("#confusion tr").count() == 11

@@ -34,9 +34,40 @@
                  y1: {position: "right", min: 0, max: 100, title: {display: true, text: "accuracy (%)"}, grid: {drawOnChartArea: false}}}}});
       lrChart = new Chart($("lr-chart"), {type: "line", data: {datasets: [ds("learning rate", series.lr, "#d68910", "y")]},
         options: {animation: false, scales: {x: {type: "linear", title: {display: true, text: "epoch"}}}}});
+      zoomable(chart);
+      zoomable(lrChart);
     } else { chart.update("none"); lrChart.update("none"); }  // "none": keeps the user's view
     window.dxChartPoints = series.trainLoss.length + series.valLoss.length;
   }
+
+  /* Drag across a graph to zoom into those epochs, double-click to see everything again. The
+     zoom lives in the x scale's min/max, which streaming updates ("none" mode) leave alone. */
+  function zoomable(c) {
+    const canvas = c.canvas;
+    let from = null;
+    const epochAt = (e) => c.scales.x.getValueForPixel(e.offsetX);
+    canvas.addEventListener("mousedown", (e) => { from = epochAt(e); });
+    canvas.addEventListener("mouseup", (e) => {
+      if (from === null) return;
+      const to = epochAt(e);
+      if (Math.abs(to - from) > 0.05) {
+        for (const chart of [chart0(), lrChart]) if (chart) {
+          chart.options.scales.x.min = Math.min(from, to);
+          chart.options.scales.x.max = Math.max(from, to);
+          chart.update("none");
+        }
+      }
+      from = null;
+    });
+    canvas.addEventListener("dblclick", () => {
+      for (const chart of [chart0(), lrChart]) if (chart) {
+        delete chart.options.scales.x.min;
+        delete chart.options.scales.x.max;
+        chart.update("none");
+      }
+    });
+  }
+  const chart0 = () => chart;
 
   async function load() {
     const data = await dx.api("GET", `${job0.url}/metrics.json`);
