@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 
 def wants_json() -> bool:
@@ -55,3 +55,17 @@ def form_list(name: str) -> list[str]:
             if part.strip() and part.strip() not in out:
                 out.append(part.strip())
     return out
+
+
+def platform():
+    """The current app's :class:`~digitsx.platform.Platform` (store, scheduler, runner...)."""
+    return current_app.extensions["digitsx"]
+
+
+def form_values() -> dict[str, Any]:
+    """Every plain field of the form, or of a JSON body (nested values are ignored)."""
+    values = request.form.to_dict() if request.form else {}
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict):
+        values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
+    return values

@@ -9,15 +9,11 @@ from flask import (Blueprint, current_app, redirect, render_template, request, s
 from . import auth
 from .api import openapi_document
 from .errors import NotFound
-from .http import form_value, twin_route, wants_json
+from .http import form_value, platform, twin_route, wants_json
 from .jobs.status import Status
 
 bp = Blueprint("main", __name__)
 
-
-def platform():
-    """The app's :class:`~digitsx.platform.Platform`."""
-    return current_app.extensions["digitsx"]
 
 
 def _jobs_by_category() -> dict[str, list[dict]]:

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import auth
 from ..errors import BadRequest, ValidationError
-from ..http import twin_route, wants_json
+from ..http import form_values, platform, twin_route, wants_json
 from . import CLASSIFICATION, forms
 from .explore import gallery, read_image
 from .resize import MODES, resize_image
@@ -17,16 +17,6 @@ from .sample import sample_image
 bp = Blueprint("datasets", __name__)
 
 
-def platform():
-    """The app's :class:`~digitsx.platform.Platform`."""
-    return current_app.extensions["digitsx"]
-
-
-def _values() -> dict:
-    values = request.form.to_dict() if request.form else {}
-    if request.is_json and isinstance(request.get_json(silent=True), dict):
-        values.update({k: v for k, v in request.get_json().items() if not isinstance(v, (dict, list))})
-    return values
 
 
 @bp.route("/datasets/images/classification/new")
@@ -45,7 +35,7 @@ def new_classification():
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
     username = auth.require_login()
-    form = forms.parse(_values(), request.files, current_app.config)
+    form = forms.parse(form_values(), request.files, current_app.config)
     p = platform()
     job = p.store.create(CLASSIFICATION, form.name, form.spec, username, form.group)
     folder = p.store.job_dir(job.id)
@@ -65,7 +55,7 @@ def create_classification():
 @bp.route("/datasets/images/resize-example", methods=["POST"])
 def resize_example():
     """The chosen resize mode applied to a sample image (or an uploaded one), as a PNG data URI."""
-    values = _values()
+    values = form_values()
     r = forms.FieldReader({"resize_width": values.get("width", 256),
                        "resize_height": values.get("height", 256),
                        "resize_channels": str(values.get("channels", 3)),

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from .. import auth
 from ..errors import BadRequest, Forbidden, NotFound
-from ..http import form_list, form_value, wants_json
+from ..http import form_list, form_value, platform, wants_json
 from . import kinds
 from .runner import read_events, tail
 from .status import Status
@@ -18,10 +18,6 @@ from .status import Status
 bp = Blueprint("jobs", __name__)
 PREFIXES = ("/jobs", "/datasets", "/models")
 
-
-def platform():
-    """The app's :class:`~digitsx.platform.Platform`."""
-    return current_app.extensions["digitsx"]
 
 
 def _routes(suffix: str, endpoint: str, methods: list[str], json_twin: bool = True):

@@ -13,7 +13,7 @@ from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
 from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
-from ..http import twin_route, wants_json
+from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
 from . import CLASSIFICATION, forms
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
@@ -21,16 +21,6 @@ from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
 bp = Blueprint("models", __name__)
 
 
-def platform():
-    """The app's :class:`~digitsx.platform.Platform`."""
-    return current_app.extensions["digitsx"]
-
-
-def _values() -> dict:
-    values = request.form.to_dict() if request.form else {}
-    if request.is_json and isinstance(request.get_json(silent=True), dict):
-        values.update({k: v for k, v in request.get_json().items() if not isinstance(v, (dict, list))})
-    return values
 
 
 @bp.route("/models/images/classification/new")
@@ -53,7 +43,7 @@ def create_classification():
     """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
     username = auth.require_login()
     p = platform()
-    jobs, dataset, group, _ = forms.parse(_values(), p.store, current_app.config)
+    jobs, dataset, group, _ = forms.parse(form_values(), p.store, current_app.config)
     created = []
     for item in jobs:
         job = p.store.create(CLASSIFICATION, item.name, item.spec, username, group, dataset.id)
@@ -67,7 +57,7 @@ def create_classification():
 @bp.route("/models/visualize-lr", methods=["POST"])
 def visualize_lr():
     """The LR policy over training, 101 points: ``{"data": {"columns": [["Learning Rate 0", ...]]}}``."""
-    values = _values()
+    values = form_values()
     r = FieldReader({**{k: str(v) for k, v in LR_DEFAULTS.items()}, "lr_policy": "step",
                      "learning_rate": "0.01", **values})
     policy = r.choice("lr_policy", POLICIES)
@@ -82,7 +72,7 @@ def visualize_lr():
 @bp.route("/models/images/classification/visualize-network", methods=["POST"])
 def visualize_network():
     """Every layer with its output shape and parameter count (run in a worker process)."""
-    values = _values()
+    values = form_values()
     payload = {"method": values.get("method", "standard"), "source": values.get("custom_network", ""),
                "name": values.get("standard_networks", "lenet"),
                "classes": int(values.get("num_classes") or 10),
