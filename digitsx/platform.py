@@ -42,6 +42,11 @@ class Platform:
                                    self.events.telemetry, socketio.sleep,
                                    float(cfg["TELEMETRY_INTERVAL"]))
         self.events.server_state = self.gpu_state
+        from .models.serving import WarmPool
+
+        self.serving = WarmPool(self.store, self.scheduler,
+                                lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),
+                                socketio.sleep, float(cfg.get("SERVING_IDLE_SECONDS", 300)))
         self.started = False
 
     def _nvml(self, cfg: Any) -> Any:
@@ -62,11 +67,13 @@ class Platform:
         self.scheduler.tick()
         self.scheduler.start()
         socketio.start_background_task(self.telemetry.run)
+        socketio.start_background_task(self.serving.reap_forever)
 
     def stop(self) -> None:
         """Stop the loops (running workers are left to finish or be aborted)."""
         self.scheduler.stop()
         self.telemetry.stop()
+        self.serving.stop()
 
     def job_json(self, job: Any) -> dict[str, Any]:
         """A job's JSON with its place in the queue."""

@@ -183,6 +183,7 @@ def delete_job(job_id: str) -> None:
         deadline = time.time() + float(current_app.config["ABORT_GRACE_SECONDS"]) + 10
         while job_id in p.runner.handles and time.time() < deadline:
             p.runner.sleep(0.05)
+    p.serving.stop_model(job_id)
     p.store.delete(job_id)
 
 

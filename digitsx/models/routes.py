@@ -1,9 +1,11 @@
 """Model routes: the new-model form, create (with sweeps), LR preview, network preview, CSV."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..datasets.discover import within_roots
 from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
@@ -114,3 +117,41 @@ def metrics_csv(job_id: str):
         writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in keys])
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})
+
+
+@twin_route(bp, "/models/images/classification/classify_one", methods=["POST"])
+def classify_one():
+    """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
+    snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""
+    values = form_values()
+    p = platform()
+    job = p.store.get(str(values.get("job_id", "")))
+    if job.kind != CLASSIFICATION:
+        raise BadRequest(f"{job.name} ({job.id}) is not an image classification model")
+    epoch = str(values.get("snapshot_epoch") or "")
+    if epoch:
+        try:
+            epoch = f"{float(epoch):g}"
+        except ValueError:
+            raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
+    upload = request.files.get("image_file")
+    if upload is not None and upload.filename:
+        data = upload.read()
+        ask = {"image": base64.b64encode(data).decode()}
+        shown = data
+    else:
+        path = str(values.get("image_path") or "")
+        if not path:
+            raise ValidationError({"image_file": ["upload an image or give image_path"]})
+        path = os.path.abspath(os.path.expanduser(path))
+        if not within_roots(path, current_app.config["DATA_ROOTS"]):
+            raise ValidationError({"image_path": [f"{path} is outside the allowed data roots"]})
+        if not os.path.isfile(path):
+            raise ValidationError({"image_path": [f"{path} does not exist"]})
+        ask, shown = {"path": path}, None
+    answer = p.serving.classify(job.id, epoch, ask)
+    if wants_json():
+        return {"predictions": answer["predictions"], "timing": answer.get("timing")}
+    image = base64.b64encode(shown if shown is not None else open(ask["path"], "rb").read()).decode()
+    return render_template("models/classify_one.html", job=p.job_json(job), answer=answer,
+                           image=image)

@@ -172,3 +172,45 @@ def test_previous_network_and_keep_last_snapshots(mnist_dataset):
     assert acc(tuned["id"]) >= acc(first["id"]) - 5  # started from the trained weights, not scratch
     clone = server.session.get(f"{server.url}/clone/{first['id']}", headers={"Accept": "text/html"})
     assert clone.ok and "lenet (clone)" in clone.text
+
+
+def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
+    import psutil
+
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=3)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    url = server.url + "/models/images/classification/classify_one.json"
+    sample = next((mnist_tree / "seven").glob("*.png"))
+    with open(sample, "rb") as f:
+        res = server.session.post(url, data={"job_id": job["id"]}, files={"image_file": ("7.png", f)})
+    assert res.status_code == 200, res.text
+    predictions = res.json()["predictions"]
+    labels = {p[0] for p in predictions}
+    assert len(predictions) == 5 and labels <= {"zero", "one", "two", "three", "four", "five",
+                                                "six", "seven", "eight", "nine"}
+    assert all(isinstance(p[1], float) for p in predictions) and sum(p[1] for p in predictions) <= 100.01
+    assert predictions == sorted(predictions, key=lambda p: -p[1])
+    by_path = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
+                                             "snapshot_epoch": 3}).json()["predictions"]
+    again = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
+                                           "snapshot_epoch": 3}).json()["predictions"]
+    assert by_path == again == predictions  # same preprocessing whichever way the image came
+    infer = [p for p in psutil.process_iter(["cmdline"])
+             if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+             and job["id"] in " ".join(p.info["cmdline"] or [])]
+    assert len(infer) == 2  # one warm worker per snapshot asked for: latest and epoch 3
+    bad = server.session.post(url, data={"job_id": job["id"]}, files={"image_file": ("x.png", b"nope")})
+    assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
+    outside = server.session.post(url, data={"job_id": job["id"], "image_path": "/etc/hostname"})
+    assert outside.status_code == 400 and "outside" in outside.json()["errors"]["image_path"][0]
+    missing = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
+                                             "snapshot_epoch": 99})
+    assert missing.status_code == 400 and "no snapshot for epoch 99" in missing.json()["error"]["message"]
+    page = server.session.post(server.url + "/models/images/classification/classify_one",
+                               data={"job_id": job["id"], "image_path": str(sample)},
+                               headers={"Accept": "text/html"})
+    assert page.ok and predictions[0][0] in page.text
+    # Deleting the model stops its warm workers.
+    assert server.session.delete(f"{server.url}/models/{job['id']}").ok
+    wait_for(lambda: not any(p.is_running() and p.status() != "zombie" for p in infer), 10)

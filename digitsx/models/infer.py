@@ -1,0 +1,103 @@
+"""Worker: a warm classifier. Loads one model snapshot, then answers requests until stdin closes.
+
+    python -m digitsx.models.infer MODEL_JOB_DIR EPOCH
+
+Each request is a JSON line on stdin: ``{"id", "image": base64 bytes | "path": file, "top": 5}``;
+each answer a JSON line on stdout: ``{"id", "predictions": [[label, percent], ...], "timing":
+{"preprocess_ms", "forward_ms"}}`` or ``{"id", "error"}``. Preprocessing is exactly the
+dataset's: channels, resize mode and size, mean subtraction.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..datasets.resize import load_image, resize_image
+from .augment import Augment, prepare
+from .data import DatasetInfo
+from .train import build_network
+
+
+class Classifier:
+    """A model snapshot, ready to classify images the way its dataset stored them."""
+
+    def __init__(self, job_dir: Path, epoch: float | None = None) -> None:
+        spec = json.loads((job_dir / "spec.json").read_text())
+        self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
+        self.image = self.info.meta["image"]
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.aug = Augment(**spec["augment"])
+        spec = {**spec, "network": {k: v for k, v in spec["network"].items() if k != "previous"}}
+        self.model = build_network(spec, self.info).to(self.device).eval()
+        snaps = sorted(job_dir.glob("snapshot_epoch_*.pt"), key=lambda p: float(p.stem.rsplit("_", 1)[1]))
+        if not snaps:
+            raise FileNotFoundError(f"model {job_dir.name} has no snapshot yet")
+        chosen = snaps[-1] if epoch is None else job_dir / f"snapshot_epoch_{epoch:g}.pt"
+        if not chosen.exists():
+            raise FileNotFoundError(f"model {job_dir.name} has no snapshot for epoch {epoch:g}")
+        state = torch.load(chosen, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.epoch = state["epoch"]
+        mean = self.info.mean()
+        self.mean = mean.to(self.device) if mean is not None else None
+
+    def tensor(self, source) -> torch.Tensor:
+        """One image → the uint8 (1, C, H, W) batch the dataset would have stored."""
+        array = resize_image(load_image(source, self.image["channels"]), self.image["width"],
+                             self.image["height"], self.image["resize_mode"], self.image["channels"],
+                             np.random.default_rng(0))
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy(np.ascontiguousarray(array))[None].to(self.device)
+
+    @torch.no_grad()
+    def classify(self, source, top: int = 5) -> dict:
+        """Top-``top`` ``[label, percent]`` pairs with timings."""
+        t0 = time.perf_counter()
+        x = prepare(self.tensor(source), self.mean, self.aug, training=False)
+        t1 = time.perf_counter()
+        probs = torch.softmax(self.model(x).float(), 1)[0]
+        values, indexes = probs.topk(min(top, probs.numel()))
+        values, indexes = values.tolist(), indexes.tolist()  # the sync point
+        t2 = time.perf_counter()
+        return {"predictions": [[self.info.labels[i], round(100 * v, 2)] for v, i in zip(values, indexes)],
+                "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
+
+
+def serve(classifier: Classifier, stdin, stdout) -> None:
+    """Answer JSON-line requests until stdin closes."""
+    for line in stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request \
+                else request["path"]
+            answer = classifier.classify(source, int(request.get("top", 5)))
+        except (OSError, ValueError, SyntaxError) as err:
+            answer = {"error": f"not a readable image: {err}"}
+        stdout.write(json.dumps({"id": request.get("id"), **answer}) + "\n")
+        stdout.flush()
+
+
+def main(job_dir: str, epoch: str = "") -> int:
+    """Load, say ready (or why not), then serve."""
+    try:
+        classifier = Classifier(Path(job_dir), float(epoch) if epoch else None)
+    except Exception as err:
+        print(json.dumps({"ready": False, "error": f"{type(err).__name__}: {err}"}), flush=True)
+        return 2
+    print(json.dumps({"ready": True, "epoch": classifier.epoch, "device": str(classifier.device)}),
+          flush=True)
+    serve(classifier, sys.stdin, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

@@ -1,0 +1,140 @@
+"""Warm serving: one loaded inference worker per (model, snapshot), reused across requests.
+
+A worker holds a GPU slot in the scheduler's resource pool while it lives (so training never
+lands on the same GPU), or runs on the CPU when no GPU is free; it is reaped after
+``idle_timeout`` seconds without a request. Requests to one worker are serialised.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import BadRequest, DigitsxError
+from ..jobs.resources import Request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WarmWorker:
+    """A running ``digitsx.models.infer`` process."""
+
+    key: tuple[str, str]
+    proc: subprocess.Popen
+    holder: str | None  # its id in the resource pool, when it holds a GPU
+    info: dict
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = field(default_factory=time.time)
+    next_id: int = 0
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request line, read one answer line."""
+        with self.lock:
+            self.next_id += 1
+            self.proc.stdin.write(json.dumps({"id": self.next_id, **request}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            self.last_used = time.time()
+        if not line:
+            raise DigitsxError("the inference worker stopped; see infer.log in the model's folder")
+        return json.loads(line)
+
+
+class WarmPool:
+    """The warm workers of this server."""
+
+    def __init__(self, store, scheduler, gpu_names: Callable[[tuple[int, ...]], str],
+                 sleep: Callable[[float], Any], idle_timeout: float = 300.0) -> None:
+        self.store, self.scheduler, self.gpu_names = store, scheduler, gpu_names
+        self.sleep, self.idle_timeout = sleep, idle_timeout
+        self.workers: dict[tuple[str, str], WarmWorker] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def classify(self, job_id: str, epoch: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Classify with the (model, epoch) worker, starting it if needed."""
+        worker = self.worker(job_id, epoch)
+        answer = worker.ask(request)
+        if "error" in answer:
+            raise BadRequest(answer["error"])
+        return answer
+
+    def worker(self, job_id: str, epoch: str) -> WarmWorker:
+        """The warm worker for a model snapshot (started on first use)."""
+        key = (job_id, epoch)
+        with self._lock:
+            worker = self.workers.get(key)
+            if worker is not None and worker.proc.poll() is None:
+                return worker
+            worker = self._start(key)
+            self.workers[key] = worker
+            return worker
+
+    def _start(self, key: tuple[str, str]) -> WarmWorker:
+        job_id, epoch = key
+        holder, gpus = f"serve:{job_id}:{epoch}", ()
+        pool = self.scheduler.pool
+        if pool.gpus:
+            with self.scheduler._lock:
+                reservation = pool.try_reserve(holder, Request(gpu_count=1))
+            gpus = reservation.gpus if reservation else ()
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": self.gpu_names(gpus),
+               "DIGITSX_WORKER_OF": str(self.store.jobs_dir.resolve())}
+        folder = self.store.job_dir(job_id)
+        with open(folder / "infer.log", "ab") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "digitsx.models.infer", str(folder), epoch],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                    text=True, bufsize=1, start_new_session=True, env=env)
+        ready = json.loads(proc.stdout.readline() or '{"ready": false, "error": "worker died"}')
+        if not ready.get("ready"):
+            proc.wait()
+            self._release(holder if gpus else None)
+            raise BadRequest(ready.get("error", "the model could not be loaded"))
+        log.info("warm worker for %s epoch %s on %s", job_id, ready.get("epoch"), ready.get("device"))
+        return WarmWorker(key, proc, holder if gpus else None, ready)
+
+    def _release(self, holder: str | None) -> None:
+        if holder:
+            with self.scheduler._lock:
+                self.scheduler.pool.release(holder)
+            self.scheduler.wake()
+
+    def stop_worker(self, key: tuple[str, str]) -> None:
+        """Close one worker and give back its GPU."""
+        worker = self.workers.pop(key, None)
+        if worker is None:
+            return
+        try:
+            worker.proc.stdin.close()
+            worker.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            worker.proc.kill()
+        self._release(worker.holder)
+
+    def stop_model(self, job_id: str) -> None:
+        """Close every worker of a model (it is being deleted)."""
+        for key in [k for k in self.workers if k[0] == job_id]:
+            self.stop_worker(key)
+
+    def reap_forever(self) -> None:
+        """Close workers idle longer than ``idle_timeout``; check every few seconds."""
+        while not self._stopped:
+            now = time.time()
+            for key, worker in list(self.workers.items()):
+                if now - worker.last_used > self.idle_timeout and not worker.lock.locked():
+                    log.info("reaping idle warm worker %s", key)
+                    self.stop_worker(key)
+            self.sleep(min(5.0, self.idle_timeout / 2))
+
+    def stop(self) -> None:
+        """Close every worker."""
+        self._stopped = True
+        for key in list(self.workers):
+            self.stop_worker(key)
