@@ -54,7 +54,7 @@ class Classifier:
                              self.image["height"], self.image["resize_mode"], self.image["channels"],
                              np.random.default_rng(0))
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(array))[None].to(self.device)
+        return torch.from_numpy(np.array(array, copy=True, order="C"))[None].to(self.device)
 
     @torch.no_grad()
     def classify(self, source, top: int = 5) -> dict:

@@ -1,0 +1,120 @@
+"""classify_one latency over keep-alive HTTP against the bare forward pass, same run.
+
+Starts a real server, builds a dataset and trains a model for one epoch per network (LeNet on
+MNIST 28×28; ResNet-18 on generated 224×224 photos), then sends N keep-alive classify_one
+requests per model and prints p50/p99 of: total (client side), preprocessing and forward (as
+the worker measured them), server overhead = total − preprocessing − forward, and the bare
+forward pass of the same snapshot timed in this process.
+
+    .venv/bin/python bench/infer_latency.py [--requests 200]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def wait(s, url: str, timeout: float = 900) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = s.get(url).json()
+        if status["status"] in ("Done", "Error", "Aborted"):
+            assert status["status"] == "Done", status
+            return
+        time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+def main() -> None:
+    from dataset_build import make_photos
+
+    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.models.infer import Classifier
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_mnist_folder(tmp / "mnist", per_class=50)
+        make_photos(tmp / "photos", 40, classes=2)
+        port = 5690
+        server = subprocess.Popen([str(Path(sys.executable).parent / "digitsx-devserver"), "--host",
+                                   "127.0.0.1", "--port", str(port), "--jobs-dir", str(tmp / "jobs")],
+                                  env={**os.environ, "DIGITSX_DATA_ROOTS": str(tmp)},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        s = requests.Session()
+        s.headers["Accept"] = "application/json"
+        try:
+            for _ in range(100):
+                try:
+                    s.get(url + "/index.json")
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.2)
+            s.post(url + "/login", data={"username": "bench"})
+            cases = [("lenet", tmp / "mnist", 28, 1, next((tmp / "mnist" / "seven").glob("*.png"))),
+                     ("resnet18", tmp / "photos", 224, 3, next((tmp / "photos").rglob("*.jpg")))]
+            print(f"classify_one over keep-alive HTTP, {args.requests} requests per model, CPU (ms)")
+            print(f"{'network':<10}{'total p50':>10}{'p99':>8}{'prep p50':>10}{'fwd p50':>9}"
+                  f"{'overhead p50':>14}{'p99':>8}{'bare fwd p50':>14}")
+            for network, folder, size, channels, image in cases:
+                ds = s.post(url + "/datasets/images/classification.json", data={
+                    "dataset_name": network, "folder_train": str(folder), "resize_width": size,
+                    "resize_height": size, "resize_channels": channels}).json()
+                wait(s, f"{url}/datasets/{ds['id']}/status")
+                model = s.post(url + "/models/images/classification.json", data={
+                    "model_name": network, "dataset": ds["id"], "standard_networks": network,
+                    "train_epochs": 1, "batch_size": 16}).json()
+                wait(s, f"{url}/models/{model['id']}/status")
+                total, prep, fwd = [], [], []
+                for i in range(args.requests + 5):
+                    t = time.perf_counter()
+                    res = s.post(url + "/models/images/classification/classify_one.json",
+                                 data={"job_id": model["id"], "image_path": str(image)}).json()
+                    elapsed = (time.perf_counter() - t) * 1000
+                    if i >= 5:  # the first request starts the warm worker
+                        total.append(elapsed)
+                        prep.append(res["timing"]["preprocess_ms"])
+                        fwd.append(res["timing"]["forward_ms"])
+                overhead = [a - b - c for a, b, c in zip(total, prep, fwd)]
+                classifier = Classifier(tmp / "jobs" / model["id"])
+                x = classifier.tensor(str(image))
+                import torch
+
+                from digitsx.models.augment import prepare
+                bare = []
+                with torch.no_grad():
+                    xin = prepare(x, classifier.mean, classifier.aug, training=False)
+                    for _ in range(args.requests):
+                        t = time.perf_counter()
+                        probs = torch.softmax(classifier.model(xin), 1)
+                        probs.topk(min(5, probs.shape[1]))[0].tolist()
+                        bare.append((time.perf_counter() - t) * 1000)
+                print(f"{network:<10}{pct(total, .5):>10.2f}{pct(total, .99):>8.2f}{pct(prep, .5):>10.2f}"
+                      f"{pct(fwd, .5):>9.2f}{pct(overhead, .5):>14.2f}{pct(overhead, .99):>8.2f}"
+                      f"{pct(bare, .5):>14.2f}")
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
