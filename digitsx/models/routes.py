@@ -119,11 +119,7 @@ def metrics_csv(job_id: str):
                     headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})
 
 
-@twin_route(bp, "/models/images/classification/classify_one", methods=["POST"])
-def classify_one():
-    """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
-    snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""
-    values = form_values()
+def _model_and_epoch(values: dict):
     p = platform()
     job = p.store.get(str(values.get("job_id", "")))
     if job.kind != CLASSIFICATION:
@@ -134,6 +130,75 @@ def classify_one():
             epoch = f"{float(epoch):g}"
         except ValueError:
             raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
+    return job, epoch
+
+
+def _server_path(path: str, field: str) -> str:
+    path = os.path.abspath(os.path.expanduser(path))
+    if not within_roots(path, current_app.config["DATA_ROOTS"]):
+        raise ValidationError({field: [f"{path} is outside the allowed data roots"]})
+    return path
+
+
+@bp.route("/models/images/classification/classify_many.json", methods=["POST"])
+def classify_many():
+    """Classify an uploaded list of ``path [label]`` lines (``image_list``, relative paths under
+    ``image_folder``, at most ``num_test_images``): ``{"classifications": {path: [[label, pct],
+    ...]}}``, plus top-1/top-5 accuracy where labels are given. Lists over
+    ``CLASSIFY_MANY_DIRECT`` images are refused for now (the background job comes next)."""
+    values = form_values()
+    job, epoch = _model_and_epoch(values)
+    upload = request.files.get("image_list")
+    if upload is None or not upload.filename:
+        raise ValidationError({"image_list": ["upload a text file of 'path [label]' lines"]})
+    folder = str(values.get("image_folder") or "")
+    limit = int(values.get("num_test_images") or 0) or None
+    entries = []
+    for number, raw in enumerate(upload.read().decode("utf-8", "replace").splitlines(), 1):
+        parts = raw.strip().rsplit(None, 1)
+        if not parts or raw.strip().startswith("#"):
+            continue
+        path, label = (parts[0], int(parts[1])) if len(parts) == 2 and parts[1].isdigit() \
+            else (raw.strip(), None)
+        if not os.path.isabs(path) and folder:
+            path = os.path.join(folder, path)
+        entries.append((_server_path(path, f"image_list line {number}"), label))
+    entries = entries[:limit]
+    most = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
+    if len(entries) > most:
+        raise BadRequest(f"image_list: {len(entries)} images; at most {most} are classified in one "
+                         f"request (set num_test_images)")
+    classifications, top1, top5, labelled = {}, 0, 0, 0
+    p = platform()
+    labels_file = p.store.job_dir(job.spec["dataset"]["id"]) / "labels.txt"
+    names_of = labels_file.read_text().splitlines() if labels_file.exists() else []
+    for path, label in entries:
+        try:
+            predictions = p.serving.classify(job.id, epoch, {"path": path})["predictions"]
+        except BadRequest as err:
+            classifications[path] = {"error": err.message}
+            continue
+        classifications[path] = predictions
+        if label is not None:
+            names = [pred[0] for pred in predictions]
+            wanted = names_of[label] if label < len(names_of) else None
+            labelled += 1
+            top1 += bool(names and names[0] == wanted)
+            top5 += wanted in names
+    answer = {"classifications": classifications}
+    if labelled:
+        answer["accuracy"] = {"top1": round(100 * top1 / labelled, 2),
+                              "top5": round(100 * top5 / labelled, 2), "images": labelled}
+    return answer
+
+
+@twin_route(bp, "/models/images/classification/classify_one", methods=["POST"])
+def classify_one():
+    """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
+    snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""
+    values = form_values()
+    p = platform()
+    job, epoch = _model_and_epoch(values)
     upload = request.files.get("image_file")
     if upload is not None and upload.filename:
         data = upload.read()
@@ -143,9 +208,7 @@ def classify_one():
         path = str(values.get("image_path") or "")
         if not path:
             raise ValidationError({"image_file": ["upload an image or give image_path"]})
-        path = os.path.abspath(os.path.expanduser(path))
-        if not within_roots(path, current_app.config["DATA_ROOTS"]):
-            raise ValidationError({"image_path": [f"{path} is outside the allowed data roots"]})
+        path = _server_path(path, "image_path")
         if not os.path.isfile(path):
             raise ValidationError({"image_path": [f"{path} does not exist"]})
         ask, shown = {"path": path}, None

@@ -214,3 +214,28 @@ def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
     # Deleting the model stops its warm workers.
     assert server.session.delete(f"{server.url}/models/{job['id']}").ok
     wait_for(lambda: not any(p.is_running() and p.status() != "zombie" for p in infer), 10)
+
+
+def test_classify_many_small_list(mnist_dataset, mnist_tree):
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=4)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    labels = server.session.get(f"{server.url}/files/{dataset}/labels.txt").text.splitlines()
+    lines = [f"{name}/{p.name} {labels.index(name)}" for name in ("one", "seven")
+             for p in sorted((mnist_tree / name).glob("*.png"))[:5]]
+    lines.append("seven/missing.png 0")
+    res = server.session.post(server.url + "/models/images/classification/classify_many.json",
+                              data={"job_id": job["id"], "image_folder": str(mnist_tree)},
+                              files={"image_list": ("list.txt", "\n".join(lines))})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert len(body["classifications"]) == 11
+    first = body["classifications"][str(mnist_tree / "one" / sorted((mnist_tree / "one").glob("*.png"))[0].name)]
+    assert len(first) == 5 and first[0][1] >= first[1][1]
+    assert "error" in body["classifications"][str(mnist_tree / "seven" / "missing.png")]
+    acc = body["accuracy"]
+    assert acc["images"] == 10 and 0 <= acc["top1"] <= acc["top5"] <= 100
+    outside = server.session.post(server.url + "/models/images/classification/classify_many.json",
+                                  data={"job_id": job["id"]},
+                                  files={"image_list": ("list.txt", "/etc/passwd 0\n")})
+    assert outside.status_code == 400 and "outside" in str(outside.json()["errors"])
