@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import (Blueprint, Response, current_app, redirect, render_template, request,
+                   send_file)
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
@@ -218,3 +219,39 @@ def classify_one():
     image = base64.b64encode(shown if shown is not None else open(ask["path"], "rb").read()).decode()
     return render_template("models/classify_one.html", job=p.job_json(job), answer=answer,
                            image=image)
+
+
+ARCHIVE_TYPES = {"tar.gz": "application/gzip", "tgz": "application/gzip", "tar": "application/x-tar",
+                 "zip": "application/zip"}
+
+
+@bp.route("/models/<job_id>/download", defaults={"extension": "tar.gz"})
+@bp.route("/models/<job_id>/download.<path:extension>")
+def download(job_id: str, extension: str):
+    """The snapshot (``?epoch=``, default the newest) as ``<id>_epoch_<E>.<ext>``: weights,
+    network source, labels, mean, info.json, checked ONNX and TorchScript exports."""
+    if extension not in ARCHIVE_TYPES:
+        raise BadRequest(f"download: use .tar.gz, .tgz, .tar or .zip, not .{extension}")
+    p = platform()
+    job, _ = _model_and_epoch({"job_id": job_id})
+    epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
+    if not epochs:
+        raise BadRequest(f"model {job.name} has no snapshot yet")
+    epoch = float(request.args.get("epoch") or max(epochs))
+    if epoch not in [float(e) for e in epochs]:
+        raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
+                         f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
+    name = f"{job.id}_epoch_{epoch:g}.{extension}"
+    archive = p.store.job_dir(job.id) / "downloads" / name
+    if not archive.exists():
+        proc = subprocess.run([sys.executable, "-m", "digitsx.models.export",
+                               str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
+                              capture_output=True, text=True, timeout=1800)
+        try:
+            answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            answer = {"ok": False, "error": proc.stderr[-500:]}
+        if not answer.get("ok"):
+            raise BadRequest(f"export failed: {answer.get('error')}")
+    return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
+                     download_name=name)

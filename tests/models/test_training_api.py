@@ -239,3 +239,45 @@ def test_classify_many_small_list(mnist_dataset, mnist_tree):
                                   data={"job_id": job["id"]},
                                   files={"image_list": ("list.txt", "/etc/passwd 0\n")})
     assert outside.status_code == 400 and "outside" in str(outside.json()["errors"])
+
+
+def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist_tree, tmp_path):
+    import subprocess
+    import sys
+    import tarfile
+    import zipfile
+    from pathlib import Path
+
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=2)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    res = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz", params={"epoch": 2})
+    assert res.status_code == 200, res.text[:500]
+    assert f'{job["id"]}_epoch_2.tar.gz' in res.headers["Content-Disposition"]
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(res.content)
+    out = tmp_path / "model"
+    with tarfile.open(archive) as tf:
+        names = set(tf.getnames())
+        tf.extractall(out, filter="data")
+    assert names == {"model.pt", "network.py", "labels.txt", "mean.npy", "mean.png", "info.json",
+                     "model.onnx", "model.torchscript.pt"}
+    import json
+    info = json.loads((out / "info.json").read_text())
+    assert info["image dimensions"] == [28, 28, 1] and info["epoch"] == 2
+    for export in ("onnx", "torchscript"):
+        assert info["exports"][export]["file"] and info["exports"][export]["max_abs_diff"] < 1e-3
+    sample = next((mnist_tree / "three").glob("*.png"))
+    ours = server.session.post(server.url + "/models/images/classification/classify_one.json",
+                               data={"job_id": job["id"], "image_path": str(sample)}).json()["predictions"]
+    printed = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "examples" / "onnx_classify.py"),
+                              str(out), str(sample)], capture_output=True, text=True, timeout=120)
+    top = printed.stdout.splitlines()[0].split("\t")
+    assert top[0] == ours[0][0] and abs(float(top[1].rstrip("%")) - ours[0][1]) < 0.05
+    z = server.session.get(f"{server.url}/models/{job['id']}/download.zip")
+    assert z.ok and f'{job["id"]}_epoch_2.zip' in z.headers["Content-Disposition"]
+    zpath = tmp_path / "m.zip"
+    zpath.write_bytes(z.content)
+    assert "model.onnx" in zipfile.ZipFile(zpath).namelist()
+    bad = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz", params={"epoch": 7})
+    assert bad.status_code == 400 and "no snapshot for epoch 7" in bad.json()["error"]["message"]
