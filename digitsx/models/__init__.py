@@ -5,3 +5,4 @@ Importing this package stays light (no torch, no Flask); the web side registers 
 """
 
 CLASSIFICATION = "model.images.classification"
+PRETRAINED = "model.pretrained"

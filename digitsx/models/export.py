@@ -34,6 +34,8 @@ TOLERANCE = 1e-3  # largest |logit difference| an export may show and still ship
 def network_source(spec: dict) -> str:
     """Python source defining ``build(num_classes, in_channels, image_size)`` for the network."""
     net = spec["network"]
+    if net["method"] == "pretrained":
+        return (Path(net["dir"]) / "network.py").read_text()
     if net["method"] == "custom":
         return "import torch\nfrom torch import nn\n\n" + net["source"]
     name = net["name"]
@@ -65,16 +67,24 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
         reference = c.model(x).float().cpu().numpy()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        torch.save(c.model.state_dict(), out / "model.pt")
-        (out / "network.py").write_text(network_source(spec))
-        shutil.copy(c.info.folder / "labels.txt", out / "labels.txt")
-        for name in ("mean.npy", "mean.png"):
-            if (c.info.folder / name).exists():
-                shutil.copy(c.info.folder / name, out / name)
+        write_package(job_dir, spec, c, out)
         checks = {"torchscript": _torchscript(c, x, reference, out), "onnx": _onnx(c, x, reference, out)}
         info = _info(job_dir, spec, c, checks)
         (out / "info.json").write_text(json.dumps(info, indent=1))
         _pack(out, archive)
+    return info
+
+
+def write_package(job_dir: Path, spec: dict, c: Classifier, out: Path) -> dict:
+    """The core files (weights, network source, labels, mean, info.json without exports)."""
+    torch.save(c.model.state_dict(), out / "model.pt")
+    (out / "network.py").write_text(network_source(spec))
+    shutil.copy(c.info.folder / "labels.txt", out / "labels.txt")
+    for name in ("mean.npy", "mean.png"):
+        if (c.info.folder / name).exists():
+            shutil.copy(c.info.folder / name, out / name)
+    info = _info(job_dir, spec, c, {})
+    (out / "info.json").write_text(json.dumps(info, indent=1))
     return info
 
 

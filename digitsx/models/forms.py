@@ -15,7 +15,7 @@ from ..datasets.forms import FieldReader
 from ..errors import ValidationError
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from . import CLASSIFICATION
+from . import CLASSIFICATION, PRETRAINED
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "aug_rot": "0", "aug_scale": "0", "aug_noise": "0", "aug_hsv_use": "", "aug_hsv_h": "0.02",
     "aug_hsv_s": "0.04", "aug_hsv_v": "0.06", "amp": "y", "channels_last": "y",
     "keep_snapshots": "0", "momentum": "", "weight_decay": "",
+    "pretrained_freeze": "", "pretrained_lr_mult": "1",
     **{k: str(v) for k, v in LR_DEFAULTS.items()},
 }
 
@@ -162,8 +163,14 @@ def _network(r: FieldReader, store) -> dict:
         return {"method": "standard", "name": name, "previous": {"job_id": job_id, "epoch": chosen,
                                                                   "file": str(path)}}
     if method == "pretrained":
-        r.error("method", "pretrained models arrive with model export and upload")
-        return {"method": "pretrained"}
+        job_id = r.text("pretrained_networks")
+        job = store.db.get(job_id) if job_id else None
+        if job is None or job.kind != PRETRAINED or job.status != Status.DONE.value:
+            r.error("pretrained_networks", f"{job_id or '(none)'} is not a ready pretrained model")
+            return {"method": "pretrained"}
+        return {"method": "pretrained", "job_id": job_id, "dir": str(store.job_dir(job_id)),
+                "name": job.name, "freeze": r.flag("pretrained_freeze"),
+                "lr_mult": r.number("pretrained_lr_mult", 0, 10, float)}
     return {"method": "standard", "name": r.choice("standard_networks", STANDARD)}
 
 

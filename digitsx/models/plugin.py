@@ -5,7 +5,7 @@ from flask import Flask
 
 from ..jobs import kinds
 from ..jobs.resources import Request
-from . import CLASSIFICATION
+from . import CLASSIFICATION, PRETRAINED
 
 
 def init_app(app: Flask) -> None:
@@ -17,4 +17,7 @@ def init_app(app: Flask) -> None:
         lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
         new_endpoint="models.new_classification", resumable=True, distributed=True, url_prefix="/models",
         details=summary.details, template="models/show.html"))
+    kinds.register(kinds.JobKind(
+        PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",
+        lambda spec: Request(cpu=1), url_prefix="/models"))
     app.register_blueprint(routes.bp)

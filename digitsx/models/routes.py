@@ -14,12 +14,13 @@ from flask import (Blueprint, Response, current_app, redirect, render_template, 
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..datasets.archives import archive_suffix
 from ..datasets.discover import within_roots
 from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
-from . import CLASSIFICATION, forms
+from . import CLASSIFICATION, PRETRAINED, forms
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
 
 bp = Blueprint("models", __name__)
@@ -255,3 +256,66 @@ def download(job_id: str, extension: str):
             raise BadRequest(f"export failed: {answer.get('error')}")
     return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
                      download_name=name)
+
+
+def _pretrained_job(name: str, spec: dict, files: dict | None = None):
+    """Create a pretrained-model job; its worker assembles and checks the files."""
+    p = platform()
+    job = p.store.create(PRETRAINED, name, spec, auth.require_login())
+    folder = p.store.job_dir(job.id)
+    for relpath, upload in (files or {}).items():
+        target = folder / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        upload.save(target)
+    p.scheduler.submit(job)
+    if wants_json():
+        return {"status": "success", "id": job.id, "name": job.name, "job": p.job_json(job)}
+    return redirect("/")
+
+
+@bp.route("/models/<job_id>/to_pretrained", methods=["POST"])
+def to_pretrained(job_id: str):
+    """Make a pretrained model from a snapshot (``epoch``, default the newest)."""
+    job, _ = _model_and_epoch({"job_id": job_id})
+    epochs = [float(s["epoch"]) for s in job.result.get("snapshots", [])]
+    epoch = float(form_values().get("epoch") or (max(epochs) if epochs else 0))
+    if epoch not in epochs:
+        raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g}")
+    return _pretrained_job(f"{job.name} (epoch {epoch:g})", {
+        "source": "snapshot", "model_dir": str(platform().store.job_dir(job.id)), "epoch": epoch,
+        "from_model": job.id})
+
+
+@bp.route("/pretrained_models/upload_archive", methods=["POST"])
+def upload_pretrained_archive():
+    """Upload a model in digitsx's download format (``archive``): ``{"status": "success"}``."""
+    archive = request.files.get("archive")
+    if archive is None or not archive.filename or archive_suffix(archive.filename) is None:
+        raise ValidationError({"archive": ["upload a .tar.gz, .tgz, .tar or .zip download archive"]})
+    rel = f"uploads/archive{archive_suffix(archive.filename)}"
+    name = str(form_values().get("job_name") or archive.filename)
+    return _pretrained_job(name, {"source": "archive", "archive": rel}, {rel: archive})
+
+
+@bp.route("/pretrained_models/new", methods=["POST"])
+def new_pretrained():
+    """Upload ``weights_file`` (state dict), ``model_def_file`` (Python defining ``build``),
+    ``labels_file``, with ``image_type`` (color/grayscale), ``resize_mode``, ``width``, ``height``."""
+    values = form_values()
+    r = FieldReader({"resize_mode": "squash", "width": "256", "height": "256",
+                     "image_type": "color", **values})
+    files = {}
+    for field, target in (("weights_file", "model.pt"), ("model_def_file", "network.py"),
+                          ("labels_file", "labels.txt")):
+        upload = request.files.get(field)
+        if upload is None or not upload.filename:
+            r.error(field, "required")
+        files[target] = upload
+    image_type = r.choice("image_type", ("color", "grayscale"))
+    spec = {"source": "files", "name": r.text("job_name") or "pretrained model",
+            "width": r.number("width", 1, 4096), "height": r.number("height", 1, 4096),
+            "resize_mode": r.choice("resize_mode", ("squash", "crop", "fill", "half_crop")),
+            "channels": 1 if image_type == "grayscale" else 3}
+    if r.errors:
+        raise ValidationError(r.errors)
+    return _pretrained_job(spec["name"], spec, files)

@@ -65,6 +65,12 @@ def build_network(spec: dict, info: DatasetInfo) -> torch.nn.Module:
     classes, channels = len(info.labels), info.channels
     if net["method"] == "custom":
         return networks.build_custom(net["source"], classes, channels, size)
+    if net["method"] == "pretrained":
+        from .pretrained import build_from
+
+        model = build_from(Path(net["dir"]), classes, channels, size)
+        model.digitsx_transfer = _load_matching(model, Path(net["dir"]) / "model.pt")
+        return model
     model = networks.build(net["name"], classes, channels, size)
     if net.get("previous"):
         _load_previous(model, Path(net["previous"]["file"]))
@@ -72,12 +78,19 @@ def build_network(spec: dict, info: DatasetInfo) -> torch.nn.Module:
 
 
 def _load_previous(model: torch.nn.Module, path: Path) -> None:
-    """Start from another model's weights (matching names and shapes only)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    """Start from another model's snapshot (matching names and shapes only)."""
+    _load_matching(model, path)
+
+
+def _load_matching(model: torch.nn.Module, path: Path) -> dict[str, list[str]]:
+    """Load the tensors whose names and shapes match; say which were loaded and which not."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state["model"] if "model" in state and isinstance(state["model"], dict) else state
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     own.update(usable)
     model.load_state_dict(own)
+    return {"loaded": sorted(usable), "fresh": sorted(k for k in own if k not in usable)}
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -119,7 +132,7 @@ class Trainer:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None) \
             if self.world > 1 else self.net
-        self.optimizer = make_optimizer(self.model.parameters(), spec["solver"])
+        self.optimizer = make_optimizer(self._param_groups(), spec["solver"])
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.mean = self.info.mean()
         self.mean = self.mean.to(self.device) if self.mean is not None else None
@@ -127,6 +140,30 @@ class Trainer:
         self.aug_gen.manual_seed(self.seed + 1)
         self.load_data()
         self.epoch, self.step = 0, 0
+
+    def _param_groups(self) -> list[dict]:
+        """One group, or for a pretrained start: loaded layers (frozen, or at ``lr_mult`` × the
+        learning rate) and fresh ones; the job's result lists which were which."""
+        transfer = getattr(self.net, "digitsx_transfer", None)
+        if not transfer:
+            return [{"params": list(self.model.parameters()), "lr_mult": 1.0}]
+        net = self.spec["network"]
+        loaded_names = set(transfer["loaded"])
+        named = dict(self.net.named_parameters())
+        loaded = [p for n, p in named.items() if n in loaded_names]
+        fresh = [p for n, p in named.items() if n not in loaded_names]
+        if net.get("freeze"):
+            for p in loaded:
+                p.requires_grad_(False)
+        mult = 0.0 if net.get("freeze") else float(net.get("lr_mult") if net.get("lr_mult") is not None else 1)
+        self.out.result(transfer={**transfer, "frozen": bool(net.get("freeze")), "lr_mult": mult,
+                                  "pretrained": net.get("name")})
+        self.out.log(f"pretrained {net.get('name')}: loaded {len(transfer['loaded'])} tensors, "
+                     f"{len(transfer['fresh'])} initialised fresh: {', '.join(transfer['fresh'][:8])}")
+        groups = [{"params": fresh, "lr_mult": 1.0}]
+        if loaded and not net.get("freeze"):
+            groups.append({"params": loaded, "lr_mult": mult})
+        return groups
 
     def load_data(self) -> None:
         spec = self.spec
@@ -214,7 +251,7 @@ class Trainer:
         for i, (images, labels) in enumerate(self.train_loader):
             if i % self.accumulation == 0:
                 for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_at(self.step)
+                    group["lr"] = self.lr_at(self.step) * group.get("lr_mult", 1.0)
             images, labels = self._to_device(images, labels)
             x = prepare(images, self.mean, self.aug, True, self.aug_gen)
             with torch.autocast(self.device.type, enabled=self.amp, dtype=torch.float16):

@@ -281,3 +281,60 @@ def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist
     assert "model.onnx" in zipfile.ZipFile(zpath).namelist()
     bad = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz", params={"epoch": 7})
     assert bad.status_code == 400 and "no snapshot for epoch 7" in bad.json()["error"]["message"]
+
+
+def test_pretrained_models_round_trip_and_transfer_learning(mnist_dataset, mnist_tree, data_root, tmp_path):
+    import shutil
+
+    server, dataset = mnist_dataset
+    s, url = server.session, server.url
+    job = train(server, dataset, train_epochs=2)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    made = s.post(f"{url}/models/{job['id']}/to_pretrained", data={"epoch": 2}).json()
+    assert made["status"] == "success" and made["job"]["category"] == "pretrained"
+    assert wait_status(server, made["id"])["status"] == "Done"
+    listed = s.get(url + "/completed_jobs.json").json()["pretrained_models"]
+    assert [p["id"] for p in listed] == [made["id"]]
+    # A download uploads back unchanged.
+    archive = tmp_path / "m.tar.gz"
+    archive.write_bytes(s.get(f"{url}/models/{job['id']}/download.tar.gz").content)
+    with open(archive, "rb") as f:
+        up = s.post(url + "/pretrained_models/upload_archive", files={"archive": ("m.tar.gz", f)}).json()
+    assert wait_status(server, up["id"])["status"] == "Done"
+    import torch
+    a = torch.load(server.jobs_dir / made["id"] / "model.pt", weights_only=True)
+    b = torch.load(server.jobs_dir / up["id"] / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (server.jobs_dir / up["id"] / "labels.txt").read_text() == \
+        (server.jobs_dir / made["id"] / "labels.txt").read_text()
+    # Separate files work too; a wrong network definition is refused by the worker.
+    folder = server.jobs_dir / made["id"]
+    files = {"weights_file": ("w.pt", (folder / "model.pt").read_bytes()),
+             "model_def_file": ("net.py", (folder / "network.py").read_text()),
+             "labels_file": ("labels.txt", (folder / "labels.txt").read_text())}
+    ok = s.post(url + "/pretrained_models/new", files=files, data={
+        "job_name": "from files", "image_type": "grayscale", "width": 28, "height": 28}).json()
+    assert wait_status(server, ok["id"])["status"] == "Done"
+    files["model_def_file"] = ("net.py", "def build(n, c, s):\n    return nn.Linear(3, n)\n")
+    bad = s.post(url + "/pretrained_models/new", files=files, data={
+        "job_name": "broken", "image_type": "grayscale", "width": 28, "height": 28}).json()
+    status = wait_status(server, bad["id"])
+    assert status["status"] == "Error" and "state_dict" in status["error"]
+    # Transfer learning: a 3-class dataset starts from the 10-class model.
+    three = data_root / "three"
+    for name in ("one", "four", "seven"):
+        shutil.copytree(mnist_tree / name, three / name)
+    ds = s.post(url + "/datasets/images/classification.json", data={
+        "dataset_name": "three", "folder_train": str(three), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28}).json()
+    wait_for(lambda: s.get(f"{url}/datasets/{ds['id']}/status").json()["status"] == "Done", 60)
+    tuned = train(server, ds["id"], method="pretrained", pretrained_networks=made["id"],
+                  pretrained_freeze="y", train_epochs=2)
+    assert wait_status(server, tuned["id"])["status"] == "Done"
+    transfer = s.get(f"{url}/models/{tuned['id']}.json").json()["result"]["transfer"]
+    assert transfer["fresh"] == ["classifier.2.bias", "classifier.2.weight"]  # the 10→3 head
+    assert len(transfer["loaded"]) == 6 and transfer["frozen"]
+    before = torch.load(folder / "model.pt", weights_only=True)
+    after = torch.load(server.jobs_dir / tuned["id"] / "snapshot_epoch_2.pt", weights_only=True)["model"]
+    assert torch.equal(before["features.0.weight"], after["features.0.weight"])  # frozen
+    assert after["classifier.2.weight"].shape == (3, 500)

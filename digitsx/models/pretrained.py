@@ -1,0 +1,106 @@
+"""Worker: make a pretrained model — from a snapshot, an uploaded download archive, or uploaded
+weights + network source + labels — and check that the weights load into the network.
+
+    python -m digitsx.models.pretrained JOB_DIR
+
+A pretrained model's folder holds the download format: ``model.pt``, ``network.py`` (defining
+``build(num_classes, in_channels, image_size)``), ``labels.txt``, ``info.json``, maybe
+``mean.npy``. New models can start from it (``method=pretrained``).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+import torch
+
+from ..datasets import archives
+from ..jobs.protocol import Emitter
+from . import networks
+
+REQUIRED = ("model.pt", "network.py", "labels.txt", "info.json")
+
+
+def build_from(folder: Path, num_classes: int | None = None, channels: int | None = None,
+               size: int | None = None) -> torch.nn.Module:
+    """The pretrained network rebuilt from its source (for another class count if given)."""
+    info = json.loads((folder / "info.json").read_text())
+    labels = (folder / "labels.txt").read_text().splitlines()
+    h, w, c = info["image dimensions"]
+    crop = (info.get("preprocessing") or {}).get("crop_size")
+    return networks.build_custom((folder / "network.py").read_text(), num_classes or len(labels),
+                                 channels or c, size or crop or min(h, w))
+
+
+def from_snapshot(folder: Path, spec: dict) -> None:
+    from .export import write_package
+    from .infer import Classifier
+
+    model_dir = Path(spec["model_dir"])
+    c = Classifier(model_dir, float(spec["epoch"]) if spec.get("epoch") is not None else None)
+    write_package(model_dir, json.loads((model_dir / "spec.json").read_text()), c, folder)
+
+
+def from_archive(folder: Path, spec: dict) -> None:
+    dest = folder / "unpacked"
+    archives.extract(folder / spec["archive"], dest, 4 * 2**30)
+    root = archives_root(dest)
+    for name in REQUIRED + ("mean.npy", "mean.png"):
+        if (root / name).exists():
+            shutil.copy(root / name, folder / name)
+    shutil.rmtree(dest, ignore_errors=True)
+
+
+def archives_root(dest: Path) -> Path:
+    """The folder of the archive that holds info.json (top level or one folder down)."""
+    found = sorted(dest.rglob("info.json"), key=lambda p: len(p.parts))
+    if not found:
+        raise ValueError("the archive has no info.json (expected digitsx's download format)")
+    return found[0].parent
+
+
+def from_files(folder: Path, spec: dict) -> None:
+    """Uploaded weights, network source and labels, with the image facts from the form."""
+    info = {"id": folder.name, "name": spec["name"], "framework": "torch",
+            "image dimensions": [spec["height"], spec["width"], spec["channels"]],
+            "image resize mode": spec["resize_mode"], "labels file": "labels.txt",
+            "snapshot file": "model.pt", "model file": "network.py",
+            "preprocessing": {"use_mean": "none", "crop_size": None}}
+    (folder / "info.json").write_text(json.dumps(info, indent=1))
+    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        torch.save(state["model"], folder / "model.pt")  # a digitsx snapshot: keep the weights
+
+
+def run(folder: Path, out: Emitter) -> dict:
+    spec = json.loads((folder / "spec.json").read_text())
+    {"snapshot": from_snapshot, "archive": from_archive, "files": from_files}[spec["source"]](folder, spec)
+    missing = [name for name in REQUIRED if not (folder / name).exists()]
+    if missing:
+        raise ValueError(f"missing from the pretrained model: {', '.join(missing)}")
+    model = build_from(folder)
+    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)  # strict: the weights must fit the network exactly
+    info = json.loads((folder / "info.json").read_text())
+    labels = (folder / "labels.txt").read_text().splitlines()
+    out.result(info=info, labels=labels, parameters=sum(p.numel() for p in model.parameters()))
+    out.progress(1, 1)
+    return info
+
+
+def main(job_dir: str) -> int:
+    out = Emitter()
+    try:
+        run(Path(job_dir), out)
+        return 0
+    except Exception as err:
+        traceback.print_exc()
+        out.error(f"{type(err).__name__}: {err}", "PretrainedModelError")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
