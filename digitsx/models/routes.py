@@ -39,7 +39,9 @@ def new_classification():
         values["model_name"] = values.get("model_name", "") + " (clone)"
     datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET_KIND]
     models = [j for j in p.store.db.jobs() if j.kind == CLASSIFICATION and j.result.get("snapshots")]
+    pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
+                           pretrained=pretrained,
                            networks=forms.STANDARD, solvers=forms.SOLVERS, policies=POLICIES)
 
 
