@@ -57,10 +57,17 @@ class Classifier:
         return torch.from_numpy(np.array(array, copy=True, order="C"))[None].to(self.device)
 
     @torch.no_grad()
-    def classify(self, source, top: int = 5) -> dict:
-        """Top-``top`` ``[label, percent]`` pairs with timings."""
+    def classify(self, source, top: int = 5, visualize: bool = False) -> dict:
+        """Top-``top`` ``[label, percent]`` pairs with timings (and every layer, if asked)."""
         t0 = time.perf_counter()
         x = prepare(self.tensor(source), self.mean, self.aug, training=False)
+        if visualize:
+            from .visualize_layers import tile, visualize as layers
+
+            seen = x[0].cpu().numpy()
+            answer = self.classify(source, top)
+            answer["visualizations"] = {"input": tile(seen), **layers(self.model, x)}
+            return answer
         t1 = time.perf_counter()
         probs = torch.softmax(self.model(x).float(), 1)[0]
         values, indexes = probs.topk(min(top, probs.numel()))
@@ -79,7 +86,8 @@ def serve(classifier: Classifier, stdin, stdout) -> None:
         try:
             source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request \
                 else request["path"]
-            answer = classifier.classify(source, int(request.get("top", 5)))
+            answer = classifier.classify(source, int(request.get("top", 5)),
+                                         bool(request.get("visualize")))
         except (OSError, ValueError, SyntaxError) as err:
             answer = {"error": f"not a readable image: {err}"}
         stdout.write(json.dumps({"id": request.get("id"), **answer}) + "\n")

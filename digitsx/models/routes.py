@@ -216,9 +216,10 @@ def classify_one():
         if not os.path.isfile(path):
             raise ValidationError({"image_path": [f"{path} does not exist"]})
         ask, shown = {"path": path}, None
+    ask["visualize"] = str(values.get("show_visualizations", "")).lower() in ("1", "y", "yes", "on", "true")
     answer = p.serving.classify(job.id, epoch, ask)
     if wants_json():
-        return {"predictions": answer["predictions"], "timing": answer.get("timing")}
+        return {k: answer[k] for k in ("predictions", "timing", "visualizations") if k in answer}
     image = base64.b64encode(shown if shown is not None else open(ask["path"], "rb").read()).decode()
     return render_template("models/classify_one.html", job=p.job_json(job), answer=answer,
                            image=image)

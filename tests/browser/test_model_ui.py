@@ -57,3 +57,34 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "model-done.png"), full_page=True)
     assert page.js_errors == []
+
+
+def test_classify_one_with_visualizations(server_factory, page, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=20)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    s.post(server.url + "/login", data={"username": "alice"})
+    ds = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "digits", "folder_train": str(data / "digits"), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28}).json()
+    wait_for(lambda: s.get(f"{server.url}/datasets/{ds['id']}/status").json()["status"] == "Done", 60)
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "lenet", "dataset": ds["id"], "train_epochs": 2}).json()
+    wait_for(lambda: s.get(f"{server.url}/models/{model['id']}/status").json()["status"] == "Done", 120)
+    login(page, server)
+    page.goto(f"{server.url}/models/{model['id']}")
+    page.set_input_files("#test-card input[name=image_file]", str(next((data / "digits" / "four").glob("*.png"))))
+    page.check("#test-card input[name=show_visualizations]")
+    with page.expect_navigation():
+        page.click("#classify-one")
+    assert page.locator("#predictions tbody tr").count() == 5
+    rows = page.locator("#visualizations tr.viz-layer")
+    assert rows.count() == 8  # LeNet's leaf layers, conv to the last linear
+    assert "431,080 parameters" in page.inner_text("#visualizations h2")
+    assert page.locator("#visualizations tr.viz-layer", has_text="features.0").locator("img").count() == 2
+    page.wait_for_function("[...document.querySelectorAll('#visualizations img')].every(i => i.complete && i.naturalWidth > 0)")
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "classify-one.png"), full_page=True)
+    assert page.js_errors == []
