@@ -178,3 +178,24 @@ def server_factory(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+def api_session(server: Server, user: str = "alice") -> requests.Session:
+    """A logged-in keep-alive session that asks for JSON."""
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    assert s.post(server.url + "/login", data={"username": user}).ok
+    return s
+
+
+def built_dataset(s: requests.Session, server: Server, folder: Path, size: int = 28,
+                  channels: int = 1, timeout: float = 120, **fields) -> str:
+    """Create an image classification dataset over REST and wait until it is Done; its id."""
+    res = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": folder.name, "folder_train": str(folder), "resize_channels": channels,
+        "resize_width": size, "resize_height": size, **fields})
+    assert res.ok, res.text
+    job_id = res.json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/datasets/{job_id}/status").json()["status"] == "Done",
+             timeout, 0.2, f"dataset {job_id}")
+    return job_id

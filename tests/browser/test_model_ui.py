@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 
 import pytest
-import requests
 
 from digitsx.datasets.demo import write_mnist_folder
 from tests.browser.test_home_live import login
-from tests.conftest import wait_for
+from tests.conftest import api_session, built_dataset, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
@@ -18,13 +17,7 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     data = tmp_path / "data"
     write_mnist_folder(data / "digits", per_class=40)
     server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = requests.Session()
-    s.headers["Accept"] = "application/json"
-    s.post(server.url + "/login", data={"username": "alice"})
-    ds = s.post(server.url + "/datasets/images/classification.json", data={
-        "dataset_name": "digits", "folder_train": str(data / "digits"), "resize_channels": 1,
-        "resize_width": 28, "resize_height": 28}).json()
-    wait_for(lambda: s.get(f"{server.url}/datasets/{ds['id']}/status").json()["status"] == "Done", 60)
+    built_dataset(api_session(server), server, data / "digits")  # the form lists it
     login(page, server)
     page.click("#new-model")
     page.wait_for_url("**/models/images/classification/new")
@@ -63,13 +56,8 @@ def test_classify_one_with_visualizations(server_factory, page, tmp_path):
     data = tmp_path / "data"
     write_mnist_folder(data / "digits", per_class=20)
     server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = requests.Session()
-    s.headers["Accept"] = "application/json"
-    s.post(server.url + "/login", data={"username": "alice"})
-    ds = s.post(server.url + "/datasets/images/classification.json", data={
-        "dataset_name": "digits", "folder_train": str(data / "digits"), "resize_channels": 1,
-        "resize_width": 28, "resize_height": 28}).json()
-    wait_for(lambda: s.get(f"{server.url}/datasets/{ds['id']}/status").json()["status"] == "Done", 60)
+    s = api_session(server)
+    ds = {"id": built_dataset(s, server, data / "digits")}
     model = s.post(server.url + "/models/images/classification.json", data={
         "model_name": "lenet", "dataset": ds["id"], "train_epochs": 2}).json()
     wait_for(lambda: s.get(f"{server.url}/models/{model['id']}/status").json()["status"] == "Done", 120)

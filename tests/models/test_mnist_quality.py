@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from digitsx.datasets.demo import write_mnist_folder
-from tests.conftest import wait_for
+from tests.conftest import api_session, built_dataset, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -14,14 +13,8 @@ def test_lenet_digits_defaults_reach_96_percent(server_factory, tmp_path):
     data = tmp_path / "data"
     write_mnist_folder(data / "mnist")
     server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = requests.Session()
-    s.headers["Accept"] = "application/json"
-    s.post(server.url + "/login", data={"username": "alice"})
-    ds = s.post(server.url + "/datasets/images/classification.json", data={
-        "dataset_name": "mnist", "folder_train": str(data / "mnist"), "resize_channels": 1,
-        "resize_width": 28, "resize_height": 28}).json()  # folder_pct_val defaults to 25
-    wait_for(lambda: s.get(f"{server.url}/datasets/{ds['id']}/status").json()["status"] == "Done",
-             120, 0.5, "the dataset")
+    s = api_session(server)
+    ds = {"id": built_dataset(s, server, data / "mnist")}  # folder_pct_val defaults to 25
     # Only what differs from the form's defaults: DIGITS's defaults are SGD, 0.01, step, 30.
     model = s.post(server.url + "/models/images/classification.json", data={
         "model_name": "lenet", "dataset": ds["id"], "standard_networks": "lenet",
