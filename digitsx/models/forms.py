@@ -15,7 +15,7 @@ from ..datasets.forms import FieldReader
 from ..errors import ValidationError
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED
+from . import CLASSIFICATION, PRETRAINED, checkpoint
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
@@ -156,7 +156,7 @@ def _network(r: FieldReader, store) -> dict:
             r.error("previous_networks", f"model {job.name} has no snapshot")
             return {"method": "previous"}
         chosen = float(epoch) if epoch else snaps[-1]
-        path = Path(store.job_dir(job_id)) / f"snapshot_epoch_{chosen:g}.pt"
+        path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), chosen)
         if not path.exists():
             r.error("previous_networks", f"model {job.name} has no snapshot for epoch {chosen:g}")
         name = job.spec.get("network", {}).get("name")

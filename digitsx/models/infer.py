@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..datasets.resize import load_image, resize_image
+from . import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
 from .train import build_network
@@ -36,10 +37,10 @@ class Classifier:
         self.aug = Augment(**spec["augment"])
         spec = {**spec, "network": {k: v for k, v in spec["network"].items() if k != "previous"}}
         self.model = build_network(spec, self.info).to(self.device).eval()
-        snaps = sorted(job_dir.glob("snapshot_epoch_*.pt"), key=lambda p: float(p.stem.rsplit("_", 1)[1]))
-        if not snaps:
+        chosen = checkpoint.latest_snapshot(job_dir) if epoch is None \
+            else checkpoint.snapshot_path(job_dir, epoch)
+        if chosen is None:
             raise FileNotFoundError(f"model {job_dir.name} has no snapshot yet")
-        chosen = snaps[-1] if epoch is None else job_dir / f"snapshot_epoch_{epoch:g}.pt"
         if not chosen.exists():
             raise FileNotFoundError(f"model {job_dir.name} has no snapshot for epoch {epoch:g}")
         state = torch.load(chosen, map_location=self.device, weights_only=True)

@@ -26,11 +26,10 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter
-from . import networks, schedules
+from . import checkpoint, networks, schedules
 from .augment import Augment, prepare
 from .data import DatasetInfo, default_loader_workers, loader
 
-SNAPSHOT = "snapshot_epoch_{epoch}.pt"
 
 
 class TrainingError(Exception):
@@ -69,41 +68,18 @@ def build_network(spec: dict, info: DatasetInfo) -> torch.nn.Module:
         from .pretrained import build_from
 
         model = build_from(Path(net["dir"]), classes, channels, size)
-        model.digitsx_transfer = _load_matching(model, Path(net["dir"]) / "model.pt")
+        model.digitsx_transfer = checkpoint.load_matching(model, Path(net["dir"]) / "model.pt")
         return model
     model = networks.build(net["name"], classes, channels, size)
     if net.get("previous"):
-        _load_previous(model, Path(net["previous"]["file"]))
+        checkpoint.load_matching(model, Path(net["previous"]["file"]))  # fine-tuning
     return model
-
-
-def _load_previous(model: torch.nn.Module, path: Path) -> None:
-    """Start from another model's snapshot (matching names and shapes only)."""
-    _load_matching(model, path)
-
-
-def _load_matching(model: torch.nn.Module, path: Path) -> dict[str, list[str]]:
-    """Load the tensors whose names and shapes match; say which were loaded and which not."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state["model"] if "model" in state and isinstance(state["model"], dict) else state
-    own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    own.update(usable)
-    model.load_state_dict(own)
-    return {"loaded": sorted(usable), "fresh": sorted(k for k in own if k not in usable)}
 
 
 def _distributed() -> tuple[int, int, int]:
     """(world size, rank, local rank) from torchrun's environment; (1, 0, 0) alone."""
     return (int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
             int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def latest_snapshot(folder: Path) -> Path | None:
-    """The newest ``snapshot_epoch_<e>.pt`` in the folder."""
-    snaps = sorted(folder.glob("snapshot_epoch_*.pt"),
-                   key=lambda p: float(p.stem.rsplit("_", 1)[1]))
-    return snaps[-1] if snaps else None
 
 
 class Trainer:
@@ -190,25 +166,18 @@ class Trainer:
         """Everything needed to resume after ``epoch``."""
         if self.rank != 0:
             return
-        path = self.folder / SNAPSHOT.format(epoch=epoch)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+        path = checkpoint.snapshot_path(self.folder, epoch)
+        checkpoint.write(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
                     "seed": self.seed, "torch_rng": torch.get_rng_state(),
                     "loader_rng": self.train_loader.generator.get_state(),
                     "aug_rng": self.aug_gen.get_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-                    "python_rng": list(random.getstate()[1])}, tmp)
-        tmp.replace(path)  # a crash while saving never leaves a torn snapshot
+                    "python_rng": list(random.getstate()[1])})
         self.out.snapshot(epoch, path.name)
         keep = int(self.spec.get("keep_snapshots") or 0)
         if keep > 0:
-            snaps = sorted(self.folder.glob("snapshot_epoch_*.pt"),
-                           key=lambda p: float(p.stem.rsplit("_", 1)[1]))
-            for old in snaps[:-keep]:
-                old.unlink()
-            self.out.result(snapshots=[{"epoch": float(p.stem.rsplit("_", 1)[1]), "file": p.name}
-                                       for p in snaps[-keep:]])
+            self.out.result(snapshots=checkpoint.prune(self.folder, keep))
 
     def restore(self, path: Path) -> None:
         """Continue from a snapshot: weights, optimizer, RNG, epoch."""
@@ -315,7 +284,7 @@ class Trainer:
 
     def run(self) -> None:
         """Train to ``train_epochs``, validating and snapshotting at their intervals."""
-        snapshot = latest_snapshot(self.folder)
+        snapshot = checkpoint.latest_snapshot(self.folder)
         if snapshot is not None:
             self.restore(snapshot)
         epochs = int(self.spec["train_epochs"])

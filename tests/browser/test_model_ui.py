@@ -67,6 +67,8 @@ def test_classify_one_with_visualizations(server_factory, page, tmp_path):
     page.check("#test-card input[name=show_visualizations]")
     with page.expect_navigation():
         page.click("#classify-one")
+    assert page.title() == "Classify one · lenet · digitsx"
+    assert page.locator("#visualizations").count() == 1  # once, in the page body
     assert page.locator("#predictions tbody tr").count() == 5
     rows = page.locator("#visualizations tr.viz-layer")
     assert rows.count() == 8  # LeNet's leaf layers, conv to the last linear
