@@ -19,7 +19,7 @@ bp = Blueprint("main", __name__)
 def _jobs_by_category() -> dict[str, list[dict]]:
     p = platform()
     out: dict[str, list[dict]] = {"running": [], "dataset": [], "model": [], "pretrained": [],
-                                  "other": []}
+                                  "inference": [], "other": []}
     for job in p.store.db.jobs():
         summary = p.job_json(job)
         if Status(job.status).active:
@@ -44,17 +44,19 @@ def index_json():
     brief = lambda js: [{"id": j["id"], "name": j["name"], "status": j["status"]} for j in js]
     return {"version": current_app.config["VERSION"], "jobs_dir": current_app.config["JOBS_DIR"],
             "datasets": brief(jobs["dataset"]), "models": brief(jobs["model"]),
-            "pretrained_models": brief(jobs["pretrained"]), "other": brief(jobs["other"])}
+            "pretrained_models": brief(jobs["pretrained"]), "tests": brief(jobs["inference"]),
+            "other": brief(jobs["other"])}
 
 
 @bp.route("/completed_jobs.json")
 def completed_jobs():
-    """``{running, datasets, models, pretrained_models}``: every job, as the home page lists it."""
+    """``{running, datasets, models, pretrained_models, tests}``: every job, as the home page lists it."""
     jobs = _jobs_by_category()
     return {"running": jobs["running"],
             "datasets": [j for j in jobs["dataset"] if j not in jobs["running"]],
             "models": [j for j in jobs["model"] if j not in jobs["running"]],
             "pretrained_models": jobs["pretrained"],
+            "tests": [j for j in jobs["inference"] if j not in jobs["running"]],
             "other": [j for j in jobs["other"] if j not in jobs["running"]],
             "gpus": platform().gpu_state()}
 

@@ -163,7 +163,8 @@ def resume(job_id: str):
 
 @_routes("", "delete", ["DELETE"], json_twin=False)
 def delete(job_id: str):
-    """Delete a job and its folder (refused for a dataset that models depend on)."""
+    """Delete a job and its folder (refused for a dataset that models depend on; a model's
+    test reports are deleted with it)."""
     delete_job(job_id)
     return {"status": "Job deleted.", "job_id": job_id} if wants_json() else "Job deleted."
 
@@ -174,6 +175,8 @@ def delete_job(job_id: str) -> None:
     job = p.store.get(job_id)
     auth.require_owner(job, "delete")
     dependents = p.store.children(job_id)
+    derived = [c for c in dependents if _kind(c) is not None and _kind(c).category == "inference"]
+    dependents = [c for c in dependents if c not in derived]
     if dependents:
         names = ", ".join(f"{c.name} ({c.id})" for c in dependents)
         raise Forbidden(f"Cannot delete {job.name} ({job_id}): these jobs depend on it: {names}. "
@@ -183,6 +186,8 @@ def delete_job(job_id: str) -> None:
         deadline = time.time() + float(current_app.config["ABORT_GRACE_SECONDS"]) + 10
         while job_id in p.runner.handles and time.time() < deadline:
             p.runner.sleep(0.05)
+    for test in derived:  # a model's test reports go with it
+        delete_job(test.id)
     p.serving.stop_model(job_id)
     p.store.delete(job_id)
 

@@ -6,3 +6,4 @@ Importing this package stays light (no torch, no Flask); the web side registers 
 
 CLASSIFICATION = "model.images.classification"
 PRETRAINED = "model.pretrained"
+INFERENCE = "model.images.classification.inference"

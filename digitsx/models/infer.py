@@ -26,6 +26,15 @@ from .data import DatasetInfo
 from .train import build_network
 
 
+def as_stored(source, image: dict) -> torch.Tensor:
+    """An image file (path or file object) → the uint8 (C, H, W) tensor its dataset would have
+    stored: same channels, resize mode and size (``image`` is the dataset's ``meta["image"]``)."""
+    array = resize_image(load_image(source, image["channels"]), image["width"], image["height"],
+                         image["resize_mode"], image["channels"], np.random.default_rng(0))
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.array(array, copy=True, order="C"))
+
+
 class Classifier:
     """A model snapshot, ready to classify images the way its dataset stored them."""
 
@@ -51,11 +60,7 @@ class Classifier:
 
     def tensor(self, source) -> torch.Tensor:
         """One image → the uint8 (1, C, H, W) batch the dataset would have stored."""
-        array = resize_image(load_image(source, self.image["channels"]), self.image["width"],
-                             self.image["height"], self.image["resize_mode"], self.image["channels"],
-                             np.random.default_rng(0))
-        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        return torch.from_numpy(np.array(array, copy=True, order="C"))[None].to(self.device)
+        return as_stored(source, self.image)[None].to(self.device)
 
     @torch.no_grad()
     def classify(self, source, top: int = 5, visualize: bool = False) -> dict:

@@ -5,12 +5,12 @@ from flask import Flask
 
 from ..jobs import kinds
 from ..jobs.resources import Request
-from . import CLASSIFICATION, PRETRAINED
+from . import CLASSIFICATION, INFERENCE, PRETRAINED
 
 
 def init_app(app: Flask) -> None:
     """Register the model kind and its routes."""
-    from . import routes, summary
+    from . import routes, summary, testing
 
     kinds.register(kinds.JobKind(
         CLASSIFICATION, "model", "Image classification model", "digitsx.models.train",
@@ -20,4 +20,9 @@ def init_app(app: Flask) -> None:
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",
         lambda spec: Request(cpu=1), url_prefix="/models"))
+    kinds.register(kinds.JobKind(
+        INFERENCE, "inference", "Classification test", "digitsx.models.classify_many",
+        lambda spec: Request(gpu_count=1), url_prefix="/models", details=testing.details,
+        template="models/inference.html"))
     app.register_blueprint(routes.bp)
+    app.register_blueprint(testing.bp)

@@ -1,4 +1,5 @@
-"""Model routes: the new-model form, create (with sweeps), LR preview, network preview, CSV."""
+"""Model routes: the new-model form, create (with sweeps), LR preview, network preview, CSV,
+classify one, download, pretrained models. Testing on many images is in :mod:`.testing`."""
 from __future__ import annotations
 
 import base64
@@ -15,12 +16,12 @@ from flask import (Blueprint, Response, current_app, redirect, render_template, 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
 from ..datasets.archives import archive_suffix
-from ..datasets.discover import within_roots
 from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
 from . import CLASSIFICATION, PRETRAINED, forms
+from .testing import model_and_epoch, server_path
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
 
 bp = Blueprint("models", __name__)
@@ -123,86 +124,13 @@ def metrics_csv(job_id: str):
                     headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})
 
 
-def _model_and_epoch(values: dict):
-    p = platform()
-    job = p.store.get(str(values.get("job_id", "")))
-    if job.kind != CLASSIFICATION:
-        raise BadRequest(f"{job.name} ({job.id}) is not an image classification model")
-    epoch = str(values.get("snapshot_epoch") or "")
-    if epoch:
-        try:
-            epoch = f"{float(epoch):g}"
-        except ValueError:
-            raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
-    return job, epoch
-
-
-def _server_path(path: str, field: str) -> str:
-    path = os.path.abspath(os.path.expanduser(path))
-    if not within_roots(path, current_app.config["DATA_ROOTS"]):
-        raise ValidationError({field: [f"{path} is outside the allowed data roots"]})
-    return path
-
-
-@bp.route("/models/images/classification/classify_many.json", methods=["POST"])
-def classify_many():
-    """Classify an uploaded list of ``path [label]`` lines (``image_list``, relative paths under
-    ``image_folder``, at most ``num_test_images``): ``{"classifications": {path: [[label, pct],
-    ...]}}``, plus top-1/top-5 accuracy where labels are given. Lists over
-    ``CLASSIFY_MANY_DIRECT`` images are refused for now (the background job comes next)."""
-    values = form_values()
-    job, epoch = _model_and_epoch(values)
-    upload = request.files.get("image_list")
-    if upload is None or not upload.filename:
-        raise ValidationError({"image_list": ["upload a text file of 'path [label]' lines"]})
-    folder = str(values.get("image_folder") or "")
-    limit = int(values.get("num_test_images") or 0) or None
-    entries = []
-    for number, raw in enumerate(upload.read().decode("utf-8", "replace").splitlines(), 1):
-        parts = raw.strip().rsplit(None, 1)
-        if not parts or raw.strip().startswith("#"):
-            continue
-        path, label = (parts[0], int(parts[1])) if len(parts) == 2 and parts[1].isdigit() \
-            else (raw.strip(), None)
-        if not os.path.isabs(path) and folder:
-            path = os.path.join(folder, path)
-        entries.append((_server_path(path, f"image_list line {number}"), label))
-    entries = entries[:limit]
-    most = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
-    if len(entries) > most:
-        raise BadRequest(f"image_list: {len(entries)} images; at most {most} are classified in one "
-                         f"request (set num_test_images)")
-    classifications, top1, top5, labelled = {}, 0, 0, 0
-    p = platform()
-    labels_file = p.store.job_dir(job.spec["dataset"]["id"]) / "labels.txt"
-    names_of = labels_file.read_text().splitlines() if labels_file.exists() else []
-    for path, label in entries:
-        try:
-            predictions = p.serving.classify(job.id, epoch, {"path": path})["predictions"]
-        except BadRequest as err:
-            classifications[path] = {"error": err.message}
-            continue
-        classifications[path] = predictions
-        if label is not None:
-            names = [pred[0] for pred in predictions]
-            wanted = names_of[label] if label < len(names_of) else None
-            labelled += 1
-            top1 += bool(names and names[0] == wanted)
-            top5 += wanted in names
-    answer = {"classifications": classifications}
-    if labelled:
-        answer["accuracy"] = {"top1": round(100 * top1 / labelled, 2),
-                              "top5": round(100 * top5 / labelled, 2), "images": labelled}
-    return answer
-
-
 @twin_route(bp, "/models/images/classification/classify_one", methods=["POST"])
 def classify_one():
     """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
     snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""
     values = form_values()
     p = platform()
-    job, epoch = _model_and_epoch(values)
+    job, epoch = model_and_epoch(values)
     upload = request.files.get("image_file")
     if upload is not None and upload.filename:
         data = upload.read()
@@ -212,7 +140,7 @@ def classify_one():
         path = str(values.get("image_path") or "")
         if not path:
             raise ValidationError({"image_file": ["upload an image or give image_path"]})
-        path = _server_path(path, "image_path")
+        path = server_path(path, "image_path")
         if not os.path.isfile(path):
             raise ValidationError({"image_path": [f"{path} does not exist"]})
         ask, shown = {"path": path}, None
@@ -237,7 +165,7 @@ def download(job_id: str, extension: str):
     if extension not in ARCHIVE_TYPES:
         raise BadRequest(f"download: use .tar.gz, .tgz, .tar or .zip, not .{extension}")
     p = platform()
-    job, _ = _model_and_epoch({"job_id": job_id})
+    job, _ = model_and_epoch({"job_id": job_id})
     epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
     if not epochs:
         raise BadRequest(f"model {job.name} has no snapshot yet")
@@ -279,7 +207,7 @@ def _pretrained_job(name: str, spec: dict, files: dict | None = None):
 @bp.route("/models/<job_id>/to_pretrained", methods=["POST"])
 def to_pretrained(job_id: str):
     """Make a pretrained model from a snapshot (``epoch``, default the newest)."""
-    job, _ = _model_and_epoch({"job_id": job_id})
+    job, _ = model_and_epoch({"job_id": job_id})
     epochs = [float(s["epoch"]) for s in job.result.get("snapshots", [])]
     epoch = float(form_values().get("epoch") or (max(epochs) if epochs else 0))
     if epoch not in epochs:

@@ -15,18 +15,6 @@ def wait_status(server, job_id, statuses=("Done", "Error", "Aborted"), timeout=1
     return wait_for(check, timeout, 0.2, f"model {job_id} in {statuses}")
 
 
-@pytest.fixture
-def mnist_dataset(dataset_server, mnist_tree):
-    server = dataset_server
-    res = server.session.post(server.url + "/datasets/images/classification.json", data={
-        "dataset_name": "mnist", "folder_train": str(mnist_tree), "resize_channels": 1,
-        "resize_width": 28, "resize_height": 28, "folder_pct_val": 25})
-    job_id = res.json()["id"]
-    wait_for(lambda: server.session.get(f"{server.url}/datasets/{job_id}/status").json()["status"] == "Done",
-             60, 0.2, "dataset")
-    return server, job_id
-
-
 def train(server, dataset, **fields):
     data = {"model_name": "lenet", "dataset": dataset, "standard_networks": "lenet",
             "train_epochs": 4, "batch_size": 32, "learning_rate": 0.05, "lr_policy": "fixed",

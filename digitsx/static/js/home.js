@@ -10,12 +10,12 @@
     sort: {key: "submitted", dir: -1},
     selected: new Set(),
   };
-  const TAB_OF = {dataset: "datasets", model: "models", pretrained: "pretrained_models"};
+  const TAB_OF = {dataset: "datasets", model: "models", pretrained: "pretrained_models", inference: "tests"};
   const tabOf = (j) => TAB_OF[j.category] || "other";
   const $ = (id) => document.getElementById(id);
 
   const initial = JSON.parse(document.getElementById("initial-jobs").textContent);
-  for (const key of ["running", "datasets", "models", "pretrained_models", "other"])
+  for (const key of ["running", "datasets", "models", "pretrained_models", "tests", "other"])
     for (const j of initial[key] || []) state.jobs.set(j.id, j);
 
   const isActive = (j) => ["Initialized", "Waiting", "Running"].includes(j.status);
@@ -174,7 +174,7 @@
       try {
         const data = await dx.api("GET", "/completed_jobs.json");
         state.jobs.clear();
-        for (const key of ["running", "datasets", "models", "pretrained_models", "other"])
+        for (const key of ["running", "datasets", "models", "pretrained_models", "tests", "other"])
           for (const j of data[key] || []) state.jobs.set(j.id, j);
         state.gpu = data.gpus;
         render();

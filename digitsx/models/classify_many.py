@@ -1,0 +1,223 @@
+"""Worker: classify many images with one model snapshot, as a job with progress.
+
+    python -m digitsx.models.classify_many JOB_DIR
+
+The spec names the model folder and snapshot epoch, and one source of images:
+
+- ``list``: ``inputs/images.tsv``, ``path<TAB>label`` lines written by the web process (label
+  -1 when the list gave none);
+- ``archive``: an uploaded archive of images, unpacked here; an image's label is its top folder
+  when that folder names one of the model's classes;
+- ``split``: the ``val`` or ``test`` LMDB of the model's dataset (labels from the records).
+
+Images are preprocessed exactly as for training (the dataset's channels, resize mode and size,
+then its mean), decoded in DataLoader processes and classified in batches. Outputs in
+``results/``: ``images.tsv`` (path, label), ``probs.npy`` (N × classes, float32), ``ok.npy``,
+``errors.json`` ({index: reason}) and ``report.json`` (top-1/top-5 accuracy, per-class accuracy,
+confusion matrix). The web process reads them for the report, the CSV and the top-N grid.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..datasets import archives
+from ..datasets.discover import is_image, label_name
+from ..jobs.protocol import Emitter
+from .augment import prepare
+from .data import LmdbImages, default_loader_workers
+from .infer import Classifier, as_stored
+
+TOP = 5
+MAX_ARCHIVE_BYTES = 16 * 2**30
+
+
+class ImageFiles(Dataset):
+    """Image files as the dataset stored them: ``(uint8 C×H×W, index, error or "")``; an
+    unreadable file gives a blank image and the reason, so one bad file never stops the job."""
+
+    def __init__(self, paths: list[str], image: dict) -> None:
+        self.paths, self.image = paths, image
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        try:
+            return as_stored(self.paths[index], self.image), index, ""
+        except Exception as err:  # noqa: BLE001 - any decoding failure is this image's problem
+            blank = torch.zeros((self.image["channels"], self.image["height"], self.image["width"]),
+                                dtype=torch.uint8)
+            reason = "not found" if isinstance(err, FileNotFoundError) else f"not a readable image: {err}"
+            return blank, index, reason
+
+
+class SplitImages(Dataset):
+    """A dataset split's records: ``(uint8 C×H×W, index, "")``."""
+
+    def __init__(self, split: LmdbImages) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int):
+        return self.split[index][0], index, ""
+
+
+def read_list(path: Path) -> tuple[list[str], list[int]]:
+    """``path<TAB>label`` lines → paths and labels (-1 where none)."""
+    paths, labels = [], []
+    for line in path.read_text().splitlines():
+        if line:
+            name, _, label = line.rpartition("\t")
+            paths.append(name)
+            labels.append(int(label))
+    return paths, labels
+
+
+def archive_images(folder: Path, archive: Path, labels: list[str]) -> tuple[list[str], list[int]]:
+    """Unpack an uploaded archive; every image in it, sorted, labelled by its top folder when
+    that folder names a class (``_`` read as a space, case ignored)."""
+    dest = folder / "inputs" / "archive"
+    archives.extract(archive, dest, MAX_ARCHIVE_BYTES)
+    archive.unlink(missing_ok=True)
+    root = dest
+    while True:  # a single wrapping folder (``images/...``) is not a class
+        entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+        if len(entries) == 1 and entries[0].is_dir() and label_name(entries[0].name).lower() not in \
+                {name.lower() for name in labels}:
+            root = entries[0]
+            continue
+        break
+    by_name = {name.lower(): i for i, name in enumerate(labels)}
+    paths, found = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image(p.name)):
+        rel = path.relative_to(root)
+        top = label_name(rel.parts[0]).lower() if len(rel.parts) > 1 else ""
+        paths.append(str(path))
+        found.append(by_name.get(top, -1))
+    if not paths:
+        raise ValueError("the archive holds no image files (.jpg, .png, .bmp, .gif, .tif, .webp...)")
+    return paths, found
+
+
+def report(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray, names: list[str]) -> dict:
+    """Accuracy figures of the classified images whose label is known."""
+    classes = len(names)
+    known = ok & (labels >= 0)
+    out = {"images": int(len(labels)), "classified": int(ok.sum()), "errors": int((~ok).sum()),
+           "labelled": int(known.sum()), "labels": names}
+    if not known.any():
+        return out
+    p, y = probs[known], labels[known]
+    top = np.argsort(-p, axis=1, kind="stable")[:, :min(TOP, classes)]
+    hit1 = top[:, 0] == y
+    hit5 = (top == y[:, None]).any(1)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (y, top[:, 0]), 1)
+    per_class = []
+    for c in range(classes):
+        mine = y == c
+        n = int(mine.sum())
+        per_class.append({"label": names[c], "images": n,
+                          "top1": round(100 * float(hit1[mine].mean()), 2) if n else None,
+                          "top5": round(100 * float(hit5[mine].mean()), 2) if n else None})
+    out.update(top1=round(100 * float(hit1.mean()), 2), top5=round(100 * float(hit5.mean()), 2),
+               per_class=per_class, confusion=confusion.tolist())
+    return out
+
+
+def run(folder: Path, out: Emitter) -> dict:
+    spec = json.loads((folder / "spec.json").read_text())
+    epoch = spec.get("epoch")
+    classifier = Classifier(Path(spec["model"]["dir"]), float(epoch) if epoch not in (None, "") else None)
+    names = classifier.info.labels
+    results = folder / "results"
+    results.mkdir(exist_ok=True)
+    source = spec["source"]
+    if source == "split":
+        split = classifier.info.split(spec["split"])
+        if split is None:
+            raise ValueError(f"the dataset has no {spec['split']} images")
+        images: Dataset = SplitImages(split)
+        paths = [f"{spec['split']}/{i}" for i in range(len(split))]
+        labels = np.load(Path(str(split.reader.path) + "_labels.npy"), allow_pickle=False).astype(np.int64) \
+            if Path(str(split.reader.path) + "_labels.npy").exists() \
+            else np.array([split.reader[i][1] for i in range(len(split))], dtype=np.int64)
+    else:
+        if source == "archive":
+            paths, found = archive_images(folder, folder / spec["archive"], names)
+        else:
+            paths, found = read_list(folder / spec["list"])
+        limit = spec.get("limit")
+        if limit:
+            paths, found = paths[:limit], found[:limit]
+        images = ImageFiles(paths, classifier.image)
+        labels = np.asarray(found, dtype=np.int64)
+    (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(paths, labels)))
+    total = len(paths)
+    out.result(images=total, source=source, epoch=classifier.epoch, labels=names)
+    out.progress(0, total)
+
+    cuda = classifier.device.type == "cuda"
+    batch = int(spec.get("batch_size") or (256 if cuda else 64))
+    workers = min(default_loader_workers(), max(1, math.ceil(total / batch)))
+    data = DataLoader(images, batch_size=batch, shuffle=False, num_workers=workers, pin_memory=cuda,
+                      multiprocessing_context="fork", prefetch_factor=4)
+    probs = np.lib.format.open_memmap(results / "probs.npy", mode="w+", dtype=np.float32,
+                                      shape=(total, len(names)))
+    ok = np.zeros(total, dtype=bool)
+    errors: dict[str, str] = {}
+    done, last, last_step, started = 0, 0.0, 0, time.time()
+    with torch.inference_mode():
+        for x, index, reason in data:
+            x = prepare(x.to(classifier.device, non_blocking=True), classifier.mean, classifier.aug,
+                        training=False)
+            p = torch.softmax(classifier.model(x).float(), 1).cpu().numpy()
+            index = index.numpy()
+            probs[index] = p
+            for i, r in zip(index, reason):
+                if r:
+                    errors[str(int(i))] = r
+                else:
+                    ok[i] = True
+            done += len(index)
+            step = 10 * done // total  # at least every 10%, and twice a second
+            if time.time() - last > 0.5 or step > last_step or done == total:
+                last, last_step = time.time(), step
+                out.progress(done, total)
+    probs.flush()
+    np.save(results / "ok.npy", ok, allow_pickle=False)
+    (results / "errors.json").write_text(json.dumps(errors))
+    summary = report(np.asarray(probs), labels, ok, names)
+    summary.update(epoch=classifier.epoch, source=source, seconds=round(time.time() - started, 3),
+                   images_per_second=round(total / max(time.time() - started, 1e-9), 1))
+    (results / "report.json").write_text(json.dumps(summary))
+    brief = {k: summary.get(k) for k in ("images", "classified", "errors", "labelled", "top1", "top5",
+                                         "seconds", "images_per_second")}
+    out.result(**brief)
+    return summary
+
+
+def main(job_dir: str) -> int:
+    out = Emitter()
+    try:
+        run(Path(job_dir), out)
+        return 0
+    except Exception as err:
+        traceback.print_exc()
+        out.error(f"{type(err).__name__}: {err}", "InferenceError")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
