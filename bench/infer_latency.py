@@ -33,6 +33,16 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """``app;dur=1.2, worker;dur=0.9`` → ``{"app": 1.2, "worker": 0.9}``."""
+    out = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if name:
+            out[name] = float(dur)
+    return out
+
+
 def wait(s, url: str, timeout: float = 900) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -52,6 +62,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--networks", default="lenet,resnet18")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -78,7 +89,10 @@ def main() -> None:
             print(f"classify_one over keep-alive HTTP, {args.requests} requests per model, CPU (ms)")
             print(f"{'network':<10}{'total p50':>10}{'p99':>8}{'prep p50':>10}{'fwd p50':>9}"
                   f"{'overhead p50':>14}{'p99':>8}{'bare fwd p50':>14}")
+            parts = []
             for network, folder, size, channels, image in cases:
+                if network not in args.networks.split(","):
+                    continue
                 ds = s.post(url + "/datasets/images/classification.json", data={
                     "dataset_name": network, "folder_train": str(folder), "resize_width": size,
                     "resize_height": size, "resize_channels": channels}).json()
@@ -87,7 +101,7 @@ def main() -> None:
                     "model_name": network, "dataset": ds["id"], "standard_networks": network,
                     "train_epochs": 1, "batch_size": 16}).json()
                 wait(s, f"{url}/models/{model['id']}/status")
-                total, prep, fwd = [], [], []
+                total, prep, fwd, http_part, app_part, pipe_part = [], [], [], [], [], []
                 # A lean keep-alive client (http.client): requests itself costs ~1 ms a call.
                 conn = http.client.HTTPConnection("127.0.0.1", port)
                 body = urllib.parse.urlencode({"job_id": model["id"], "image_path": str(image),
@@ -97,13 +111,19 @@ def main() -> None:
                 for i in range(args.requests + 5):
                     t = time.perf_counter()
                     conn.request("POST", "/models/images/classification/classify_one.json", body, headers)
-                    res = json.loads(conn.getresponse().read())
+                    response = conn.getresponse()
+                    res = json.loads(response.read())
                     elapsed = (time.perf_counter() - t) * 1000
                     if i >= 5:  # the first request starts the warm worker
                         total.append(elapsed)
                         prep.append(res["timing"]["preprocess_ms"])
                         fwd.append(res["timing"]["forward_ms"])
+                        timing = server_timing(response.getheader("Server-Timing", ""))
+                        http_part.append(elapsed - timing["app"])
+                        app_part.append(timing["app"] - timing["worker"])
+                        pipe_part.append(timing["worker"] - timing["preprocess"] - timing["forward"])
                 overhead = [a - b - c for a, b, c in zip(total, prep, fwd)]
+                parts.append((network, http_part, app_part, pipe_part))
                 classifier = Classifier(tmp / "jobs" / model["id"])
                 x = classifier.tensor(str(image))
                 import torch
@@ -120,6 +140,11 @@ def main() -> None:
                 print(f"{network:<10}{pct(total, .5):>10.2f}{pct(total, .99):>8.2f}{pct(prep, .5):>10.2f}"
                       f"{pct(fwd, .5):>9.2f}{pct(overhead, .5):>14.2f}{pct(overhead, .99):>8.2f}"
                       f"{pct(bare, .5):>14.2f}")
+            print("\nserver overhead p50 by part (ms): HTTP stack + client = total - app; "
+                  "app = Flask view without the worker; pipe = worker round trip - preprocess - forward")
+            print(f"{'network':<10}{'http':>8}{'app':>8}{'pipe':>8}")
+            for network, h, a, w in parts:
+                print(f"{network:<10}{pct(h, .5):>8.2f}{pct(a, .5):>8.2f}{pct(w, .5):>8.2f}")
         finally:
             server.terminate()
             server.wait(10)

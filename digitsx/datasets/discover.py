@@ -33,7 +33,21 @@ def within_roots(path: str | Path, roots: list[str]) -> bool:
     """True if ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``."""
     real = os.path.realpath(path)
     return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-               for root in (os.path.realpath(r) for r in roots))
+               for root in (_real_root(str(r)) for r in roots))
+
+
+_ROOTS: dict[str, tuple[float, str]] = {}
+
+
+def _real_root(root: str) -> str:
+    """A root with its symlinks resolved, cached for a second (it is resolved on every check)."""
+    import time
+
+    now = time.monotonic()
+    cached = _ROOTS.get(root)
+    if cached is None or now - cached[0] > 1.0:
+        cached = _ROOTS[root] = (now, os.path.realpath(root))
+    return cached[1]
 
 
 def check_path(path: str, roots: list[str], what: str) -> str:

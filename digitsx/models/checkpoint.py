@@ -32,6 +32,25 @@ def latest_snapshot(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
+_LATEST: dict[str, tuple[int, float | None]] = {}
+
+
+def latest_epoch(folder: Path) -> float | None:
+    """The epoch of the newest snapshot, re-listed only when the folder changes (its mtime moves
+    whenever a snapshot is written, renamed into place or pruned); None when there is none."""
+    import os
+
+    try:
+        stamp = os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+    cached = _LATEST.get(str(folder))
+    if cached is None or cached[0] != stamp:
+        latest = latest_snapshot(folder)
+        cached = _LATEST[str(folder)] = (stamp, epoch_of(latest) if latest is not None else None)
+    return cached[1]
+
+
 def write(path: Path, state: dict) -> None:
     """Save atomically: a crash while saving never leaves a torn snapshot."""
     import torch

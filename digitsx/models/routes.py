@@ -9,9 +9,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
-from flask import (Blueprint, Response, current_app, redirect, render_template, request,
-                   send_file)
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template,
+                   request, send_file)
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
@@ -21,7 +22,8 @@ from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
 from . import CLASSIFICATION, PRETRAINED, forms
-from .testing import model_and_epoch, server_path
+from . import checkpoint
+from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
 
 bp = Blueprint("models", __name__)
@@ -128,9 +130,17 @@ def metrics_csv(job_id: str):
 def classify_one():
     """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
     snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""
+    started = time.perf_counter()
     values = form_values()
     p = platform()
-    job, epoch = model_and_epoch(values)
+    job_id = str(values.get("job_id", ""))
+    epoch = snapshot_epoch(values)
+    if not epoch and JOB_ID.fullmatch(job_id):  # "latest" is the newest snapshot on disk now
+        latest = checkpoint.latest_epoch(p.store.job_dir(job_id))
+        epoch = f"{latest:g}" if latest is not None else ""
+    job = None
+    if p.serving.warm(job_id, epoch) is None:  # a warm worker means the model and snapshot exist
+        job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch})
     upload = request.files.get("image_file")
     if upload is not None and upload.filename:
         data = upload.read()
@@ -145,10 +155,19 @@ def classify_one():
             raise ValidationError({"image_path": [f"{path} does not exist"]})
         ask, shown = {"path": path}, None
     ask["visualize"] = str(values.get("show_visualizations", "")).lower() in ("1", "y", "yes", "on", "true")
-    answer = p.serving.classify(job.id, epoch, ask)
+    asked = time.perf_counter()
+    answer = p.serving.classify(job_id, epoch, ask)
+    answered = time.perf_counter()
     if wants_json():
-        return {k: answer[k] for k in ("predictions", "timing", "visualizations") if k in answer}
+        response = jsonify({k: answer[k] for k in ("predictions", "timing", "visualizations") if k in answer})
+        timing = answer.get("timing", {})
+        response.headers["Server-Timing"] = (
+            f"app;dur={(time.perf_counter() - started) * 1000:.3f}, "
+            f"worker;dur={(answered - asked) * 1000:.3f}, "
+            f"preprocess;dur={timing.get('preprocess_ms', 0):.3f}, forward;dur={timing.get('forward_ms', 0):.3f}")
+        return response
     image = base64.b64encode(shown if shown is not None else open(ask["path"], "rb").read()).decode()
+    job = job or p.store.get(job_id)
     return render_template("models/classify_one.html", job=p.job_json(job), answer=answer,
                            image=image)
 

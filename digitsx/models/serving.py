@@ -66,6 +66,11 @@ class WarmPool:
             raise BadRequest(answer["error"])
         return answer
 
+    def warm(self, job_id: str, epoch: str) -> WarmWorker | None:
+        """The running worker for a model snapshot, if there is one (no start, no lookup)."""
+        worker = self.workers.get((job_id, epoch))
+        return worker if worker is not None and worker.proc.poll() is None else None
+
     def worker(self, job_id: str, epoch: str) -> WarmWorker:
         """The warm worker for a model snapshot (started on first use)."""
         key = (job_id, epoch)

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,8 +26,20 @@ from ..http import form_values, platform, twin_route, wants_json
 from . import CLASSIFICATION, INFERENCE
 
 bp = Blueprint("model_tests", __name__)
+JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 TOP = 5
 TRUE = ("1", "y", "yes", "on", "true")
+
+
+def snapshot_epoch(values: dict) -> str:
+    """The ``snapshot_epoch`` field as a canonical number ("3", "2.5"), or "" for the newest."""
+    epoch = str(values.get("snapshot_epoch") or "").strip()
+    if not epoch:
+        return ""
+    try:
+        return f"{float(epoch):g}"
+    except ValueError:
+        raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
 
 
 def model_and_epoch(values: dict):
@@ -35,12 +48,8 @@ def model_and_epoch(values: dict):
     job = platform().store.get(str(values.get("job_id", "")))
     if job.kind != CLASSIFICATION:
         raise BadRequest(f"{job.name} ({job.id}) is not an image classification model")
-    epoch = str(values.get("snapshot_epoch") or "")
+    epoch = snapshot_epoch(values)
     if epoch:
-        try:
-            epoch = f"{float(epoch):g}"
-        except ValueError:
-            raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
         if float(epoch) not in [float(s["epoch"]) for s in job.result.get("snapshots", [])]:
             raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch}")
     elif not job.result.get("snapshots"):

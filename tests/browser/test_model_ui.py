@@ -78,3 +78,36 @@ def test_classify_one_with_visualizations(server_factory, page, tmp_path):
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "classify-one.png"), full_page=True)
     assert page.js_errors == []
+    # Classify many from the model page: a list with labels becomes a job whose report opens.
+    labels = s.get(f"{server.url}/files/{ds['id']}/labels.txt").text.splitlines()
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p.parent.name}/{p.name} {labels.index(p.parent.name)}\n"
+                               for p in sorted((data / "digits").rglob("*.png"))))
+    page.goto(f"{server.url}/models/{model['id']}")
+    page.set_input_files("#classify-many-form input[name=image_list]", str(listing))
+    page.fill("#classify-many-form input[name=image_folder]", str(data / "digits"))
+    with page.expect_navigation():
+        page.click("#classify-many")
+    page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
+    page.locator("#accuracy-card:not([hidden]) #test-confusion a.cell").first.wait_for(timeout=20000)
+    assert page.locator("#test-per-class tbody tr").count() == 10
+    assert "200 images" in page.inner_text("#images-filter")
+    assert page.locator("#images-table tbody tr").count() == 25
+    cell = page.locator("#test-confusion a.cell").first
+    count = int(cell.inner_text())
+    cell.click()
+    page.wait_for_function("document.querySelector('#images-filter').textContent.includes('most confident first')")
+    assert page.locator("#images-table tbody tr").count() == min(count, 25)
+    assert f"— {count} images" in page.inner_text("#images-filter")
+    assert page.locator("#top-n-grid .gallery").count() == 10
+    page.wait_for_function("[...document.querySelectorAll('#images-table img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.get_attribute("#results-csv", "href").endswith("/results.csv")
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "classify-many.png"), full_page=True)
+    # Testing the validation split from the model page.
+    page.goto(f"{server.url}/models/{model['id']}")
+    with page.expect_navigation():
+        page.click("#test-split")
+    page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
+    page.locator("#report-facts dd[data-fact='Top-1 accuracy']").wait_for(timeout=20000)
+    assert page.js_errors == []

@@ -187,7 +187,14 @@ def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
     infer = [p for p in psutil.process_iter(["cmdline"])
              if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
              and job["id"] in " ".join(p.info["cmdline"] or [])]
-    assert len(infer) == 2  # one warm worker per snapshot asked for: latest and epoch 3
+    assert len(infer) == 1  # one warm worker per snapshot: "latest" is epoch 3 now
+    older = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
+                                           "snapshot_epoch": 2})
+    assert older.ok and len(older.json()["predictions"]) == 5
+    infer = [p for p in psutil.process_iter(["cmdline"])
+             if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+             and job["id"] in " ".join(p.info["cmdline"] or [])]
+    assert len(infer) == 2
     bad = server.session.post(url, data={"job_id": job["id"]}, files={"image_file": ("x.png", b"nope")})
     assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
     outside = server.session.post(url, data={"job_id": job["id"], "image_path": "/etc/hostname"})
