@@ -33,7 +33,7 @@ def details(job, folder: Path) -> dict[str, Any]:
                   "train_epochs": spec.get("train_epochs"), "batch_size": spec.get("batch_size"),
                   "augment": spec.get("augment"), "labels": meta.get("labels", []),
                   "validation": result.get("validation"), "layers": network.get("layers", []),
-                  "parameters": network.get("parameters"),
+                  "parameters": network.get("parameters"), "transfer": result.get("transfer"),
                   "note": "DIGITS's caffe framework runs digitsx's PyTorch implementation of "
                           "the same network" if spec.get("requested_framework") == "caffe" else None},
     }

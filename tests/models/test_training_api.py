@@ -329,6 +329,7 @@ def test_pretrained_models_round_trip_and_transfer_learning(mnist_dataset, mnist
     transfer = s.get(f"{url}/models/{tuned['id']}.json").json()["result"]["transfer"]
     assert transfer["fresh"] == ["classifier.2.bias", "classifier.2.weight"]  # the 10→3 head
     assert len(transfer["loaded"]) == 6 and transfer["frozen"]
+    assert s.get(f"{url}/models/{tuned['id']}.json").json()["model"]["transfer"] == transfer  # the page's card
     before = torch.load(folder / "model.pt", weights_only=True)
     after = torch.load(server.jobs_dir / tuned["id"] / "snapshot_epoch_2.pt", weights_only=True)["model"]
     assert torch.equal(before["features.0.weight"], after["features.0.weight"])  # frozen

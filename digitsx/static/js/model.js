@@ -86,6 +86,15 @@
       ["Image", (job["image dimensions"] || []).join("×")], ["Parameters", m.parameters && m.parameters.toLocaleString()],
       ["Note", m.note]];
     $("model-facts").innerHTML = rows.filter((r) => r[1]).map(([k, v]) => `<dt>${dx.esc(k)}</dt><dd>${dx.esc(v)}</dd>`).join("");
+    const t = m.transfer;
+    $("transfer-card").hidden = !t;
+    if (t) {
+      $("transfer-summary").textContent = `${t.loaded.length} tensors loaded, ${t.fresh.length} fresh` +
+        (t.frozen ? " · loaded layers frozen" : t.lr_mult !== 1 ? ` · loaded layers at ${t.lr_mult}× the learning rate` : "");
+      const li = (names) => names.map((n) => `<li><code>${dx.esc(n)}</code></li>`).join("") || '<li class="hint">none</li>';
+      $("transfer-loaded").innerHTML = li(t.loaded);
+      $("transfer-fresh").innerHTML = li(t.fresh);
+    }
     const v = m.validation, labels = m.labels || [];
     $("validation-card").hidden = !v;
     if (v) {
