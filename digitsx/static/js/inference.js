@@ -46,7 +46,7 @@
     $("images-prev").disabled = data.page === 0;
     $("images-next").disabled = data.page + 1 >= data.pages;
     $("images-table").tBodies[0].innerHTML = data.rows.map((row) => `<tr data-index="${row.index}">
-      <td><img class="thumb" loading="lazy" src="${dx.esc(row.image)}${row.image.startsWith(base) ? "?size=96" : ""}" alt="" width="64"></td>
+      <td><img class="thumb" src="${dx.esc(row.image)}${row.image.startsWith(base) ? "?size=96" : ""}" alt="" width="64"></td>
       <td><code>${dx.esc(row.path)}</code></td><td>${dx.esc(row.label ?? "—")}</td>
       <td>${row.error ? `<span class="error-text">${dx.esc(row.error)}</span>` : preds(row.predictions)}</td></tr>`).join("");
   }
@@ -56,7 +56,7 @@
     const data = await dx.api("GET", `${base}/top_n.json?n=${n}`);
     $("top-n").hidden = false;
     $("top-n-grid").innerHTML = data.top_n.map((c) => `<h3>${dx.esc(c.label)}</h3><div class="gallery" data-class="${dx.esc(c.label)}">${
-      c.images.map((im) => `<figure><img src="${dx.esc(im.image)}${im.image.startsWith(base) ? "?size=128" : ""}" alt="" title="${dx.esc(im.path)}">
+      c.images.map((im) => `<figure><img loading="lazy" src="${dx.esc(im.image)}${im.image.startsWith(base) ? "?size=128" : ""}" alt="" title="${dx.esc(im.path)}">
         <figcaption>${im.pct.toFixed(2)}%${im.label ? ` · ${dx.esc(im.label)}` : ""}</figcaption></figure>`).join("")}</div>`).join("");
   }
 
