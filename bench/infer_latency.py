@@ -13,24 +13,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import urllib.parse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def server_timing(header: str) -> dict[str, float]:
@@ -43,18 +34,8 @@ def server_timing(header: str) -> dict[str, float]:
     return out
 
 
-def wait(s, url: str, timeout: float = 900) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = s.get(url).json()
-        if status["status"] in ("Done", "Error", "Aborted"):
-            assert status["status"] == "Done", status
-            return
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
 def main() -> None:
+    from _server import dataset_and_model, pct, server
     from dataset_build import make_photos
 
     from digitsx.datasets.demo import write_mnist_folder
@@ -69,21 +50,7 @@ def main() -> None:
         write_mnist_folder(tmp / "mnist", per_class=50)
         make_photos(tmp / "photos", 40, classes=2)
         port = 5690
-        server = subprocess.Popen([str(Path(sys.executable).parent / "digitsx-devserver"), "--host",
-                                   "127.0.0.1", "--port", str(port), "--jobs-dir", str(tmp / "jobs")],
-                                  env={**os.environ, "DIGITSX_DATA_ROOTS": str(tmp)},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        s = requests.Session()
-        s.headers["Accept"] = "application/json"
-        try:
-            for _ in range(100):
-                try:
-                    s.get(url + "/index.json")
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
-            s.post(url + "/login", data={"username": "bench"})
+        with server(tmp, port) as (url, s):
             cases = [("lenet", tmp / "mnist", 28, 1, next((tmp / "mnist" / "seven").glob("*.png"))),
                      ("resnet18", tmp / "photos", 224, 3, next((tmp / "photos").rglob("*.jpg")))]
             print(f"classify_one over keep-alive HTTP, {args.requests} requests per model, CPU (ms)")
@@ -93,14 +60,8 @@ def main() -> None:
             for network, folder, size, channels, image in cases:
                 if network not in args.networks.split(","):
                     continue
-                ds = s.post(url + "/datasets/images/classification.json", data={
-                    "dataset_name": network, "folder_train": str(folder), "resize_width": size,
-                    "resize_height": size, "resize_channels": channels}).json()
-                wait(s, f"{url}/datasets/{ds['id']}/status")
-                model = s.post(url + "/models/images/classification.json", data={
-                    "model_name": network, "dataset": ds["id"], "standard_networks": network,
-                    "train_epochs": 1, "batch_size": 16}).json()
-                wait(s, f"{url}/models/{model['id']}/status")
+                _, model_id = dataset_and_model(s, url, network, folder, size, channels, network)
+                model = {"id": model_id}
                 total, prep, fwd, http_part, app_part, pipe_part = [], [], [], [], [], []
                 # A lean keep-alive client (http.client): requests itself costs ~1 ms a call.
                 conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -145,9 +106,6 @@ def main() -> None:
             print(f"{'network':<10}{'http':>8}{'app':>8}{'pipe':>8}")
             for network, h, a, w in parts:
                 print(f"{network:<10}{pct(h, .5):>8.2f}{pct(a, .5):>8.2f}{pct(w, .5):>8.2f}")
-        finally:
-            server.terminate()
-            server.wait(10)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 
 def _resize(image: Image.Image, width: int, height: int) -> np.ndarray:
+    if image.size == (width, height):  # Pillow's resize would return a copy
+        return np.asarray(image)
     return np.asarray(image.resize((width, height), Image.BILINEAR))
 
 
@@ -72,13 +74,13 @@ def resize_image(image, width: int, height: int, mode: str = "squash", channels:
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, not {channels!r}")
     image = _as_pil(image, channels)
-    rng = rng or np.random.default_rng()
     w_in, h_in = image.size
     wr, hr = w_in / width, h_in / height
     if mode == "squash" or wr == hr:
         return _resize(image, width, height)
     if mode == "crop":
         return _crop(image, width, height, wr, hr)
+    rng = rng or np.random.default_rng()  # fill and half_crop pad with noise
     if mode == "fill":
         if wr > hr:
             rw, rh = width, round_half_away(h_in / wr)

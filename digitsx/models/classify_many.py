@@ -19,7 +19,7 @@ confusion matrix). The web process reads them for the report, the CSV and the to
 from __future__ import annotations
 
 import json
-import math
+import os
 import sys
 import time
 import traceback
@@ -33,7 +33,7 @@ from ..datasets import archives
 from ..datasets.discover import is_image, label_name
 from ..jobs.protocol import Emitter
 from .augment import prepare
-from .data import LmdbImages, default_loader_workers
+from .data import LmdbImages
 from .infer import Classifier, as_stored
 
 TOP = 5
@@ -41,36 +41,53 @@ MAX_ARCHIVE_BYTES = 16 * 2**30
 
 
 class ImageFiles(Dataset):
-    """Image files as the dataset stored them: ``(uint8 C×H×W, index, error or "")``; an
-    unreadable file gives a blank image and the reason, so one bad file never stops the job."""
+    """Image files in batches, as the dataset stored them: item ``b`` is ``(uint8 N×C×H×W,
+    indexes, reasons)`` for batch ``b``. An unreadable file gives a blank image and its reason,
+    so one bad file never stops the job. Whole batches per DataLoader worker: no per-image
+    collation."""
 
-    def __init__(self, paths: list[str], image: dict) -> None:
-        self.paths, self.image = paths, image
+    def __init__(self, paths: list[str], image: dict, batch: int) -> None:
+        self.paths, self.image, self.batch = paths, image, batch
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return -(-len(self.paths) // self.batch)
 
-    def __getitem__(self, index: int):
-        try:
-            return as_stored(self.paths[index], self.image), index, ""
-        except Exception as err:  # noqa: BLE001 - any decoding failure is this image's problem
-            blank = torch.zeros((self.image["channels"], self.image["height"], self.image["width"]),
-                                dtype=torch.uint8)
-            reason = "not found" if isinstance(err, FileNotFoundError) else f"not a readable image: {err}"
-            return blank, index, reason
+    def __getitem__(self, b: int):
+        indexes = range(b * self.batch, min(len(self.paths), (b + 1) * self.batch))
+        out = torch.zeros((len(indexes), self.image["channels"], self.image["height"],
+                           self.image["width"]), dtype=torch.uint8)
+        reasons = []
+        for row, index in enumerate(indexes):
+            try:
+                out[row] = as_stored(self.paths[index], self.image)
+                reasons.append("")
+            except Exception as err:  # noqa: BLE001 - any decoding failure is this image's problem
+                reasons.append("not found" if isinstance(err, FileNotFoundError)
+                               else f"not a readable image: {err}")
+        return out, torch.arange(indexes.start, indexes.stop), reasons
 
 
 class SplitImages(Dataset):
-    """A dataset split's records: ``(uint8 C×H×W, index, "")``."""
+    """A dataset split's records in batches: ``(uint8 N×C×H×W, indexes, reasons)``."""
 
-    def __init__(self, split: LmdbImages) -> None:
-        self.split = split
+    def __init__(self, split: LmdbImages, batch: int) -> None:
+        self.split, self.batch = split, batch
 
     def __len__(self) -> int:
-        return len(self.split)
+        return -(-len(self.split) // self.batch)
 
-    def __getitem__(self, index: int):
-        return self.split[index][0], index, ""
+    def __getitem__(self, b: int):
+        indexes = range(b * self.batch, min(len(self.split), (b + 1) * self.batch))
+        images = torch.stack([self.split[i][0] for i in indexes])
+        return images, torch.arange(indexes.start, indexes.stop), [""] * len(indexes)
+
+
+def loader_workers() -> int:
+    """DataLoader processes: one per core (at most 8)."""
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:
+        return max(1, min(8, os.cpu_count() or 1))
 
 
 def read_list(path: Path) -> tuple[list[str], list[int]]:
@@ -144,11 +161,13 @@ def run(folder: Path, out: Emitter) -> dict:
     results = folder / "results"
     results.mkdir(exist_ok=True)
     source = spec["source"]
+    cuda = classifier.device.type == "cuda"
+    batch = int(spec.get("batch_size") or (256 if cuda else 64))
     if source == "split":
         split = classifier.info.split(spec["split"])
         if split is None:
             raise ValueError(f"the dataset has no {spec['split']} images")
-        images: Dataset = SplitImages(split)
+        images: Dataset = SplitImages(split, batch)
         paths = [f"{spec['split']}/{i}" for i in range(len(split))]
         labels = np.load(Path(str(split.reader.path) + "_labels.npy"), allow_pickle=False).astype(np.int64) \
             if Path(str(split.reader.path) + "_labels.npy").exists() \
@@ -161,17 +180,16 @@ def run(folder: Path, out: Emitter) -> dict:
         limit = spec.get("limit")
         if limit:
             paths, found = paths[:limit], found[:limit]
-        images = ImageFiles(paths, classifier.image)
+        images = ImageFiles(paths, classifier.image, batch)
         labels = np.asarray(found, dtype=np.int64)
     (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(paths, labels)))
     total = len(paths)
     out.result(images=total, source=source, epoch=classifier.epoch, labels=names)
     out.progress(0, total)
 
-    cuda = classifier.device.type == "cuda"
-    batch = int(spec.get("batch_size") or (256 if cuda else 64))
-    workers = min(default_loader_workers(), max(1, math.ceil(total / batch)))
-    data = DataLoader(images, batch_size=batch, shuffle=False, num_workers=workers, pin_memory=cuda,
+    # Decoding is the work here (the forward pass is batched and short): every core decodes.
+    workers = min(loader_workers(), max(1, len(images)))
+    data = DataLoader(images, batch_size=None, shuffle=False, num_workers=workers, pin_memory=cuda,
                       multiprocessing_context="fork", prefetch_factor=4)
     probs = np.lib.format.open_memmap(results / "probs.npy", mode="w+", dtype=np.float32,
                                       shape=(total, len(names)))

@@ -29,8 +29,9 @@ from .train import build_network
 def as_stored(source, image: dict) -> torch.Tensor:
     """An image file (path or file object) → the uint8 (C, H, W) tensor its dataset would have
     stored: same channels, resize mode and size (``image`` is the dataset's ``meta["image"]``)."""
+    noisy = image["resize_mode"] in ("fill", "half_crop")  # the padding noise is seeded per image
     array = resize_image(load_image(source, image["channels"]), image["width"], image["height"],
-                         image["resize_mode"], image["channels"], np.random.default_rng(0))
+                         image["resize_mode"], image["channels"], np.random.default_rng(0) if noisy else None)
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.array(array, copy=True, order="C"))
 

@@ -1,0 +1,68 @@
+"""A real digitsx server for the benchmarks, and the REST steps they share."""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def wait(s, url: str, timeout: float = 900) -> None:
+    """Poll a job's status URL until it finishes; it must be Done."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = s.get(url).json()
+        if status["status"] in ("Done", "Error", "Aborted"):
+            assert status["status"] == "Done", status
+            return
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@contextlib.contextmanager
+def server(tmp: Path, port: int):
+    """``digitsx-devserver`` on ``port`` with ``tmp`` as data root and jobs under ``tmp/jobs``;
+    yields ``(url, logged-in JSON session)``."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "digitsx-devserver"), "--host",
+                             "127.0.0.1", "--port", str(port), "--jobs-dir", str(tmp / "jobs")],
+                            env={**os.environ, "DIGITSX_DATA_ROOTS": str(tmp)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    try:
+        for _ in range(100):
+            try:
+                s.get(url + "/index.json")
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        s.post(url + "/login", data={"username": "bench"})
+        yield url, s
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def dataset_and_model(s, url: str, name: str, folder: Path, size: int, channels: int,
+                      network: str, epochs: int = 1) -> tuple[str, str]:
+    """Build a dataset from ``folder`` and train ``network`` on it; ``(dataset id, model id)``."""
+    ds = s.post(url + "/datasets/images/classification.json", data={
+        "dataset_name": name, "folder_train": str(folder), "resize_width": size,
+        "resize_height": size, "resize_channels": channels}).json()
+    wait(s, f"{url}/datasets/{ds['id']}/status")
+    model = s.post(url + "/models/images/classification.json", data={
+        "model_name": network, "dataset": ds["id"], "standard_networks": network,
+        "train_epochs": epochs, "batch_size": 16}).json()
+    wait(s, f"{url}/models/{model['id']}/status")
+    return ds["id"], model["id"]
