@@ -34,6 +34,8 @@ def defaults() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024**3,  # uploads above this answer 413
         "LOG_TAIL_LINES": 40,
         "TCP_NODELAY": True,  # False only to measure the ~40 ms keep-alive stall (bench/)
+        "SERVING_IDLE_SECONDS": 300.0,  # a warm inference worker closes after this long unused
+        "CLASSIFY_MANY_DIRECT": 1000,  # classify_many.json lists up to this size answer directly
         "SECRET_KEY": None,  # None: generated once and kept in the jobs folder
     }
 

@@ -47,6 +47,7 @@ class Platform:
         self.serving = WarmPool(self.store, self.scheduler,
                                 lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),
                                 socketio.sleep, float(cfg.get("SERVING_IDLE_SECONDS", 300)))
+        self.scheduler.reclaim_gpus = self.serving.yield_gpus
         self.started = False
 
     def _nvml(self, cfg: Any) -> Any:

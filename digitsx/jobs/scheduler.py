@@ -32,6 +32,8 @@ class Scheduler:
         self.spawn = spawn
         self.waiting: dict[str, dict[str, Any]] = {}  # job id → why it waits, its queue place
         self._lock = threading.RLock()
+        # Set by the platform: close warm inference workers that hold GPUs a queued job wants.
+        self.reclaim_gpus: Callable[[], Any] | None = None
         self._wake = threading.Event()
         self._stopped = threading.Event()
 
@@ -79,7 +81,12 @@ class Scheduler:
             for job_id, info in waiting.items():
                 if previous.get(job_id) != info:  # a new reason or place: tell the pages
                     self.store.notify(self.store.get(job_id), "queue")
-            return started
+            serving = {g for h, r in self.pool.holders.items() if h.startswith("serve:") for g in r.gpus}
+            reclaim = self.reclaim_gpus is not None and \
+                any(serving & set(i.get("gpus", ())) for i in waiting.values())
+        if reclaim:  # outside the lock: closing a worker takes a moment
+            self.reclaim_gpus()
+        return started
 
     # -- one job --------------------------------------------------------------------------
     def _consider(self, job: Job, blocked: frozenset[int], train_queue: int) -> Any:

@@ -35,16 +35,23 @@ class WarmWorker:
     next_id: int = 0
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one request line, read one answer line."""
+        """Send one request line, read one answer line; WorkerGone if the worker has stopped."""
         with self.lock:
             self.next_id += 1
-            self.proc.stdin.write(json.dumps({"id": self.next_id, **request}) + "\n")
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
+            try:
+                self.proc.stdin.write(json.dumps({"id": self.next_id, **request}) + "\n")
+                self.proc.stdin.flush()
+                line = self.proc.stdout.readline()
+            except (OSError, ValueError):  # closed by stop_worker, or the process died
+                line = ""
             self.last_used = time.time()
         if not line:
-            raise DigitsxError("the inference worker stopped; see infer.log in the model's folder")
+            raise WorkerGone("the inference worker stopped; see infer.log in the model's folder")
         return json.loads(line)
+
+
+class WorkerGone(DigitsxError):
+    """The warm worker stopped (reaped, yielded its GPU, or crashed) before it answered."""
 
 
 class WarmPool:
@@ -60,8 +67,10 @@ class WarmPool:
 
     def classify(self, job_id: str, epoch: str, request: dict[str, Any]) -> dict[str, Any]:
         """Classify with the (model, epoch) worker, starting it if needed."""
-        worker = self.worker(job_id, epoch)
-        answer = worker.ask(request)
+        try:
+            answer = self.worker(job_id, epoch).ask(request)
+        except WorkerGone:  # stopped between lookup and use: once more, with a fresh worker
+            answer = self.worker(job_id, epoch).ask(request)
         if "error" in answer:
             raise BadRequest(answer["error"])
         return answer
@@ -86,7 +95,8 @@ class WarmPool:
         job_id, epoch = key
         holder, gpus = f"serve:{job_id}:{epoch}", ()
         pool = self.scheduler.pool
-        if pool.gpus:
+        queued_for_gpu = any(info.get("gpus") for info in self.scheduler.waiting.values())
+        if pool.gpus and not queued_for_gpu:  # jobs waiting for a GPU come first
             with self.scheduler._lock:
                 reservation = pool.try_reserve(holder, Request(gpu_count=1))
             gpus = reservation.gpus if reservation else ()
@@ -122,6 +132,21 @@ class WarmPool:
         except (OSError, subprocess.TimeoutExpired):
             worker.proc.kill()
         self._release(worker.holder)
+
+    def yield_gpus(self) -> int:
+        """Close the workers that hold a GPU and are not answering a request (a job is waiting
+        for a GPU: training and test jobs come before warm serving, which can run on the CPU
+        or wait its turn). Returns how many were closed."""
+        closed = 0
+        for key, worker in list(self.workers.items()):
+            if worker.holder and worker.lock.acquire(blocking=False):
+                try:
+                    log.info("warm worker %s yields its GPU to a waiting job", key)
+                    self.stop_worker(key)
+                    closed += 1
+                finally:
+                    worker.lock.release()
+        return closed
 
     def stop_model(self, job_id: str) -> None:
         """Close every worker of a model (it is being deleted)."""
