@@ -1,7 +1,7 @@
 """REST routes in DIGITS's shapes, ownership, errors, bulk actions, OpenAPI (test client)."""
 from __future__ import annotations
 
-from tests.conftest import login, run_job, wait_job
+from tests.conftest import login, run_job, wait_for, wait_job
 
 JSON = {"Accept": "application/json"}
 
@@ -116,7 +116,7 @@ def test_delete_running_job_stops_it_and_removes_folder(app, client):
     assert res.status_code == 200 and res.get_json()["status"] == "Job deleted."
     assert not platform.store.job_dir(job["id"]).exists()
     assert client.get(f"/jobs/{job['id']}/status").status_code == 404
-    assert platform.pool.holders == {}
+    wait_for(lambda: platform.pool.holders == {}, 5, what="the reservation to be released")
 
 
 def test_delete_dataset_used_by_a_model_is_refused(app, client):

@@ -38,6 +38,7 @@ from .infer import Classifier, as_stored
 
 TOP = 5
 MAX_ARCHIVE_BYTES = 16 * 2**30
+MAX_CONFUSION = 100  # classes; a larger matrix is not shown (as in training's validation)
 
 
 class ImageFiles(Dataset):
@@ -149,7 +150,7 @@ def report(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray, names: list[st
                           "top1": round(100 * float(hit1[mine].mean()), 2) if n else None,
                           "top5": round(100 * float(hit5[mine].mean()), 2) if n else None})
     out.update(top1=round(100 * float(hit1.mean()), 2), top5=round(100 * float(hit5.mean()), 2),
-               per_class=per_class, confusion=confusion.tolist())
+               per_class=per_class, confusion=confusion.tolist() if classes <= MAX_CONFUSION else None)
     return out
 
 

@@ -58,7 +58,8 @@ def test_abort_stops_the_whole_process_group(app, client):
     assert job["status"] == "Aborted"
     wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
                              for p in kids), 10, what="worker children to die")
-    assert platform.pool.holders == {}
+    # The reservation goes back right after the final status (the watcher's last step).
+    wait_for(lambda: platform.pool.holders == {}, 5, what="the reservation to be released")
 
 
 def test_worker_ignoring_sigterm_is_killed_after_grace(app, client):

@@ -24,8 +24,8 @@
     if (r.labelled) {
       $("test-per-class").tBodies[0].innerHTML = r.per_class.map((c, i) => `<tr><td>${dx.esc(c.label)}</td><td>${c.images}</td>
         <td>${c.top1 == null ? "—" : c.top1 + "%"}</td><td>${c.top5 == null ? "—" : c.top5 + "%"}</td></tr>`).join("");
-      const labels = r.labels, max = Math.max(1, ...r.confusion.flat());
-      $("test-confusion").innerHTML = `<tr><th></th>${labels.map((l) => `<th title="${dx.esc(l)}">${dx.esc(String(l).slice(0, 6))}</th>`).join("")}</tr>` +
+      const labels = r.labels, max = Math.max(1, ...(r.confusion || []).flat());
+      if (r.confusion) $("test-confusion").innerHTML = `<tr><th></th>${labels.map((l) => `<th title="${dx.esc(l)}">${dx.esc(String(l).slice(0, 6))}</th>`).join("")}</tr>` +
         r.confusion.map((row, i) => `<tr><th>${dx.esc(labels[i])}</th>${row.map((n, j) =>
           `<td style="background:rgba(${i === j ? "118,185,0" : "192,57,43"},${(n / max).toFixed(2)})">${n ? `<a href="#images-card" class="cell" data-true="${i}" data-predicted="${j}">${n}</a>` : 0}</td>`).join("")}</tr>`).join("");
     }
