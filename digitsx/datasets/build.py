@@ -14,12 +14,11 @@ import os
 import shutil
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
 
-from ..jobs.protocol import Emitter
+from ..jobs.protocol import Emitter, run_worker
 from . import archives, discover
 from .discover import SPLITS, DatasetInputError, Entry
 from .health import health_report
@@ -198,17 +197,7 @@ def run(folder: Path, out: Emitter) -> dict:
 
 def main(job_dir: str) -> int:
     """Entry point: exit 0 on success, 2 for bad input (with a message), 1 for a bug."""
-    out = Emitter()
-    try:
-        run(Path(job_dir), out)
-        return 0
-    except DatasetInputError as err:
-        out.error(str(err), "DatasetInputError")
-        return 2
-    except Exception as err:  # a bug: the traceback goes to the log, the message to the page
-        traceback.print_exc()
-        out.error(f"{type(err).__name__}: {err}", "InternalError")
-        return 1
+    return run_worker(run, job_dir, (DatasetInputError,))
 
 
 if __name__ == "__main__":

@@ -38,14 +38,7 @@ def create_classification():
     form = forms.parse(form_values(), request.files, current_app.config)
     p = platform()
     job = p.store.create(CLASSIFICATION, form.name, form.spec, username, form.group)
-    folder = p.store.job_dir(job.id)
-    for relpath, upload in form.uploads.items():
-        target = folder / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(upload, bytes):
-            target.write_bytes(upload)
-        else:
-            upload.save(target)
+    p.store.put_files(job.id, form.uploads)
     p.scheduler.submit(job)
     if wants_json():
         return {"id": job.id, "name": job.name, "status": job.status, "url": f"/datasets/{job.id}"}

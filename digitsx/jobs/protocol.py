@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import IO, Any
+import traceback
+from pathlib import Path
+from typing import IO, Any, Callable
 
 VERSION = 1
 EVENTS = frozenset({"progress", "metric", "snapshot", "log", "result", "error", "rewind"})
@@ -76,3 +78,22 @@ class Emitter:
     def error(self, message: str, type: str = "Error") -> None:
         """The reason the job is failing; the worker exits non-zero after it."""
         self.emit("error", message=message, type=type)
+
+
+def run_worker(run: Callable[[Path, Emitter], Any], job_dir: str,
+               expected: tuple[type[BaseException], ...] = ()) -> int:
+    """A worker's entry point: ``run(folder, emitter)``, then the exit status. 0 when it
+    succeeds; 2 for an ``expected`` error (a problem the user can fix: its message goes to the
+    page as it is); 1 for anything else (a bug: ``Type: message`` on the page, the traceback in
+    the log)."""
+    out = Emitter()
+    try:
+        run(Path(job_dir), out)
+        return 0
+    except expected as err:
+        out.error(str(err).strip("'\""), type(err).__name__)
+        return 2
+    except Exception as err:
+        traceback.print_exc()
+        out.error(f"{type(err).__name__}: {err}", "InternalError")
+        return 1

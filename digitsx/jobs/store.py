@@ -39,6 +39,20 @@ class JobStore:
         """The folder of a job (it need not exist)."""
         return self.jobs_dir / job_id
 
+    def put_files(self, job_id: str, files: dict[str, Any]) -> None:
+        """Write inputs into a job's folder before it is submitted: ``{relative path: bytes,
+        str, or an uploaded file (anything with .save)}``."""
+        folder = self.job_dir(job_id)
+        for relpath, content in files.items():
+            target = folder / relpath
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            elif isinstance(content, str):
+                target.write_text(content)
+            else:
+                content.save(target)
+
     def create(self, kind: str, name: str, spec: dict[str, Any], username: str = "",
                group: str = "", parent_id: str | None = None, notes: str = "") -> Job:
         """A new Initialized job with its folder and ``spec.json`` (written once, here)."""

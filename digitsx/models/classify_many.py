@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..datasets import archives
 from ..datasets.discover import is_image, label_name
-from ..jobs.protocol import Emitter
+from ..jobs.protocol import Emitter, run_worker
 from .augment import prepare
 from .data import LmdbImages
 from .infer import Classifier, as_stored
@@ -228,14 +227,8 @@ def run(folder: Path, out: Emitter) -> dict:
 
 
 def main(job_dir: str) -> int:
-    out = Emitter()
-    try:
-        run(Path(job_dir), out)
-        return 0
-    except Exception as err:
-        traceback.print_exc()
-        out.error(f"{type(err).__name__}: {err}", "InferenceError")
-        return 2
+    """Entry point: 0 when done, 2 for unusable input (named), 1 for a bug."""
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, KeyError))
 
 
 if __name__ == "__main__":

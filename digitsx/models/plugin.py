@@ -10,7 +10,7 @@ from . import CLASSIFICATION, INFERENCE, PRETRAINED
 
 def init_app(app: Flask) -> None:
     """Register the model kind and its routes."""
-    from . import routes, summary, testing
+    from . import report, routes, summary, testing
 
     kinds.register(kinds.JobKind(
         CLASSIFICATION, "model", "Image classification model", "digitsx.models.train",
@@ -22,7 +22,8 @@ def init_app(app: Flask) -> None:
         lambda spec: Request(cpu=1), url_prefix="/models"))
     kinds.register(kinds.JobKind(
         INFERENCE, "inference", "Classification test", "digitsx.models.classify_many",
-        lambda spec: Request(gpu_count=1), url_prefix="/models", details=testing.details,
+        lambda spec: Request(gpu_count=1), url_prefix="/models", details=report.details,
         template="models/inference.html"))
     app.register_blueprint(routes.bp)
     app.register_blueprint(testing.bp)
+    app.register_blueprint(report.bp)

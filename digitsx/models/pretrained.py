@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import traceback
 from pathlib import Path
 
 import torch
 
 from ..datasets import archives
-from ..jobs.protocol import Emitter
+from ..jobs.protocol import Emitter, run_worker
 from . import networks
 
 REQUIRED = ("model.pt", "network.py", "labels.txt", "info.json")
@@ -92,14 +91,8 @@ def run(folder: Path, out: Emitter) -> dict:
 
 
 def main(job_dir: str) -> int:
-    out = Emitter()
-    try:
-        run(Path(job_dir), out)
-        return 0
-    except Exception as err:
-        traceback.print_exc()
-        out.error(f"{type(err).__name__}: {err}", "PretrainedModelError")
-        return 2
+    """Entry point: 0 when the pretrained model loads, 2 for unusable files (named), 1 for a bug."""
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, KeyError))
 
 
 if __name__ == "__main__":

@@ -212,11 +212,7 @@ def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     """Create a pretrained-model job; its worker assembles and checks the files."""
     p = platform()
     job = p.store.create(PRETRAINED, name, spec, auth.require_login())
-    folder = p.store.job_dir(job.id)
-    for relpath, upload in (files or {}).items():
-        target = folder / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        upload.save(target)
+    p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
     if wants_json():
         return {"status": "success", "id": job.id, "name": job.name, "job": p.job_json(job)}

@@ -1,33 +1,28 @@
 """Testing a model on many images: classify many, top N per category, a dataset split.
 
 Small ``classify_many.json`` lists are answered in the request, in DIGITS's shape. Everything
-else becomes an inference job (worker :mod:`digitsx.models.classify_many`) whose page is the
-report: accuracy, per-class accuracy, a confusion matrix whose cells open the images behind
-them (most confident first), every image's top 5, top N per class, and a CSV.
+else becomes a test job (worker :mod:`digitsx.models.classify_many`) whose page is the report
+(:mod:`digitsx.models.report`): accuracy, per-class accuracy, a confusion matrix whose cells
+open the images behind them (most confident first), every image's top 5, top N per class, CSV.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-from flask import Blueprint, Response, current_app, redirect, request, send_file
+from flask import Blueprint, current_app, redirect, request
 
 from .. import auth
 from ..datasets.archives import archive_suffix
 from ..datasets.discover import within_roots
-from ..errors import BadRequest, NotFound, ValidationError
+from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from . import CLASSIFICATION, INFERENCE
 
 bp = Blueprint("model_tests", __name__)
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-TOP = 5
 TRUE = ("1", "y", "yes", "on", "true")
 
 
@@ -143,16 +138,18 @@ def create_job(model, epoch: str, spec: dict, name: str, files: dict | None = No
     spec = {"model": {"id": model.id, "dir": str(p.store.job_dir(model.id)), "name": model.name},
             "epoch": float(epoch) if epoch else None, **spec}
     job = p.store.create(INFERENCE, name, spec, auth.require_login(), None, model.id)
-    folder = p.store.job_dir(job.id)
-    for relpath, content in (files or {}).items():
-        target = folder / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            target.write_text(content)
-        else:
-            content.save(target)
+    p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
     return p.job_json(job)
+
+
+def accepted(job: dict, anchor: str = ""):
+    """A created test job: 202 ``{job_id, status_url, results_url, job}``, or its page."""
+    if wants_json():
+        return {"job_id": job["id"], "status": job["status"], "url": job["url"],
+                "status_url": f"/models/{job['id']}/status",
+                "results_url": f"/models/{job['id']}/results.json", "job": job}, 202
+    return redirect(job["url"] + anchor)
 
 
 def _submit(values: dict, model, epoch: str, inputs: dict, top_n: int | None = None):
@@ -168,11 +165,7 @@ def _submit(values: dict, model, epoch: str, inputs: dict, top_n: int | None = N
         files = {spec["list"]: "".join(f"{path}\t{label}\n" for path, label in inputs["entries"])}
         name = f"{model.name}: {what} ({len(inputs['entries'])} images)"
     job = create_job(model, epoch, spec, str(values.get("job_name") or name), files)
-    if wants_json():
-        return {"job_id": job["id"], "status": job["status"], "url": job["url"],
-                "status_url": f"/models/{job['id']}/status",
-                "results_url": f"/models/{job['id']}/results.json", "job": job}, 202
-    return redirect(job["url"] + ("#top-n" if top_n else ""))
+    return accepted(job, "#top-n" if top_n else "")
 
 
 def _direct(model, epoch: str, entries: list[tuple[str, int]]) -> dict:
@@ -244,181 +237,4 @@ def test_split(job_id: str):
         raise ValidationError({"split": [f"the dataset has no {split} images"]})
     job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": model.spec["dataset"]["id"]},
                      str(values.get("job_name") or f"{model.name}: test on {split} ({entries} images)"))
-    if wants_json():
-        return {"job_id": job["id"], "status": job["status"], "url": job["url"],
-                "status_url": f"/models/{job['id']}/status",
-                "results_url": f"/models/{job['id']}/results.json", "job": job}, 202
-    return redirect(job["url"])
-
-
-# The report ---------------------------------------------------------------------------------
-
-class Results:
-    """A finished inference job's outputs, read once per change of its files."""
-
-    def __init__(self, folder: Path) -> None:
-        out = folder / "results"
-        if not (out / "report.json").exists():
-            raise NotFound("the results are not ready yet")
-        self.folder = folder
-        self.report = json.loads((out / "report.json").read_text())
-        self.names: list[str] = self.report["labels"]
-        self.paths, labels = [], []
-        for line in (out / "images.tsv").read_text().splitlines():
-            path, _, label = line.rpartition("\t")
-            self.paths.append(path)
-            labels.append(int(label))
-        self.labels = np.asarray(labels, dtype=np.int64)
-        self.probs = np.load(out / "probs.npy", mmap_mode="r", allow_pickle=False)
-        self.ok = np.load(out / "ok.npy", allow_pickle=False)
-        self.errors = {int(k): v for k, v in json.loads((out / "errors.json").read_text()).items()}
-        self.top = np.argsort(-self.probs, axis=1, kind="stable")[:, :min(TOP, len(self.names))]
-
-    def predictions(self, i: int) -> list:
-        return [[self.names[c], round(100 * float(self.probs[i, c]), 2)] for c in self.top[i]]
-
-    def row(self, i: int, job_id: str, spec: dict) -> dict:
-        label = int(self.labels[i])
-        return {"index": i, "path": self.paths[i], "label": self.names[label] if label >= 0 else None,
-                "predictions": self.predictions(i) if self.ok[i] else [],
-                "error": self.errors.get(i), "image": image_url(job_id, spec, i)}
-
-
-@lru_cache(maxsize=8)
-def _results(folder: str, stamp: float) -> Results:
-    return Results(Path(folder))
-
-
-def results_of(job_id: str) -> tuple[object, Results]:
-    job = platform().store.get(job_id)
-    if job.kind != INFERENCE:
-        raise BadRequest(f"{job.name} ({job.id}) is not an inference job")
-    folder = platform().store.job_dir(job.id)
-    report = folder / "results" / "report.json"
-    if not report.exists():
-        raise NotFound(f"{job.name} has no results yet ({job.status})")
-    return job, _results(str(folder), report.stat().st_mtime)
-
-
-def image_url(job_id: str, spec: dict, i: int) -> str:
-    if spec.get("source") == "split":
-        return f"/datasets/{spec['dataset_id']}/images/{spec['split']}/{i}"
-    return f"/models/{job_id}/images/{i}"
-
-
-def _int_arg(name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name}: expected a whole number, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        raise BadRequest(f"{name}: must be between {low} and {high}")
-    return value
-
-
-@bp.route("/models/<job_id>/results.json")
-def results(job_id: str):
-    """A page of per-image results: ``?page=0&size=50``; ``true=<class>&predicted=<class>``
-    keeps one confusion-matrix cell (sorted by confidence, highest first); ``errors=1`` keeps
-    the images that could not be read."""
-    job, r = results_of(job_id)
-    size = _int_arg("size", 50, 1, 1000)
-    page = _int_arg("page", 0)
-    classes = len(r.names)
-    true, predicted = _int_arg("true", None, 0, classes - 1), _int_arg("predicted", None, 0, classes - 1)
-    keep = np.ones(len(r.paths), dtype=bool)
-    if request.args.get("errors", "").lower() in TRUE:
-        keep &= ~r.ok
-    if true is not None:
-        keep &= r.labels == true
-    if predicted is not None:
-        keep &= r.ok & (r.top[:, 0] == predicted)
-    chosen = np.flatnonzero(keep)
-    if predicted is not None:
-        chosen = chosen[np.argsort(-r.probs[chosen, predicted], kind="stable")]
-    total = int(len(chosen))
-    rows = [r.row(int(i), job.id, job.spec) for i in chosen[page * size:(page + 1) * size]]
-    return {"total": total, "page": page, "size": size, "pages": max(1, -(-total // size)),
-            "true": true, "predicted": predicted, "labels": r.names, "rows": rows,
-            "report": {k: v for k, v in r.report.items() if k not in ("labels",)}}
-
-
-@bp.route("/models/<job_id>/results.csv")
-def results_csv(job_id: str):
-    """Every image: path, true label, top-5 labels and percentages, error."""
-    job, r = results_of(job_id)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    k = r.top.shape[1]
-    w.writerow(["path", "label"] + [c for n in range(1, k + 1) for c in (f"top{n}", f"top{n}_pct")]
-               + ["error"])
-    for i, path in enumerate(r.paths):
-        preds = r.predictions(i) if r.ok[i] else []
-        w.writerow([path, r.names[r.labels[i]] if r.labels[i] >= 0 else ""]
-                   + [x for pred in preds for x in pred] + [""] * (2 * (k - len(preds)))
-                   + [r.errors.get(i, "")])
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={job.id}_results.csv"})
-
-
-@bp.route("/models/<job_id>/top_n.json")
-def top_n_per_class(job_id: str):
-    """For each class, the ``n`` images scored highest for it: ``{"top_n": [{label, images:
-    [{index, path, pct, image, label}]}]}``."""
-    job, r = results_of(job_id)
-    n = _int_arg("n", job.spec.get("top_n") or 9, 1, 100)
-    ok = np.flatnonzero(r.ok)
-    out = []
-    for c, name in enumerate(r.names):
-        scores = r.probs[ok, c]
-        best = ok[np.argsort(-scores, kind="stable")[:n]]
-        out.append({"label": name, "images": [
-            {"index": int(i), "path": r.paths[i], "pct": round(100 * float(r.probs[i, c]), 2),
-             "image": image_url(job.id, job.spec, int(i)),
-             "label": r.names[r.labels[i]] if r.labels[i] >= 0 else None} for i in best]})
-    return {"n": n, "top_n": out}
-
-
-@bp.route("/models/<job_id>/images/<int:index>")
-def input_image(job_id: str, index: int):
-    """An image of a list or archive, as uploaded (a thumbnail with ``?size=``)."""
-    job, r = results_of(job_id)
-    if not 0 <= index < len(r.paths):
-        raise NotFound(f"{job.name} has no image {index}")
-    path = r.paths[index]
-    folder = str(platform().store.job_dir(job.id))
-    if not (within_roots(path, current_app.config["DATA_ROOTS"]) or within_roots(path, [folder])):
-        raise NotFound(f"{path} is outside the allowed data roots")
-    if not os.path.isfile(path):
-        raise NotFound(f"{path} no longer exists")
-    size = _int_arg("size", None, 8, 1024)
-    if size is None:
-        return send_file(path, max_age=3600)
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.convert("RGB" if im.mode not in ("L", "RGB") else im.mode).save(buf, "PNG")
-    except OSError as err:
-        raise BadRequest(f"{path} is not a readable image: {err}") from None
-    return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "max-age=3600"})
-
-
-def details(job, folder: Path) -> dict:
-    """What an inference job's JSON adds: its model, source and (when done) the report."""
-    spec = job.spec
-    report_file = folder / "results" / "report.json"
-    report = None
-    if report_file.exists():
-        try:
-            report = json.loads(report_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            report = None
-    return {"inference": {"model": spec.get("model", {}).get("id"), "epoch": spec.get("epoch"),
-                          "source": spec.get("source"), "split": spec.get("split"),
-                          "top_n": spec.get("top_n"), "report": report}}
+    return accepted(job)

@@ -16,7 +16,6 @@ import os
 import random
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
-from ..jobs.protocol import Emitter
+from ..jobs.protocol import Emitter, run_worker
 from . import checkpoint, networks, schedules
 from .augment import Augment, prepare
 from .data import DatasetInfo, default_loader_workers, loader
@@ -320,20 +319,9 @@ class Trainer:
 
 def main(job_dir: str) -> int:
     """Entry point: 0 when trained, 2 for a problem the user can fix, 1 for a bug."""
-    out = Emitter()
-    folder = Path(job_dir)
-    try:
-        spec = json.loads((folder / "spec.json").read_text())
-        Trainer(folder, spec, out).run()
-        return 0
-    except (TrainingError, FileNotFoundError, ValueError, KeyError) as err:
-        traceback.print_exc()
-        out.error(str(err).strip("'\""), type(err).__name__)
-        return 2
-    except Exception as err:
-        traceback.print_exc()
-        out.error(f"{type(err).__name__}: {err}", "InternalError")
-        return 1
+    return run_worker(lambda folder, out: Trainer(folder, json.loads((folder / "spec.json").read_text()),
+                                                  out).run(),
+                      job_dir, (TrainingError, FileNotFoundError, ValueError, KeyError))
 
 
 if __name__ == "__main__":
