@@ -21,10 +21,9 @@ from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED, forms
-from . import checkpoint
-from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch
+from . import CLASSIFICATION, PRETRAINED, checkpoint, forms
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
+from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch
 
 bp = Blueprint("models", __name__)
 
