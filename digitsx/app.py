@@ -45,6 +45,11 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     events.register_handlers(socketio)
     errors.register_handlers(app)
     auth.init_app(app)
+    if int(app.config.get("PROXY_COUNT") or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.register_blueprint(views.bp)
     app.register_blueprint(job_routes.bp)
     for name in BUILTIN_PLUGINS + app.config["PLUGINS"]:

@@ -12,7 +12,11 @@ import sys
 
 def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitsx-devserver", description="Serve digitsx.")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (127.0.0.1; any other needs password mode)")
+    parser.add_argument("--auth", choices=("open", "password"),
+                        help="open: DIGITS's username login, loopback only; password: accounts "
+                             "(default: open on loopback, password otherwise; DIGITSX_AUTH)")
     parser.add_argument("-p", "--port", type=int, default=5000, help="port (5000)")
     parser.add_argument("--jobs-dir", help="jobs folder (default: per-user data folder)")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging and errors")
@@ -28,9 +32,16 @@ def devserver(argv: list[str] | None = None) -> None:
     args = _serve_parser().parse_args(argv)
     if args.jobs_dir:
         os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
+    if args.auth:
+        os.environ["DIGITSX_AUTH"] = args.auth
+    from .config import ConfigError
     from .server import serve
 
-    serve(args.host, args.port, args.debug)
+    try:
+        serve(args.host, args.port, args.debug)
+    except ConfigError as err:
+        print(f"digitsx-devserver: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "class-per-folder tree of PNGs")
     demo.add_argument("dest", help="folder to create")
     demo.add_argument("--per-class", type=int, help="at most this many images per class")
+    from .auth.cli import add_parser as add_users_parser, run as run_users
+
+    add_users_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo-data":
         from .datasets.demo import write_mnist_folder
@@ -71,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             print("no GPU found: training runs on the CPU")
         for d in platform.devices:
             print(f"{d['index']}: {d['name']} {d['uuid']} {d['memory_total'] // 2**20} MiB")
+    elif args.command == "users":
+        return run_users(app, args)
     elif args.command == "jobs":
         for job in platform.store.db.jobs(*([args.status] if args.status else [])):
             print(f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")

@@ -6,6 +6,7 @@ test passes to :func:`digitsx.create_app`.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,23 @@ def defaults() -> dict[str, Any]:
         "SERVING_IDLE_SECONDS": 300.0,  # a warm inference worker closes after this long unused
         "CLASSIFY_MANY_DIRECT": 1000,  # classify_many.json lists up to this size answer directly
         "SECRET_KEY": None,  # None: generated once and kept in the jobs folder
+        # Accounts (see digitsx.auth): "open" (DIGITS's username login, loopback only) or
+        # "password"; None: AUTH_DEFAULT, which digitsx-devserver sets from --host.
+        "AUTH": None,
+        "AUTH_DEFAULT": "open",
+        "LISTEN_HOST": None,  # the address digitsx-devserver listens on (open mode: loopback)
+        "ADMIN_PASSWORD": None,  # the first-start admin's password (None: random, printed once)
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": 7 * 24 * 3600,  # seconds a login lasts
+        "LOGIN_LIMIT_USER": "10 per 15 minutes",  # failed logins per (user, address)
+        "LOGIN_LIMIT_ADDRESS": "50 per 15 minutes",  # failed logins per address
+        "PROCESS_LIMIT": "30 per minute",  # per user: Visualize, exports (start a process)
+        "JOB_LIMIT": "120 per minute",  # per user: new jobs of any kind
+        "ALLOWED_ORIGINS": [],  # extra Origins allowed to post (a proxy that rewrites Host)
+        "PROXY_COUNT": 0,  # trusted reverse proxies in front (X-Forwarded-For/Proto/Host)
+        "WTF_CSRF_CHECK_DEFAULT": False,  # digitsx.auth decides which requests need the token
+        "WTF_CSRF_TIME_LIMIT": None,  # valid as long as the session
     }
 
 
@@ -61,8 +79,36 @@ def finalize(config: dict) -> None:
     roots = parse_list(config.get("DATA_ROOTS"), sep=os.pathsep) or [str(Path.home())]
     config["DATA_ROOTS"] = [str(Path(r).expanduser().resolve()) for r in roots]
     config["PLUGINS"] = parse_list(config.get("PLUGINS")) or []
+    config["AUTH"] = str(config.get("AUTH") or config.get("AUTH_DEFAULT") or "open").lower()
+    config["ALLOWED_ORIGINS"] = parse_list(config.get("ALLOWED_ORIGINS")) or []
+    if config["AUTH"] == "open" and config.get("LISTEN_HOST") is not None:
+        if not is_loopback(config["LISTEN_HOST"]):
+            raise ConfigError(
+                f"refusing to serve {config['LISTEN_HOST']} in open mode: anyone who can reach "
+                f"the port could act as any user and run code on this machine. Turn accounts "
+                f"on with DIGITSX_AUTH=password (an admin password is printed on the first "
+                f"start; DIGITSX_ADMIN_PASSWORD sets it), or listen on 127.0.0.1.")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _persistent_secret(jobs_dir / ".secret_key")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``*.localhost``, 127.0.0.0/8 and ::1 (brackets and a port allowed)."""
+    host = (host or "").strip().lower()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the server refuses to start with this message."""
 
 
 def _persistent_secret(path: Path) -> str:

@@ -6,7 +6,9 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import (Float, ForeignKey, Integer, String, Text, create_engine, event, select)
+from sqlalchemy import (Boolean, Float, ForeignKey, Integer, String, Text, create_engine, event,
+                        false, inspect, select, true)
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, relationship,
                             sessionmaker)
 
@@ -80,12 +82,31 @@ class Metric(Base):
 
 
 class User(Base):
-    """A user name seen at login (real authentication attaches credentials here later)."""
+    """An account. In open mode only the name is used (DIGITS's login); in password mode it has
+    an argon2 password hash and the flags that say what it may do."""
 
     __tablename__ = "users"
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     created: Mapped[float] = mapped_column(Float, default=time.time)
     last_login: Mapped[float] = mapped_column(Float, default=time.time)
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_run_code: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class ApiToken(Base):
+    """A script's credential (``Authorization: Bearer``); only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created: Mapped[float] = mapped_column(Float, default=time.time)
+    last_used: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Database:
@@ -104,6 +125,7 @@ class Database:
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -132,6 +154,20 @@ class Database:
             if statuses:
                 query = query.where(Job.status.in_(statuses))
             return list(s.scalars(query))
+
+
+def _add_missing_columns(engine) -> None:
+    """Columns a newer version added to an existing table (``create_all`` makes only tables)."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
 
 
 def _sqlite_pragmas(conn, _record) -> None:

@@ -9,6 +9,7 @@
      ├── Forbidden                403  not the owner, or refused (a dataset that models use)
      ├── Conflict                 409  the job is not in a state that allows this
      ├── PayloadTooLarge          413  an upload above MAX_CONTENT_LENGTH
+     ├── TooManyRequests          429  a rate limit (failed logins, process-starting routes)
      └── SchedulingError          500  a resource request that can never be met
 
 Every error carries data (a message, maybe fields); JSON clients get
@@ -75,6 +76,10 @@ class PayloadTooLarge(DigitsxError):
     status = 413
 
 
+class TooManyRequests(DigitsxError):
+    status = 429
+
+
 class SchedulingError(DigitsxError):
     pass
 
@@ -104,9 +109,14 @@ def register_handlers(app: Flask) -> None:
     from .http import wants_json
 
     def respond(err: DigitsxError):
+        headers = {}
+        if "retry_after" in err.data:
+            headers["Retry-After"] = str(err.data["retry_after"])
+        if err.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="digitsx"'
         if wants_json():
-            return error_body(err), err.status
-        return render_template("errors/error.html", error=err), err.status
+            return error_body(err), err.status, headers
+        return render_template("errors/error.html", error=err), err.status, headers
 
     @app.errorhandler(DigitsxError)
     def _digitsx(err: DigitsxError):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import request
-from flask_socketio import SocketIO, emit, join_room, leave_room
+from flask import current_app, request, session
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room
+
+from .errors import DigitsxError
 
 NAMESPACE = "/jobs"
 HOME = "job_management"
@@ -53,14 +55,31 @@ class Events:
 
 
 def register_handlers(socketio: SocketIO) -> None:
-    """Clients join and leave rooms: ``emit('join', {room})``."""
+    """Clients connect as the HTTP routes would let them (session cookie, ``auth={"token"}``
+    or an ``Authorization: Bearer`` header), then join rooms: ``emit('join', {room})`` — the
+    home room, or the room of a job that exists."""
+
+    @socketio.on("connect", namespace=NAMESPACE)
+    def _connect(auth_data=None):
+        from . import auth
+
+        try:
+            caller = auth.socket_caller(auth_data)
+        except DigitsxError as err:
+            raise ConnectionRefusedError(err.message) from None
+        session["dx_caller"] = caller.username if caller else None
 
     @socketio.on("join", namespace=NAMESPACE)
     def _join(data):
         room = (data or {}).get("room") if isinstance(data, dict) else data
-        if room:
-            join_room(str(room))
-            emit("joined", {"room": room, "sid": request.sid})
+        if not room or not isinstance(room, str):
+            emit("join refused", {"room": room, "message": "room: a job id or job_management"})
+            return
+        if room != HOME and current_app.extensions["digitsx"].store.db.get(room) is None:
+            emit("join refused", {"room": room, "message": f"No such job: {room}"})
+            return
+        join_room(room)
+        emit("joined", {"room": room, "sid": request.sid})
 
     @socketio.on("leave", namespace=NAMESPACE)
     def _leave(data):

@@ -50,8 +50,10 @@ class NoDelayServer(pywsgi.WSGIServer):
 def serve(host: str, port: int, debug: bool = False) -> None:
     """Create the app and serve it until SIGINT/SIGTERM."""
     from . import create_app
+    from .config import is_loopback
 
-    app = create_app()
+    app = create_app({"LISTEN_HOST": host,
+                      "AUTH_DEFAULT": "open" if is_loopback(host) else "password"})
     app.debug = debug
     if not debug:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -69,6 +71,8 @@ def serve(host: str, port: int, debug: bool = False) -> None:
     platform = app.extensions["digitsx"]
     gpus = len(platform.pool.gpus)
     print(f"digitsx serving on http://{host}:{port}/ — jobs in {app.config['JOBS_DIR']}, "
-          f"{gpus} GPU{'s' if gpus != 1 else ''}{'' if gpus else ' (training on the CPU)'}",
+          f"{gpus} GPU{'s' if gpus != 1 else ''}{'' if gpus else ' (training on the CPU)'}, "
+          f"{app.config['AUTH']} mode"
+          f"{' (accounts and passwords)' if app.config['AUTH'] == 'password' else ' (no passwords: loopback only)'}",
           flush=True)
     server.serve_forever()

@@ -1,15 +1,14 @@
-"""Home page, ``/index.json``, ``/completed_jobs.json``, login, the GPU state, files, OpenAPI."""
+"""Home page, ``/index.json``, ``/completed_jobs.json``, the GPU state, files, OpenAPI
+(login and accounts: :mod:`digitsx.auth.routes`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import (Blueprint, current_app, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, current_app, render_template, send_file
 
-from . import auth
 from .api import openapi_document
 from .errors import NotFound
-from .http import form_value, platform, twin_route, wants_json
+from .http import platform, twin_route, wants_json
 from .jobs.status import Status
 
 bp = Blueprint("main", __name__)
@@ -68,32 +67,15 @@ def gpus():
     return {**p.gpu_state(), "telemetry": p.telemetry.last}
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    """Log in with a username (DIGITS's cookie login; no password yet)."""
-    if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""))
-    name = auth.login(str(form_value("username", "")))
-    if wants_json():
-        return {"username": name}
-    target = request.form.get("next") or url_for("main.home")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-
-
-@bp.route("/logout", methods=["GET", "POST"])
-def logout():
-    """Forget the username."""
-    auth.logout()
-    return {"username": None} if wants_json() else redirect(url_for("main.home"))
-
-
 @bp.route("/files/<path:path>")
 def files(path: str):
-    """A file inside the jobs folder (never outside it)."""
+    """A file inside a job's folder (never the jobs folder's own files: database, secret key,
+    the first admin password)."""
     root = Path(current_app.config["JOBS_DIR"]).resolve()
     target = (root / path).resolve()
-    if root not in target.parents or not target.is_file() or target.name == ".secret_key" \
-            or target.suffix in (".db", ".db-wal", ".db-shm"):
+    inside = root in target.parents and target.parent != root
+    if not inside or not target.is_file() or platform().store.db.get(
+            target.relative_to(root).parts[0]) is None:
         raise NotFound(f"No such file: {path}")
     return send_file(target)
 

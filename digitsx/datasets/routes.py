@@ -35,6 +35,7 @@ def new_classification():
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
     username = auth.require_login()
+    auth.rate_limit("new jobs", "JOB_LIMIT")
     form = forms.parse(form_values(), request.files, current_app.config)
     p = platform()
     job = p.store.create(CLASSIFICATION, form.name, form.spec, username, form.group)

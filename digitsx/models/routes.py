@@ -51,8 +51,12 @@ def new_classification():
 def create_classification():
     """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
     username = auth.require_login()
+    values = form_values()
+    if values.get("method") == "custom":
+        auth.require_code_permission("A custom network")
+    auth.rate_limit("new jobs", "JOB_LIMIT")
     p = platform()
-    jobs, dataset, group, _ = forms.parse(form_values(), p.store, current_app.config)
+    jobs, dataset, group, _ = forms.parse(values, p.store, current_app.config)
     created = []
     for item in jobs:
         job = p.store.create(CLASSIFICATION, item.name, item.spec, username, group, dataset.id)
@@ -81,7 +85,11 @@ def visualize_lr():
 @bp.route("/models/images/classification/visualize-network", methods=["POST"])
 def visualize_network():
     """Every layer with its output shape and parameter count (run in a worker process)."""
+    auth.require_login()
     values = form_values()
+    if values.get("method", "standard") == "custom":
+        auth.require_code_permission("Visualize with a custom network")
+    auth.rate_limit("network previews")
     payload = {"method": values.get("method", "standard"), "source": values.get("custom_network", ""),
                "name": values.get("standard_networks", "lenet"),
                "classes": int(values.get("num_classes") or 10),
@@ -194,6 +202,7 @@ def download(job_id: str, extension: str):
     name = f"{job.id}_epoch_{epoch:g}.{extension}"
     archive = p.store.job_dir(job.id) / "downloads" / name
     if not archive.exists():
+        auth.rate_limit("exports")
         proc = subprocess.run([sys.executable, "-m", "digitsx.models.export",
                                str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
                               capture_output=True, text=True, timeout=1800)
@@ -210,7 +219,11 @@ def download(job_id: str, extension: str):
 def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     """Create a pretrained-model job; its worker assembles and checks the files."""
     p = platform()
-    job = p.store.create(PRETRAINED, name, spec, auth.require_login())
+    username = auth.require_login()
+    if spec["source"] in ("archive", "files"):
+        auth.require_code_permission("An uploaded model (its network.py)")
+    auth.rate_limit("new jobs", "JOB_LIMIT")
+    job = p.store.create(PRETRAINED, name, spec, username)
     p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
     if wants_json():

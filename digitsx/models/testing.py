@@ -137,7 +137,9 @@ def create_job(model, epoch: str, spec: dict, name: str, files: dict | None = No
     p = platform()
     spec = {"model": {"id": model.id, "dir": str(p.store.job_dir(model.id)), "name": model.name},
             "epoch": float(epoch) if epoch else None, **spec}
-    job = p.store.create(INFERENCE, name, spec, auth.require_login(), None, model.id)
+    username = auth.require_login()
+    auth.rate_limit("new jobs", "JOB_LIMIT")
+    job = p.store.create(INFERENCE, name, spec, username, None, model.id)
     p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
     return p.job_json(job)

@@ -21,8 +21,15 @@ dx.bytes = (n) => n == null ? "" : n >= 2 ** 30 ? (n / 2 ** 30).toFixed(1) + " G
   : n >= 2 ** 20 ? (n / 2 ** 20).toFixed(1) + " MiB" : (n / 1024).toFixed(0) + " KiB";
 dx.pct = (p) => `${Math.round((p || 0) * 100)}%`;
 
+/* The CSRF token every state-changing request carries (the server refuses one without it). */
+dx.csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+/* fetch() with the CSRF header; the answer as it comes. */
+dx.fetch = (url, opts = {}) => fetch(url, {...opts, headers: {
+  "Accept": "application/json", ...(opts.headers || {}), "X-CSRFToken": dx.csrfToken()}});
+
 dx.api = async (method, url, data) => {
-  const opts = {method, headers: {"Accept": "application/json"}};
+  const opts = {method, headers: {"Accept": "application/json", "X-CSRFToken": dx.csrfToken()}};
   if (data !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(data);

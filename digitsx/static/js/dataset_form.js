@@ -27,7 +27,7 @@
     body.set("channels", $("resize_channels").value);
     body.set("resize_mode", $("resize_mode").value);
     try {
-      const res = await fetch("/datasets/images/resize-example", {method: "POST", body, headers: {Accept: "application/json"}});
+      const res = await dx.fetch("/datasets/images/resize-example", {method: "POST", body, headers: {Accept: "application/json"}});
       const data = await res.json();
       if (!res.ok) throw new Error(data.error ? data.error.message : res.statusText);
       $("resize-preview").src = data.image;
@@ -46,7 +46,7 @@
     $("create").disabled = true;
     $("form-message").textContent = "Creating…";
     try {
-      const res = await fetch(form.action.replace(/(\.json)?$/, ".json"), {method: "POST", body, headers: {Accept: "application/json"}});
+      const res = await dx.fetch(form.action.replace(/(\.json)?$/, ".json"), {method: "POST", body, headers: {Accept: "application/json"}});
       const data = await res.json().catch(() => ({}));
       if (res.ok) { window.location = data.url || `/datasets/${data.id}`; return; }
       if (data.errors) {

@@ -14,7 +14,7 @@
   async function lrPreview() {
     const body = new FormData(form);
     try {
-      const res = await fetch("/models/visualize-lr", {method: "POST", body, headers: {Accept: "application/json"}});
+      const res = await dx.fetch("/models/visualize-lr", {method: "POST", body, headers: {Accept: "application/json"}});
       const data = await res.json();
       if (!res.ok) return;
       const datasets = data.data.columns.map((c) => ({label: c[0], data: c.slice(1), pointRadius: 0, borderWidth: 2}));
@@ -31,7 +31,7 @@
 
   $("visualize").addEventListener("click", async () => {
     const body = new FormData(form);
-    const res = await fetch("/models/images/classification/visualize-network", {method: "POST", body, headers: {Accept: "application/json"}});
+    const res = await dx.fetch("/models/images/classification/visualize-network", {method: "POST", body, headers: {Accept: "application/json"}});
     const data = await res.json();
     document.querySelector('.field-error[data-for="custom_network"]').textContent = data.errors ? data.errors.custom_network.join(" ") : (data.error ? data.error.message : "");
     if (!data.layers) return;
@@ -46,7 +46,7 @@
     $("create").disabled = true;
     $("form-message").textContent = "Creating…";
     try {
-      const res = await fetch("/models/images/classification.json", {method: "POST", body: new FormData(form), headers: {Accept: "application/json"}});
+      const res = await dx.fetch("/models/images/classification.json", {method: "POST", body: new FormData(form), headers: {Accept: "application/json"}});
       const data = await res.json().catch(() => ({}));
       if (res.ok) { window.location = data.jobs ? "/" : data.url; return; }
       for (const [name, msgs] of Object.entries(data.errors || {})) {

@@ -1,0 +1,344 @@
+"""Who is asking, and whether the request may go on.
+
+Two modes (``AUTH``):
+
+- ``open``: DIGITS's login, a username and no password (or a ``username`` field from a script
+  that sends no session). For one person on their own machine: the server refuses to listen
+  anywhere but loopback, and answers only requests that name a loopback host (no DNS
+  rebinding).
+- ``password``: accounts with argon2 password hashes, sessions and API tokens (``Bearer``).
+  Every route but the login page needs a user; the ``username`` field is ignored.
+
+In both modes every state-changing request is refused when it comes from another site (its
+``Sec-Fetch-Site`` or ``Origin``), and one authenticated by the session cookie — or sent by a
+browser at all — needs the CSRF token (Flask-WTF) as a form field or ``X-CSRFToken`` header.
+Requests with a Bearer token are exempt: a browser never adds one by itself.
+
+Everything else asks only :func:`current_username`, :func:`current_caller`,
+:func:`require_login`, :func:`require_owner`, :func:`require_code_permission` and
+:func:`rate_limit`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from markupsafe import Markup
+
+from ..config import is_loopback
+from ..errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from .accounts import Account, Accounts, validate_username
+from .throttle import Throttle
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.logout"}
+BASIC_ENDPOINTS = {"auth.tokens"}  # HTTP Basic only to get a token: argon2 is slow on purpose
+MODES = ("open", "password")
+csrf = CSRFProtect()
+
+__all__ = ["Caller", "current_caller", "current_username", "require_login", "require_owner",
+           "require_code_permission", "rate_limit", "validate_username", "init_app"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user a request acts for, and how it proved it (session, token, basic or field)."""
+
+    username: str
+    is_admin: bool = False
+    can_run_code: bool = False
+    via: str = "session"
+
+    @classmethod
+    def of(cls, account: Account, via: str) -> "Caller":
+        return cls(account.username, account.is_admin, account.can_run_code, via)
+
+
+def mode() -> str:
+    return current_app.config["AUTH"]
+
+
+def accounts() -> Accounts:
+    return current_app.extensions["digitsx.accounts"]
+
+
+def throttle() -> Throttle:
+    return current_app.extensions["digitsx.throttle"]
+
+
+# --- who is asking ------------------------------------------------------------------------
+def _username_field() -> str | None:
+    value = request.values.get("username")
+    if value is None and request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("username") if isinstance(body, dict) else None
+    if value in (None, ""):
+        return None
+    return validate_username(value)
+
+
+def _from_authorization(header: str) -> Caller:
+    scheme, _, value = header.strip().partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer" and value:
+        found = accounts().check_token(value)
+        if found is None:
+            raise Unauthorized("The API token is invalid, expired or revoked: create a new one "
+                               "(POST /api/tokens, or your account page).")
+        return Caller.of(found[0], "token")
+    if scheme == "basic" and value:
+        if request.endpoint not in BASIC_ENDPOINTS:
+            raise Unauthorized("HTTP Basic is accepted only by /api/tokens, to get a token: "
+                               "send 'Authorization: Bearer <token>' here.")
+        try:
+            username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            sep = ""
+        if not sep:
+            raise Unauthorized("Malformed HTTP Basic credentials: expected base64 of "
+                               "'username:password'.")
+        return Caller.of(check_password(username, password), "basic")
+    raise Unauthorized("Malformed Authorization header: send 'Bearer <token>' "
+                       "(or 'Basic' to /api/tokens).")
+
+
+def _resolve() -> Caller | None:
+    if mode() == "password":
+        header = request.headers.get("Authorization")
+        if header is not None:
+            return _from_authorization(header)
+        name = session.get("username")
+        if not name:
+            return None
+        account = accounts().get(name)
+        if (account is None or not account.active or not account.has_password
+                or session.get("stamp") != account.stamp):
+            session.pop("username", None)  # disabled, deleted, or the password changed since
+            session.pop("stamp", None)
+            return None
+        return Caller.of(account, "session")
+    name = session.get("username")
+    if name:
+        return Caller(name, can_run_code=True, via="session")
+    if request.endpoint == "auth.login":
+        return None
+    field = _username_field()
+    return Caller(field, can_run_code=True, via="field") if field else None
+
+
+def current_caller() -> Caller | None:
+    """The caller of this request (worked out once, before the view)."""
+    if "caller" not in g:
+        g.caller = _resolve()
+    return g.caller
+
+
+def current_username() -> str | None:
+    caller = current_caller()
+    return caller.username if caller else None
+
+
+# --- what may it do -----------------------------------------------------------------------
+def login_hint() -> str:
+    if mode() == "password":
+        return ("Log in first: POST /login with username and password, or send "
+                "'Authorization: Bearer <token>'.")
+    return "Log in first (POST /login with username, or send a username field)."
+
+
+def require_login() -> str:
+    """The current user, or Unauthorized."""
+    caller = current_caller()
+    if caller is None:
+        raise Unauthorized(login_hint())
+    return caller.username
+
+
+def require_admin() -> Caller:
+    caller = current_caller()
+    if caller is None:
+        raise Unauthorized(login_hint())
+    if not caller.is_admin:
+        raise Forbidden(f"Only an admin may do this; you are logged in as {caller.username}.")
+    return caller
+
+
+def require_owner(job, action: str) -> None:
+    """Only a job's owner (or an admin, in password mode) may edit, abort or delete it."""
+    caller = current_caller()
+    if not job.username and (caller is not None or mode() == "open"):
+        return
+    if caller is None:
+        raise Unauthorized(f"Log in as {job.username or 'any user'} to {action} this job.")
+    if caller.username != job.username and not caller.is_admin:
+        raise Forbidden(f"Only {job.username} may {action} job {job.name} ({job.id}); "
+                        f"you are logged in as {caller.username}.")
+
+
+def require_code_permission(what: str) -> str:
+    """Running submitted Python (``what``) needs ``can_run_code`` (admins have it)."""
+    name = require_login()
+    if not current_caller().can_run_code:
+        raise Forbidden(f"{what} runs Python on the server as the server's user: your account "
+                        f"({name}) may not run code. An admin can allow it with "
+                        f"'digitsx users grant-code {name}' or on the users page.")
+    return name
+
+
+def rate_limit(what: str, limit_key: str = "PROCESS_LIMIT") -> None:
+    """Count one ``what`` for the caller (a route that starts a process); 429 past the limit."""
+    who = current_username() or request.remote_addr or "?"
+    throttle().check(current_app.config[limit_key], what, limit_key, who)
+
+
+def check_password(username: object, password: object) -> Account:
+    """The account for a right password; failures are throttled per (user, address) and per
+    address, and every refusal reads the same."""
+    addr = request.remote_addr or "?"
+    name = username.strip()[:64] if isinstance(username, str) else "?"
+    keys = ((current_app.config["LOGIN_LIMIT_USER"], ("login", name, addr)),
+            (current_app.config["LOGIN_LIMIT_ADDRESS"], ("login-address", addr)))
+    for limit, key in keys:
+        wait = throttle().retry_after(limit, *key)
+        if wait:
+            raise TooManyRequests(f"Too many failed logins: try again in {wait} s.",
+                                  retry_after=wait)
+    account = accounts().verify(username, password)
+    if account is None:
+        for limit, key in keys:
+            throttle().hit(limit, *key)
+        raise Unauthorized("Wrong username or password (or the account is disabled).")
+    return account
+
+
+def start_session(username: str, stamp: str | None = None) -> None:
+    """A fresh session (nothing of the previous one survives, the CSRF token included)."""
+    session.clear()
+    session["username"] = username
+    if stamp:
+        session["stamp"] = stamp
+    session.permanent = True
+    g.pop("caller", None)
+
+
+def end_session() -> None:
+    session.clear()
+
+
+# --- the checks before every request ------------------------------------------------------
+def _browser_request() -> bool:
+    """Browsers mark every request they send with at least one of these; curl sends none."""
+    return any(h in request.headers for h in ("Origin", "Sec-Fetch-Site", "Referer"))
+
+
+def _check_origin() -> None:
+    site = request.headers.get("Sec-Fetch-Site", "").lower()
+    origin = request.headers.get("Origin")
+    cross = site in ("cross-site", "same-site")
+    if origin is not None and not cross:
+        allowed = current_app.config.get("ALLOWED_ORIGINS") or []
+        cross = origin not in allowed and (
+            origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower())
+    if cross:
+        raise Forbidden(f"Cross-site request refused: a page on {origin or 'another site'} may "
+                        f"not change anything here.")
+
+
+def _check_csrf(caller: Caller | None) -> None:
+    cookie = caller is not None and caller.via == "session"
+    if (mode() == "password" and cookie) or _browser_request():
+        try:
+            csrf.protect()
+        except CSRFError as err:
+            raise Forbidden(f"{err.description} Reload the page and try again (scripts send "
+                            f"a Bearer token, or the X-CSRFToken header with the csrf_token "
+                            f"that POST /login answers).") from None
+
+
+def _before_request():
+    if request.endpoint == "static":
+        return None
+    if mode() == "open" and not is_loopback(request.host):
+        raise Forbidden(f"Open mode answers only requests to localhost (this one is for "
+                        f"{request.host}). Serve other names with accounts on: "
+                        f"DIGITSX_AUTH=password.")
+    caller = current_caller()
+    if request.method not in SAFE_METHODS and (caller is None or caller.via != "token"):
+        _check_origin()
+        _check_csrf(caller)
+    if mode() == "password" and caller is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        from ..http import wants_json
+
+        if wants_json() or request.method not in SAFE_METHODS:
+            raise Unauthorized(login_hint())
+        target = request.full_path.rstrip("?")
+        return redirect(url_for("auth.login", next=target))
+    return None
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over TLS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            has_request_context() and request.is_secure)
+
+
+def init_app(app: Flask) -> None:
+    """Accounts, CSRF, the per-request checks, the auth routes and template values."""
+    from ..extensions import db
+    from . import routes
+
+    if app.config["AUTH"] not in MODES:
+        raise ValueError(f"AUTH must be 'open' or 'password', not {app.config['AUTH']!r}")
+    app.session_interface = _SessionInterface()
+    app.extensions["digitsx.accounts"] = Accounts(db)
+    app.extensions["digitsx.throttle"] = Throttle()
+    csrf.init_app(app)
+    app.before_request(_before_request)
+    app.register_blueprint(routes.bp)
+    app.context_processor(lambda: {"username": current_username(), "caller": current_caller(),
+                                   "auth_mode": mode()})
+    app.jinja_env.globals["csrf_field"] = lambda: Markup(
+        f'<input type="hidden" name="csrf_token" value="{generate_csrf()}">')
+    if app.config["AUTH"] == "password":
+        password = app.config.get("ADMIN_PASSWORD")
+        if password is not None and not isinstance(password, str):  # from_prefixed_env's JSON
+            password = os.environ.get("DIGITSX_ADMIN_PASSWORD", str(password))
+        made = accounts_for(app).ensure_admin(str(password) if password else None)
+        if made:
+            routes.announce_admin_password(app, made)
+
+
+def accounts_for(app: Flask) -> Accounts:
+    return app.extensions["digitsx.accounts"]
+
+
+def refuse_unless_password_mode(what: str) -> None:
+    if mode() != "password":
+        raise BadRequest(f"{what} exist only in password mode (DIGITSX_AUTH=password); in open "
+                         f"mode a username is all a script sends.")
+
+
+def socket_caller(auth_data: object) -> Caller | None:
+    """The caller of a Socket.IO connection (from its handshake request); refused — by raising
+    — when password mode finds none, or the host is not loopback in open mode."""
+    if mode() == "open" and not is_loopback(request.host):
+        raise Forbidden(f"Open mode answers only connections to localhost, not {request.host}.")
+    token = auth_data.get("token") if isinstance(auth_data, dict) else None
+    if token and mode() == "password":
+        found = accounts().check_token(str(token))
+        if found is None:
+            raise Unauthorized("The API token is invalid, expired or revoked.")
+        caller: Caller | None = Caller.of(found[0], "token")
+    else:
+        caller = _resolve()
+    if caller is None and mode() == "password":
+        raise Unauthorized(login_hint())
+    return caller
