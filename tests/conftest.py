@@ -92,9 +92,9 @@ def login(client, name: str = "alice"):
     return res
 
 
-def run_job(app, client, timeout: float = 30.0, **fields) -> dict:
+def run_job(app, client, timeout: float = 30.0, headers: dict | None = None, **fields) -> dict:
     """Create a fixture job over REST and tick the scheduler until it has finished."""
-    res = client.post("/test/jobs.json", data=fields)
+    res = client.post("/test/jobs.json", data=fields, headers=headers or {})
     assert res.status_code == 200, res.data
     job_id = res.get_json()["id"]
     return wait_job(app, job_id, timeout)
@@ -141,8 +141,8 @@ class Server:
 
     def _up(self) -> bool:
         assert self.proc.poll() is None, f"server exited: {self.read_log()}"
-        try:
-            return requests.get(self.url + "/index.json", timeout=1).ok
+        try:  # the login page answers anonymous callers in both modes
+            return requests.get(self.url + "/login.json", timeout=1).ok
         except requests.ConnectionError:
             return False
 
@@ -180,11 +180,37 @@ def server_factory(tmp_path):
         server.stop()
 
 
+ADMIN_PASSWORD = "admin-test-password"
+PASSWORD_MODE = {"DIGITSX_AUTH": "password", "DIGITSX_ADMIN_PASSWORD": ADMIN_PASSWORD}
+
+
 def api_session(server: Server, user: str = "alice") -> requests.Session:
     """A logged-in keep-alive session that asks for JSON."""
     s = requests.Session()
     s.headers["Accept"] = "application/json"
     assert s.post(server.url + "/login", data={"username": user}).ok
+    return s
+
+
+def token_session(server: Server, user: str = "alice", can_run_code: bool = True,
+                  is_admin: bool = False) -> requests.Session:
+    """Password mode: the admin (HTTP Basic) creates ``user``, who gets an API token over
+    HTTP Basic; a session that sends it as ``Authorization: Bearer``."""
+    admin = requests.Session()
+    admin.auth = ("admin", ADMIN_PASSWORD)
+    res = admin.post(server.url + "/api/tokens", json={"name": "admin tests"})
+    assert res.status_code == 201, res.text
+    admin_token = res.json()["token"]
+    res = requests.post(server.url + "/api/users", json={
+        "username": user, "password": f"{user}-password", "can_run_code": can_run_code,
+        "is_admin": is_admin}, headers={"Authorization": f"Bearer {admin_token}"})
+    assert res.status_code == 201, res.text
+    res = requests.post(server.url + "/api/tokens", json={"name": "tests"},
+                        auth=(user, f"{user}-password"))
+    assert res.status_code == 201, res.text
+    s = requests.Session()
+    s.headers.update({"Accept": "application/json",
+                      "Authorization": f"Bearer {res.json()['token']}"})
     return s
 
 

@@ -37,7 +37,7 @@ from .accounts import Account, Accounts, validate_username
 from .throttle import Throttle
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.logout"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.login_json", "auth.logout"}
 BASIC_ENDPOINTS = {"auth.tokens"}  # HTTP Basic only to get a token: argon2 is slow on purpose
 MODES = ("open", "password")
 csrf = CSRFProtect()
@@ -126,7 +126,7 @@ def _resolve() -> Caller | None:
     name = session.get("username")
     if name:
         return Caller(name, can_run_code=True, via="session")
-    if request.endpoint == "auth.login":
+    if request.endpoint in ("auth.login", "auth.login_json"):
         return None
     field = _username_field()
     return Caller(field, can_run_code=True, via="field") if field else None

@@ -48,6 +48,7 @@ def _browser_form() -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@bp.route("/login.json", methods=["GET"], endpoint="login_json")
 def login():
     """Log in (``username``, and ``password`` in password mode); sets the session cookie and
     answers ``{username, csrf_token}``."""

@@ -10,6 +10,7 @@ import requests
 from PIL import Image
 
 from digitsx.datasets.demo import write_mnist_folder
+from tests.conftest import PASSWORD_MODE, token_session
 
 _CACHE: dict[int, Path] = {}
 
@@ -41,9 +42,17 @@ def photo(path: Path, seed: int, size=(500, 375)) -> Path:
 
 
 @pytest.fixture
-def dataset_server(server_factory, data_root):
-    """A real server whose only data root is the test's data folder; logged-in session."""
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root), DIGITSX_MAX_CONTENT_LENGTH="5000000")
+def dataset_server(request, server_factory, data_root):
+    """A real server whose only data root is the test's data folder; logged-in session.
+
+    Open mode by default (a username login); parametrized indirectly with "password", the
+    server has accounts and the session uses an API token (``Authorization: Bearer``)."""
+    mode = getattr(request, "param", "open")
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root), DIGITSX_MAX_CONTENT_LENGTH="5000000",
+                            **(PASSWORD_MODE if mode == "password" else {}))
+    if mode == "password":
+        server.session = token_session(server)
+        return server
     s = requests.Session()
     s.headers["Accept"] = "application/json"
     assert s.post(server.url + "/login", data={"username": "alice"}).ok

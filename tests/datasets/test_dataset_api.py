@@ -30,6 +30,7 @@ def wait_done(server, job_id, timeout=60):
     return wait_for(finished, timeout, 0.2, f"dataset {job_id}")
 
 
+@pytest.mark.parametrize("dataset_server", ["open", "password"], indirect=True)  # password: a Bearer token
 def test_folder_dataset_end_to_end(dataset_server, mnist_tree):
     server = dataset_server
     res = create(server, dataset_name="digits", method="folder", folder_train=str(mnist_tree),

@@ -28,6 +28,7 @@ def metrics(server, job_id):
     return server.session.get(f"{server.url}/models/{job_id}/metrics.json").json()["metrics"]
 
 
+@pytest.mark.parametrize("dataset_server", ["open", "password"], indirect=True)  # password: a Bearer token
 def test_train_to_done_with_metrics_snapshots_and_json(mnist_dataset):
     server, dataset = mnist_dataset
     job = train(server, dataset)
@@ -131,6 +132,7 @@ def test_nan_loss_stops_with_a_hint(mnist_dataset):
     assert status["status"] == "Error" and "lower learning rate" in status["error"]
 
 
+@pytest.mark.parametrize("dataset_server", ["open", "password"], indirect=True)  # password: a Bearer token
 def test_custom_network_trains_and_visualizes(mnist_dataset):
     server, dataset = mnist_dataset
     source = ("def build(num_classes, in_channels, image_size):\n"
@@ -162,6 +164,7 @@ def test_previous_network_and_keep_last_snapshots(mnist_dataset):
     assert clone.ok and "lenet (clone)" in clone.text
 
 
+@pytest.mark.parametrize("dataset_server", ["open", "password"], indirect=True)  # password: a Bearer token
 def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
     import psutil
 
@@ -236,6 +239,7 @@ def test_classify_many_small_list(mnist_dataset, mnist_tree):
     assert outside.status_code == 400 and "outside" in str(outside.json()["errors"])
 
 
+@pytest.mark.parametrize("dataset_server", ["open", "password"], indirect=True)  # password: a Bearer token
 def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist_tree, tmp_path):
     import subprocess
     import sys
