@@ -122,8 +122,9 @@ def free_port() -> int:
 class Server:
     """A real ``digitsx-devserver`` subprocess on a free port."""
 
-    def __init__(self, jobs_dir: Path, **env: str) -> None:
+    def __init__(self, jobs_dir: Path, host: str = "127.0.0.1", **env: str) -> None:
         self.jobs_dir = jobs_dir
+        self.host = host
         self.env = {**os.environ, "DIGITSX_PLUGINS": PLUGIN, "DIGITSX_ABORT_GRACE_SECONDS": "2",
                     "DIGITSX_SECRET_KEY": "test", **env}
         self.port = free_port()
@@ -132,11 +133,15 @@ class Server:
 
     def start(self) -> "Server":
         exe = shutil.which("digitsx-devserver", path=str(Path(sys.executable).parent))
-        cmd = [exe or "digitsx-devserver", "--host", "127.0.0.1", "--port", str(self.port),
+        cmd = [exe or "digitsx-devserver", "--host", self.host, "--port", str(self.port),
                "--jobs-dir", str(self.jobs_dir)]
         self.log = open(self.jobs_dir.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._up, 30, 0.1, "the server to answer")
+        try:
+            wait_for(self._up, 30, 0.1, "the server to answer")
+        except BaseException:
+            self.stop()  # never leave a server behind a failed start
+            raise
         return self
 
     def _up(self) -> bool:
@@ -170,8 +175,8 @@ def server_factory(tmp_path):
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir(exist_ok=True)
 
-    def start(**env) -> Server:
-        server = Server(jobs_dir, **env).start()
+    def start(host: str = "127.0.0.1", **env) -> Server:
+        server = Server(jobs_dir, host, **env).start()
         servers.append(server)
         return server
 

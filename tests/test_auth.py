@@ -94,6 +94,7 @@ def test_cross_site_posts_are_refused_in_open_mode_too(client):
                           headers={**headers, **JSON})
         assert res.status_code == 403, headers
         assert "Cross-site request refused" in res.get_json()["error"]["message"]
+        assert cookie(res) is None  # nor may it touch (log out) the user's session
     # a same-origin browser request still needs the CSRF token
     res = client.post("/test/jobs.json", data={"steps": 1, "username": "alice"},
                       headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})

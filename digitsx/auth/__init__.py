@@ -246,6 +246,7 @@ def _check_origin() -> None:
         cross = origin not in allowed and (
             origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower())
     if cross:
+        g.refused_cross_site = True  # its answer must not touch the user's session cookie
         raise Forbidden(f"Cross-site request refused: a page on {origin or 'another site'} may "
                         f"not change anything here.")
 
@@ -283,7 +284,13 @@ def _before_request():
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """The session cookie is Secure whenever the request came over TLS."""
+    """The session cookie is Secure whenever the request came over TLS, and a refused
+    cross-site request never writes it (a forged form could otherwise log the user out)."""
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if g.get("refused_cross_site"):
+            return
+        super().save_session(app, session, response)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (
