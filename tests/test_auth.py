@@ -67,6 +67,14 @@ def test_open_mode_username_field_never_overrides_a_session(app, client):
     assert res.status_code == 403
 
 
+def test_a_bad_identity_on_a_page_is_an_error_page_not_a_500(client, papp):
+    res = client.get("/?username=Not%20Valid", headers={"Accept": "text/html"})
+    assert res.status_code == 400 and b"lowercase letter" in res.data
+    res = papp.test_client().get("/", headers={"Authorization": "Bearer nope",
+                                               "Accept": "text/html"})
+    assert res.status_code == 401 and b"invalid, expired or revoked" in res.data
+
+
 def test_open_mode_bad_usernames_are_400_never_500(client):
     res = client.post("/login", json={"username": ["alice"]})
     assert res.status_code == 400 and "string" in res.get_json()["errors"]["username"][0]
@@ -382,6 +390,9 @@ def test_process_routes_are_rate_limited_per_user(make_app):
     login(other, "bob")
     assert other.post("/models/images/classification/visualize-network", data=data,
                       headers=JSON).status_code == 200
+    res = other.post("/models/images/classification/visualize-network",
+                     data={**data, "channels": "three"}, headers=JSON)
+    assert res.status_code == 400 and "channels" in res.get_json()["errors"]
 
 
 def test_first_start_makes_an_admin_with_a_random_password(make_app, tmp_path, capsys):

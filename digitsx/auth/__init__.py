@@ -135,6 +135,7 @@ def _resolve() -> Caller | None:
 def current_caller() -> Caller | None:
     """The caller of this request (worked out once, before the view)."""
     if "caller" not in g:
+        g.caller = None  # if working it out fails (a bad token), the error page sees no one
         g.caller = _resolve()
     return g.caller
 

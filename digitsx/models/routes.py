@@ -90,10 +90,15 @@ def visualize_network():
     if values.get("method", "standard") == "custom":
         auth.require_code_permission("Visualize with a custom network")
     auth.rate_limit("network previews")
-    payload = {"method": values.get("method", "standard"), "source": values.get("custom_network", ""),
-               "name": values.get("standard_networks", "lenet"),
-               "classes": int(values.get("num_classes") or 10),
-               "channels": int(values.get("channels") or 3), "size": int(values.get("size") or 224)}
+    r = FieldReader({"num_classes": "10", "channels": "3", "size": "224",
+                     **{k: str(v) for k, v in values.items() if v not in (None, "")}})
+    payload = {"method": str(values.get("method", "standard")),
+               "source": str(values.get("custom_network", "")),
+               "name": str(values.get("standard_networks", "lenet")),
+               "classes": r.number("num_classes", 1, 100000),
+               "channels": r.number("channels", 1, 4), "size": r.number("size", 1, 4096)}
+    if r.errors:
+        raise ValidationError(r.errors)
     dataset = values.get("dataset")
     if dataset:
         job = platform().store.db.get(dataset)

@@ -6,6 +6,8 @@ import os
 import pytest
 import requests
 
+from tests.conftest import PASSWORD_MODE, token_session
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
 
@@ -17,19 +19,36 @@ def api(server, user="alice") -> requests.Session:
     return s
 
 
-def login(page, server, user="alice"):
+def login(page, server, user="alice", password=None):
     page.goto(server.url + "/login")
     page.fill("#username", user)
+    if password is not None:
+        page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(server.url + "/")
 
 
-def test_home_updates_live_when_jobs_change_state(server_factory, page):
-    server = server_factory(DIGITSX_FAKE_GPUS="1")
-    login(page, server)
+def start(server_factory, page, mode: str, **env):
+    """A server in ``mode``, the browser logged in as alice, and alice's REST session (a
+    username login in open mode, an API token in password mode)."""
+    if mode == "open":
+        server = server_factory(**env)
+        login(page, server)
+        return server, api(server)
+    server = server_factory(**PASSWORD_MODE, **env)
+    s = token_session(server, "alice")
+    login(page, server, "alice", "alice-password")
+    return server, s
+
+
+BOTH = pytest.mark.parametrize("mode", ["open", "password"])
+
+
+@BOTH
+def test_home_updates_live_when_jobs_change_state(server_factory, page, mode):
+    server, s = start(server_factory, page, mode, DIGITSX_FAKE_GPUS="1")
     page.evaluate("window.__noReload = 'still here'")
     assert page.inner_text("#gpu-badge") == "1/1 GPUs available"
-    s = api(server)
 
     job = s.post(server.url + "/test/jobs.json",
                  data={"kind": "test.train", "name": "live-model", "steps": 60, "delay": 0.05}).json()
@@ -78,10 +97,9 @@ def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
     assert s.get(f"{server.url}/jobs/{ids[0]}/status").status_code == 404
 
 
-def test_job_page_follows_the_job_and_aborts_it(server_factory, page):
-    server = server_factory()
-    login(page, server)
-    s = api(server)
+@BOTH
+def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
+    server, s = start(server_factory, page, mode)
     job = s.post(server.url + "/test/jobs.json",
                  data={"name": "watch-me", "steps": 100000, "delay": 0.05}).json()
     page.goto(f"{server.url}/jobs/{job['id']}")
