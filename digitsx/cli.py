@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"SCHEDULER_AUTOSTART": False})
     platform = app.extensions["digitsx"]
     if args.command == "config":
-        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS"):
+        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH"):
             print(f"{key}={app.config[key]}")
     elif args.command == "gpus":
         if not platform.devices:
