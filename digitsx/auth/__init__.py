@@ -171,15 +171,16 @@ def require_admin() -> Caller:
 
 
 def require_owner(job, action: str) -> None:
-    """Only a job's owner (or an admin, in password mode) may edit, abort or delete it."""
-    caller = current_caller()
-    if not job.username and (caller is not None or mode() == "open"):
+    """Only a job's owner — or an admin, in password mode — may edit, abort or delete it (a
+    job with no owner: anyone in open mode, admins in password mode)."""
+    if mode() == "open" and not job.username:
         return
+    caller = current_caller()
     if caller is None:
-        raise Unauthorized(f"Log in as {job.username or 'any user'} to {action} this job.")
+        raise Unauthorized(f"Log in as {job.username or 'an admin'} to {action} this job.")
     if caller.username != job.username and not caller.is_admin:
-        raise Forbidden(f"Only {job.username} may {action} job {job.name} ({job.id}); "
-                        f"you are logged in as {caller.username}.")
+        raise Forbidden(f"Only {job.username or 'an admin'} may {action} job {job.name} "
+                        f"({job.id}); you are logged in as {caller.username}.")
 
 
 def require_code_permission(what: str) -> str:
