@@ -29,6 +29,24 @@ def wait(s, url: str, timeout: float = 900) -> None:
     raise TimeoutError(url)
 
 
+def start(port: int, folder: Path, **env: str) -> subprocess.Popen:
+    """``digitsx-devserver`` on 127.0.0.1:``port``, jobs in ``folder/jobs-<port>``, with
+    ``DIGITSX_*`` settings from ``env``; returns once it answers."""
+    exe = Path(sys.executable).parent / "digitsx-devserver"
+    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir",
+                             str(folder / f"jobs-{port}")],
+                            env={**os.environ, "DIGITSX_SECRET_KEY": "bench", **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/login.json", timeout=1).ok:
+                return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("server did not start")
+
+
 @contextlib.contextmanager
 def server(tmp: Path, port: int):
     """``digitsx-devserver`` on ``port`` with ``tmp`` as data root and jobs under ``tmp/jobs``;

@@ -10,7 +10,6 @@ verification, on purpose slow) against an open-mode login.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,26 +19,15 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import pct  # noqa: E402
+from _server import pct, start as start_server  # noqa: E402
 
 PASSWORD = "bench-admin-password"
 
 
 def start(port: int, mode: str, folder: Path) -> subprocess.Popen:
-    env = {**os.environ, "DIGITSX_AUTH": mode, "DIGITSX_ADMIN_PASSWORD": PASSWORD,
-           "DIGITSX_SECRET_KEY": "bench", "DIGITSX_LOGIN_LIMIT_USER": "100000 per minute",
-           "DIGITSX_LOGIN_LIMIT_ADDRESS": "100000 per minute"}
-    exe = Path(sys.executable).parent / "digitsx-devserver"
-    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir",
-                             str(folder / f"jobs-{port}")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login.json", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
+    return start_server(port, folder, DIGITSX_AUTH=mode, DIGITSX_ADMIN_PASSWORD=PASSWORD,
+                        DIGITSX_LOGIN_LIMIT_USER="100000 per minute",
+                        DIGITSX_LOGIN_LIMIT_ADDRESS="100000 per minute")
 
 
 def timed(call, n: int) -> list[float]:

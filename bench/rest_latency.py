@@ -10,7 +10,6 @@ responses in one (server.OneSendHandler) the two servers measure the same, ratio
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -21,25 +20,13 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import pct  # noqa: E402
+from _server import pct, start as start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(port: int, nodelay: bool, folder: Path) -> subprocess.Popen:
-    env = {**os.environ, "DIGITSX_TCP_NODELAY": "true" if nodelay else "false",
-           "DIGITSX_SECRET_KEY": "bench"}
-    exe = Path(sys.executable).parent / "digitsx-devserver"
-    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir",
-                             str(folder / f"jobs-{port}")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/index.json", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
+    return start_server(port, folder, DIGITSX_TCP_NODELAY="true" if nodelay else "false")
 
 
 def measure(url: str, n: int) -> dict[str, list[float]]:
