@@ -37,10 +37,16 @@ def devserver(argv: list[str] | None = None) -> None:
     from .config import ConfigError
     from .server import serve
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         serve(args.host, args.port, args.debug)
     except ConfigError as err:
         print(f"digitsx-devserver: {err}", file=sys.stderr)
+        sys.exit(2)
+    except (OSError, SQLAlchemyError) as err:  # a read-only jobs folder, a port in use...
+        reason = getattr(err, "orig", None) or err
+        print(f"digitsx-devserver: cannot start: {reason}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -69,3 +69,15 @@ def form_values() -> dict[str, Any]:
     if isinstance(body, dict):
         values.update({k: v for k, v in body.items() if not isinstance(v, (dict, list))})
     return values
+
+
+def name_problem(value: str, required: bool = True, limit: int = 256) -> str | None:
+    """What is wrong with a job or group name, or None: required (or not), at most ``limit``
+    characters, no control characters (a NUL or newline in a name breaks logs and pages)."""
+    if not value:
+        return "required" if required else None
+    if len(value) > limit:
+        return f"at most {limit} characters (got {len(value)})"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "may not contain control characters (NUL, tab, newline...)"
+    return None

@@ -12,6 +12,7 @@ from .gpu.devices import discover
 from .gpu.fake import FakeNvml
 from .gpu.nvml import Nvml
 from .gpu.telemetry import Telemetry
+from .jobs.lock import FolderLock
 from .jobs.resources import ResourcePool
 from .jobs.runner import Runner
 from .jobs.scheduler import Scheduler
@@ -32,6 +33,7 @@ class Platform:
                                 None if fake else os.environ.get("CUDA_VISIBLE_DEVICES"))
         self.pool = ResourcePool(tuple(d["index"] for d in self.devices),
                                  int(cfg["CPU_SLOTS"]), int(cfg["CPU_TRAIN_SLOTS"]))
+        cfg["GPU_INDEXES"] = tuple(self.pool.gpus)  # forms refuse a GPU the host lacks
         uuids = {d["index"]: d["uuid"] for d in self.devices}
         self.runner = Runner(self.store, self.events.task, socketio.start_background_task,
                              socketio.sleep, self._on_exit, float(cfg["ABORT_GRACE_SECONDS"]),
@@ -49,6 +51,7 @@ class Platform:
                                 socketio.sleep, float(cfg.get("SERVING_IDLE_SECONDS", 300)))
         self.scheduler.reclaim_gpus = self.serving.yield_gpus
         self.started = False
+        self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 
     def _nvml(self, cfg: Any) -> Any:
         if int(cfg.get("FAKE_GPUS") or 0) > 0:
@@ -63,6 +66,7 @@ class Platform:
         """Recover from a previous run, then start the scheduler and telemetry loops."""
         if self.started:
             return
+        self.lock.acquire()  # before recovery: it must never touch a live server's jobs
         self.started = True
         self.scheduler.recover()
         self.scheduler.tick()
@@ -75,6 +79,7 @@ class Platform:
         self.scheduler.stop()
         self.telemetry.stop()
         self.serving.stop()
+        self.lock.release()
 
     def job_json(self, job: Any) -> dict[str, Any]:
         """A job's JSON with its place in the queue."""

@@ -203,6 +203,28 @@ def test_files_stay_inside_the_jobs_folder(app, client):
         assert client.get(f"/files/{path}", headers=JSON).status_code == 404
 
 
+def test_odd_inputs_are_400_not_500(app, client):
+    login(client)
+    job = run_job(app, client, steps=1)
+    for prefix in ("/jobs", "/datasets", "/models"):
+        for lines in ("", "abc", "1e9"):
+            res = client.get(f"{prefix}/{job['id']}/log.json?lines={lines}")
+            assert res.status_code == 400 and "lines" in res.get_json()["error"]["message"]
+    assert client.get(f"/jobs/{job['id']}/log.json?lines=5").status_code == 200
+    for fields, field in (({"job_name": "x" * 1_000_000}, "job_name"),
+                          ({"job_name": "a\x00b"}, "job_name"),
+                          ({"group_name": "g\nh"}, "group_name")):
+        res = client.put(f"/jobs/{job['id']}", json=fields, headers=JSON)
+        assert res.status_code == 400 and field in res.get_json()["errors"], fields
+    res = client.post("/datasets/images/classification.json", data={
+        "dataset_name": "d\x00", "folder_train": "/tmp/a\x00b"})
+    assert res.status_code == 400
+    assert {"dataset_name", "folder_train"} <= set(res.get_json()["errors"])
+    res = client.post("/models/images/classification/classify_one.json",
+                      data={"job_id": job["id"], "image_path": "/tmp/\x00"})
+    assert res.status_code in (400, 404)
+
+
 def test_openapi_lists_every_json_route(app, client):
     doc = client.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")

@@ -30,7 +30,10 @@ class Entry:
 
 
 def within_roots(path: str | Path, roots: list[str]) -> bool:
-    """True if ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``."""
+    """True if ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``
+    (never for a path with a NUL byte, which no file system call accepts)."""
+    if "\x00" in str(path):
+        return False
     real = os.path.realpath(path)
     return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
                for root in (_real_root(str(r)) for r in roots))
@@ -54,6 +57,8 @@ def check_path(path: str, roots: list[str], what: str) -> str:
     """The path if it is inside the data roots; DatasetInputError naming it otherwise."""
     if not path:
         raise DatasetInputError(f"{what}: no path given")
+    if "\x00" in path:
+        raise DatasetInputError(f"{what}: a path may not contain a NUL byte")
     if not within_roots(path, roots):
         raise DatasetInputError(f"{what}: {path} is outside the allowed data roots "
                                 f"({', '.join(roots)})")

@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.datastructures import FileStorage
 
 from ..errors import ValidationError
+from ..http import name_problem
 from . import discover
 from .archives import archive_suffix
 from .discover import DatasetInputError
@@ -52,6 +53,15 @@ class FieldReader:
     def text(self, name: str) -> str:
         value = self.values.get(name, DEFAULTS.get(name, ""))
         return "" if value is None else str(value).strip()
+
+    def name(self, field: str, required: bool = True, limit: int = 256) -> str:
+        """A job or group name: required (or not), at most ``limit`` characters, no control
+        characters (a NUL or a newline in a name breaks logs, files and pages)."""
+        value = self.text(field)
+        problem = name_problem(value, required, limit)
+        if problem:
+            self.error(field, problem)
+        return value
 
     def flag(self, name: str) -> bool:
         value = self.text(name).lower()
@@ -98,9 +108,8 @@ def parse(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -
     """Validate the form; ValidationError lists every problem by field."""
     r = FieldReader(values)
     roots = list(config["DATA_ROOTS"])
-    name = r.text("dataset_name")
-    if not name:
-        r.error("dataset_name", "required")
+    name = r.name("dataset_name")
+    group = r.name("group_name", required=False)
     image = {"channels": int(r.choice("resize_channels", ("1", "3")) or 3),
              "width": r.number("resize_width", 1, 4096), "height": r.number("resize_height", 1, 4096),
              "resize_mode": r.choice("resize_mode", MODES), "encoding": r.choice("encoding", ENCODINGS)}
@@ -120,7 +129,7 @@ def parse(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -
     if r.errors:
         raise ValidationError(r.errors)
     spec["form"] = {k: str(v) for k, v in values.items() if k != "username"}
-    return DatasetForm(name, r.text("group_name"), spec, uploads)
+    return DatasetForm(name, group, spec, uploads)
 
 
 def _folder(r: FieldReader, files: dict, roots: list[str], uploads: dict) -> dict:

@@ -9,8 +9,8 @@ import time
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from .. import auth
-from ..errors import BadRequest, Forbidden, NotFound
-from ..http import form_list, form_value, platform, wants_json
+from ..errors import BadRequest, Forbidden, NotFound, ValidationError
+from ..http import form_list, form_value, name_problem, platform, wants_json
 from . import kinds
 from .runner import read_events, tail
 from .status import Status
@@ -91,13 +91,17 @@ def edit(job_id: str):
     store = platform().store
     job = store.get(job_id)
     auth.require_owner(job, "edit")
-    fields = {}
+    fields, errors = {}, {}
     for field, column in (("job_name", "name"), ("job_notes", "notes"), ("group_name", "group_name")):
         value = form_value(field)
-        if value is not None:
-            fields[column] = str(value).strip()
-    if "name" in fields and not fields["name"]:
-        raise BadRequest("job_name: a job needs a name")
+        if value is None:
+            continue
+        fields[column] = str(value).strip()
+        problem = None if field == "job_notes" else name_problem(fields[column], field == "job_name")
+        if problem:
+            errors[field] = [problem]
+    if errors:
+        raise ValidationError(errors)
     job = store.update(job_id, "attribute", **fields)
     return platform().job_json(job) if wants_json() else "Job updated."
 
@@ -123,7 +127,11 @@ def table_data(job_id: str):
 def log_tail(job_id: str):
     """The last lines of the job's log (``?lines=N``, at most 2000)."""
     platform().store.get(job_id)
-    lines = max(1, min(2000, int(request.args.get("lines", 200))))
+    raw = request.args.get("lines", "200")
+    try:
+        lines = max(1, min(2000, int(raw)))
+    except ValueError:
+        raise BadRequest(f"lines: expected a number of lines (1 to 2000), got {raw!r}") from None
     return {"job_id": job_id, "lines": tail(platform().store.job_dir(job_id) / "log.txt", lines)}
 
 

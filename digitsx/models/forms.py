@@ -62,9 +62,8 @@ def _numbers(r: FieldReader, name: str, kind, low, high) -> list:
 def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], Any, str, Request]:
     """Validate the form: (jobs, dataset job, group name, resource request)."""
     r = FieldReader({**DEFAULTS, **{k: v for k, v in values.items() if v is not None}})
-    name = r.text("model_name")
-    if not name:
-        r.error("model_name", "required")
+    name = r.name("model_name")
+    group = r.name("group_name", required=False)
     dataset = _dataset(r, store)
     network = _network(r, store)
     if r.text("framework") not in ("torch", "caffe"):
@@ -100,25 +99,27 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
         "keep_snapshots": r.number("keep_snapshots", 0, 100000),
         "framework": "torch", "requested_framework": r.text("framework"),
     }
-    request = _gpus(r)
+    request = _gpus(r, config)
+    momentum = r.number("momentum", 0, 1, float, optional=True)
+    weight_decay = r.number("weight_decay", 0, 1, float, optional=True)
+    rms_decay = r.number("rms_decay", 0, 1, float)
     if r.errors:
         raise ValidationError(r.errors)
-    momentum = r.text("momentum")
     jobs = []
     combos = list(itertools.product(rates, batches))
     for lr, bs in combos:
-        solver = {"type": solver_type, "learning_rate": lr, "rms_decay": float(r.text("rms_decay")),
+        solver = {"type": solver_type, "learning_rate": lr, "rms_decay": rms_decay,
                   # DIGITS's derivations: momentum 0.9 (not for AdaGrad/RMSprop), decay = lr / 100
-                  "momentum": float(momentum) if momentum else
+                  "momentum": momentum if momentum is not None else
                   (0.0 if solver_type in ("ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW") else 0.9),
-                  "weight_decay": float(r.text("weight_decay")) if r.text("weight_decay") else lr / 100}
+                  "weight_decay": weight_decay if weight_decay is not None else lr / 100}
         spec = {"dataset": {"id": dataset.id, "dir": str(store.job_dir(dataset.id))},
                 "network": network, "solver": solver, "lr": {"policy": policy, **lr_params},
                 "batch_size": bs, "augment": augment, "resources": request.to_dict(), **common,
                 "form": {k: str(v) for k, v in values.items() if k != "username"}}
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
-    return jobs, dataset, r.text("group_name"), request
+    return jobs, dataset, group, request
 
 
 def _dataset(r: FieldReader, store):
@@ -174,15 +175,21 @@ def _network(r: FieldReader, store) -> dict:
     return {"method": "standard", "name": r.choice("standard_networks", STANDARD)}
 
 
-def _gpus(r: FieldReader) -> Request:
+def _gpus(r: FieldReader, config: dict) -> Request:
     single = r.text("select_gpu")
     specific = r.text("select_gpus_list") or r.text("select_gpus") or \
         (single if single not in ("", "next") else "")
     if specific:
         try:
-            return Request(gpu_ids=tuple(int(g) for g in specific.replace(" ", "").split(",") if g))
+            ids = tuple(int(g) for g in specific.replace(" ", "").split(",") if g)
         except ValueError:
             r.error("select_gpus", f"expected GPU indexes like 0,1, got {specific!r}")
             return Request(gpu_count=1)
+        present = config.get("GPU_INDEXES")
+        missing = [g for g in ids if present is not None and g not in present]
+        if missing:
+            r.error("select_gpus", f"no GPU {', '.join(map(str, missing))} on this server "
+                                   f"(GPUs: {', '.join(map(str, present)) or 'none: it trains on the CPU'})")
+        return Request(gpu_ids=ids)
     count = r.number("select_gpu_count", 1, 64)
     return Request(gpu_count=count or 1)

@@ -200,7 +200,7 @@ def download(job_id: str, extension: str):
     epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
     if not epochs:
         raise BadRequest(f"model {job.name} has no snapshot yet")
-    epoch = float(request.args.get("epoch") or max(epochs))
+    epoch = _epoch(request.args.get("epoch"), max(epochs))
     if epoch not in [float(e) for e in epochs]:
         raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
                          f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
@@ -219,6 +219,19 @@ def download(job_id: str, extension: str):
             raise BadRequest(f"export failed: {answer.get('error')}")
     return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
                      download_name=name)
+
+
+def _epoch(value, default: float) -> float:
+    """A snapshot epoch from a field (blank: ``default``), or a 400 naming the field."""
+    if value in (None, ""):
+        return float(default)
+    try:
+        epoch = float(value)
+    except (TypeError, ValueError):
+        epoch = float("nan")
+    if epoch != epoch or epoch in (float("inf"), float("-inf")):
+        raise ValidationError({"epoch": [f"expected a snapshot epoch, got {value!r}"]})
+    return epoch
 
 
 def _pretrained_job(name: str, spec: dict, files: dict | None = None):
@@ -241,7 +254,7 @@ def to_pretrained(job_id: str):
     """Make a pretrained model from a snapshot (``epoch``, default the newest)."""
     job, _ = model_and_epoch({"job_id": job_id})
     epochs = [float(s["epoch"]) for s in job.result.get("snapshots", [])]
-    epoch = float(form_values().get("epoch") or (max(epochs) if epochs else 0))
+    epoch = _epoch(form_values().get("epoch"), max(epochs) if epochs else 0)
     if epoch not in epochs:
         raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g}")
     return _pretrained_job(f"{job.name} (epoch {epoch:g})", {

@@ -54,6 +54,8 @@ def model_and_epoch(values: dict):
 
 def server_path(path: str, field: str) -> str:
     """An absolute path inside the data roots, or a ValidationError on ``field``."""
+    if "\x00" in path:
+        raise ValidationError({field: ["a path may not contain a NUL byte"]})
     path = os.path.abspath(os.path.expanduser(path))
     if not within_roots(path, current_app.config["DATA_ROOTS"]):
         raise ValidationError({field: [f"{path} is outside the allowed data roots"]})

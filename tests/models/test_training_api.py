@@ -118,6 +118,20 @@ def test_bad_model_fields(mnist_dataset):
     errors = res.json()["errors"]
     assert {"model_name", "dataset", "solver_type", "learning_rate", "lr_policy",
             "standard_networks"} <= set(errors)
+    # numbers that only failed later (or as a 500), names that break pages, absent GPUs
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "x" * 300, "dataset": dataset, "group_name": "a\x00b", "momentum": "abc",
+        "weight_decay": "-1e308", "rms_decay": "nan", "lr_step_gamma": "nan",
+        "lr_step_size": "1e309", "select_gpus": "999"})
+    assert res.status_code == 400
+    errors = res.json()["errors"]
+    assert {"model_name", "group_name", "momentum", "weight_decay", "rms_decay", "lr_step_gamma",
+            "lr_step_size", "select_gpus"} <= set(errors), errors
+    assert "no GPU 999" in errors["select_gpus"][0]
+    for value in ("nan", "abc"):
+        res = server.session.post(server.url + "/models/images/classification.json", data={
+            "model_name": "m", "dataset": dataset, "momentum": value, "weight_decay": value})
+        assert res.status_code == 400 and {"momentum", "weight_decay"} <= set(res.json()["errors"])
     lr = server.session.post(server.url + "/models/visualize-lr",
                              data={"lr_policy": "step", "learning_rate": "0.1,0.01"}).json()
     cols = lr["data"]["columns"]
@@ -280,6 +294,13 @@ def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist
     assert "model.onnx" in zipfile.ZipFile(zpath).namelist()
     bad = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz", params={"epoch": 7})
     assert bad.status_code == 400 and "no snapshot for epoch 7" in bad.json()["error"]["message"]
+    for value in ("abc", "nan", "inf"):
+        bad = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz",
+                                 params={"epoch": value})
+        assert bad.status_code == 400 and "epoch" in bad.json()["errors"], value
+        bad = server.session.post(f"{server.url}/models/{job['id']}/to_pretrained",
+                                  data={"epoch": value})
+        assert bad.status_code == 400 and "epoch" in bad.json()["errors"], value
 
 
 def test_pretrained_models_round_trip_and_transfer_learning(mnist_dataset, mnist_tree, data_root, tmp_path):

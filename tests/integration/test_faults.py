@@ -1,0 +1,47 @@
+"""Faults a real server must survive with a clear message (issue 10)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import api_session, free_port, wait_for
+
+pytestmark = pytest.mark.server
+
+
+def devserver(jobs_dir: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("digitsx-devserver", path=str(Path(sys.executable).parent))
+    return subprocess.run([exe or "digitsx-devserver", "--port", str(free_port()), "--jobs-dir",
+                           str(jobs_dir)], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_server_on_the_same_jobs_folder_refuses_to_start(server_factory):
+    first = server_factory()
+    s = api_session(first)
+    job = s.post(first.url + "/test/jobs.json", data={"steps": 100000, "delay": 0.05}).json()
+    wait_for(lambda: s.get(f"{first.url}/jobs/{job['id']}/status").json()["status"] == "Running",
+             20, what="a running job")
+    second = devserver(first.jobs_dir)
+    assert second.returncode == 2
+    assert f"pid {first.proc.pid}" in second.stderr and "Traceback" not in second.stderr
+    # the first server's job was not touched by the second's start-up
+    assert s.get(f"{first.url}/jobs/{job['id']}/status").json()["status"] == "Running"
+    first.kill9()  # the kernel drops the lock with the process: a restart works
+    again = server_factory()
+    assert api_session(again).get(f"{again.url}/jobs/{job['id']}/status").json()["status"] \
+        == "Interrupted"
+
+
+def test_an_unusable_jobs_folder_is_one_clear_line(tmp_path):
+    # root writes through read-only permissions, so the folder is made impossible instead
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = devserver(blocker / "jobs")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("digitsx-devserver: cannot start:") and "a-file" in proc.stderr
