@@ -1,7 +1,10 @@
 """Safe extraction of uploaded ``.zip`` / ``.tar.gz`` / ``.tgz`` / ``.tar`` image trees.
 
 Nothing may be written outside the extraction folder: absolute names, ``..`` components,
-links and device files are refused, and the unpacked size is capped (a zip bomb fails early).
+links and device files are refused. Bombs fail early: the unpacked size is capped, and so is
+the ratio of unpacked to packed bytes past ``MIN_BOMB_BYTES`` (images hardly compress; a bomb
+packs 100-1000×), counted as bytes are written so a lying header does not help, and the number
+of members.
 """
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ from pathlib import Path, PurePosixPath
 from .discover import DatasetInputError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+MAX_RATIO = 100  # unpacked bytes per packed byte, past MIN_BOMB_BYTES
+MIN_BOMB_BYTES = 64 * 2**20
+MAX_MEMBERS = 1_000_000
 
 
 def archive_suffix(name: str) -> str | None:
@@ -29,77 +35,106 @@ def _safe_name(name: str, archive: str) -> PurePosixPath:
     return path
 
 
-def extract(archive: Path, dest: Path, max_bytes: int) -> int:
-    """Extract ``archive`` into ``dest``; returns the number of files written."""
+class _Limits:
+    """What one archive may unpack to: bytes (the caller's cap, or the ratio's), members."""
+
+    def __init__(self, archive: Path, max_bytes: int, max_ratio: float, min_bomb_bytes: int,
+                 max_members: int) -> None:
+        packed = archive.stat().st_size
+        by_ratio = max(min_bomb_bytes, int(max_ratio * packed))
+        self.bytes = min(max_bytes, by_ratio)
+        self.why = (f"more than {self.bytes // 2**20} MiB" if self.bytes == max_bytes else
+                    f"more than {max_ratio:g}x its {packed / 2**20:.1f} MiB (a zip bomb?)")
+        self.members = max_members
+        self.name = archive.name
+
+    def check_members(self, count: int) -> None:
+        if count > self.members:
+            raise DatasetInputError(f"{self.name}: more than {self.members} members; refusing it")
+
+
+def extract(archive: Path, dest: Path, max_bytes: int, *, max_ratio: float = MAX_RATIO,
+            min_bomb_bytes: int = MIN_BOMB_BYTES, max_members: int = MAX_MEMBERS) -> int:
+    """Extract ``archive`` into ``dest``; returns the number of files written. A refused
+    archive leaves nothing of itself in ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     name = archive.name
     try:
+        limits = _Limits(archive, max_bytes, max_ratio, min_bomb_bytes, max_members)
         if name.lower().endswith(".zip"):
-            return _extract_zip(archive, dest, max_bytes)
-        return _extract_tar(archive, dest, max_bytes)
+            return _extract_zip(archive, dest, limits)
+        return _extract_tar(archive, dest, limits)
+    except DatasetInputError:
+        _empty(dest)
+        raise
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        _empty(dest)
         raise DatasetInputError(f"{name}: not a readable archive ({err})") from err
 
 
-def _extract_zip(archive: Path, dest: Path, max_bytes: int) -> int:
+def _empty(dest: Path) -> None:
+    for child in dest.iterdir():
+        shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+
+def _extract_zip(archive: Path, dest: Path, limits: _Limits) -> int:
     count = total = 0
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
+        limits.check_members(len(members))
         for info in members:
             _safe_name(info.filename, archive.name)
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 raise DatasetInputError(f"{archive.name}: member {info.filename!r} is a symbolic "
                                         f"link; refusing the archive")
+        _check_size(sum(i.file_size for i in members), limits)  # what the headers claim
         for info in members:
             if info.is_dir():
                 continue
-            total += info.file_size
-            _check_size(total, max_bytes, archive.name)
             target = dest / _safe_name(info.filename, archive.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as out:
-                total += _copy_capped(src, out, max_bytes - total + info.file_size, archive.name) \
-                    - info.file_size
+                total = _copy_capped(src, out, total, limits)  # what they really hold
             count += 1
     return count
 
 
-def _extract_tar(archive: Path, dest: Path, max_bytes: int) -> int:
-    count = total = 0
+def _extract_tar(archive: Path, dest: Path, limits: _Limits) -> int:
+    count = total = members = 0
     with tarfile.open(archive, "r:*") as tf:
         for member in tf:
+            members += 1
+            limits.check_members(members)
             path = _safe_name(member.name, archive.name)
             if member.isdir():
                 continue
             if not member.isfile():
                 raise DatasetInputError(f"{archive.name}: member {member.name!r} is a link or "
                                         f"special file; refusing the archive")
-            total += member.size
-            _check_size(total, max_bytes, archive.name)
+            _check_size(total + member.size, limits)
             target = dest / path
             target.parent.mkdir(parents=True, exist_ok=True)
             src = tf.extractfile(member)
             with src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+                total = _copy_capped(src, out, total, limits)
             count += 1
     return count
 
 
-def _copy_capped(src, out, budget: int, name: str) -> int:
-    """Copy, refusing to write more than ``budget`` bytes (a lying zip header)."""
-    written = 0
+def _copy_capped(src, out, total: int, limits: _Limits) -> int:
+    """Copy, counting every byte against the archive's limit; the new running total."""
     while True:
         chunk = src.read(1 << 20)
         if not chunk:
-            return written
-        written += len(chunk)
-        _check_size(written, budget, name)
+            return total
+        total += len(chunk)
+        _check_size(total, limits)
         out.write(chunk)
 
 
-def _check_size(total: int, limit: int, name: str) -> None:
-    if total > limit:
-        raise DatasetInputError(f"{name}: unpacks to more than {limit // 2**20} MiB; refusing it")
+def _check_size(total: int, limits: _Limits) -> None:
+    if total > limits.bytes:
+        raise DatasetInputError(f"{limits.name}: unpacks to {limits.why}; refusing it")
 
 
 def remove_tree(path: Path) -> None:

@@ -93,6 +93,39 @@ def test_zip_bomb_is_refused(tmp_path):
         archives.extract(bomb, tmp_path / "out", 1_000_000)
 
 
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_bombs_are_refused_by_ratio_and_members_and_leave_nothing(tmp_path, kind):
+    # 8 MiB of zeros packs to a few KiB: far past 100x, with no cap on the size itself
+    bomb = tmp_path / f"bomb.{kind}"
+    zeros = tmp_path / "zeros.bin"
+    zeros.write_bytes(b"\0" * 8 * 2**20)
+    if kind == "zip":
+        with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("a/ok.txt", "fine")
+            zf.write(zeros, "a/zeros.bin")
+    else:
+        with tarfile.open(bomb, "w:gz") as tf:
+            tf.add(zeros, "a/zeros.bin")
+    out = tmp_path / "out"
+    with pytest.raises(DatasetInputError, match=r"more than 100x .* \(a zip bomb\?\)"):
+        archives.extract(bomb, out, 2**40, min_bomb_bytes=2**20)
+    assert list(out.iterdir()) == []
+    # the same archive is fine below the bomb threshold (small archives may compress well)
+    assert archives.extract(bomb, out, 2**40, min_bomb_bytes=16 * 2**20) >= 1
+    many = tmp_path / f"many.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(many, "w") as zf:
+            for i in range(30):
+                zf.writestr(f"a/{i}.txt", "x")
+    else:
+        with tarfile.open(many, "w:gz") as tf:
+            for i in range(30):
+                tf.addfile(tarfile.TarInfo(f"a/{i}.txt"))
+    with pytest.raises(DatasetInputError, match="more than 20 members"):
+        archives.extract(many, tmp_path / "out2", 2**40, max_members=20)
+    assert list((tmp_path / "out2").iterdir()) == []
+
+
 def test_not_an_archive(tmp_path):
     fake = tmp_path / "fake.zip"
     fake.write_bytes(b"not a zip")
