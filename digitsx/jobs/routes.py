@@ -235,12 +235,13 @@ def _bulk(job_ids: list[str], action, verb: str):
     if not job_ids:
         raise BadRequest("job_ids: no job selected")
     done, failed = [], {}
-    for job_id in job_ids:
-        try:
-            action(job_id)
-            done.append(job_id)
-        except Exception as err:  # one bad id must not stop the others
-            failed[job_id] = getattr(err, "message", str(err))
+    with platform().scheduler.batch():  # one scheduler pass at the end, not one per job
+        for job_id in job_ids:
+            try:
+                action(job_id)
+                done.append(job_id)
+            except Exception as err:  # one bad id must not stop the others
+                failed[job_id] = getattr(err, "message", str(err))
     status = 200 if done or not failed else 400
     return {verb: done, "errors": failed}, status
 

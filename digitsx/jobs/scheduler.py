@@ -7,6 +7,7 @@ later jobs, so a big request is never starved by small ones behind it.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any, Callable
@@ -36,6 +37,7 @@ class Scheduler:
         self.reclaim_gpus: Callable[[], Any] | None = None
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self._batches = 0  # > 0: a bulk action is under way; ticks wait for its end
 
     # -- the loop -------------------------------------------------------------------------
     def start(self) -> None:
@@ -52,9 +54,23 @@ class Scheduler:
         """Ask for a tick now (after a submit, an abort or a worker exit)."""
         self._wake.set()
 
+    @contextlib.contextmanager
+    def batch(self):
+        """A bulk action (deleting or aborting hundreds of jobs): no tick until it ends, then
+        one. A tick per job renumbered and notified every waiting job each time: quadratic."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+            self.wake()
+
     def _loop(self) -> None:
         while not self._stopped.is_set():
             self._wake.wait(timeout=1.0)
+            if self._batches:  # the batch wakes us when it ends (the event stays set)
+                self._stopped.wait(0.05)
+                continue
             self._wake.clear()
             try:
                 self.tick()
@@ -68,7 +84,8 @@ class Scheduler:
             blocked: set[int] = set()
             waiting: dict[str, dict[str, Any]] = {}
             train_queue = 0
-            for job in self.store.db.jobs(*QUEUED):
+            queued = {job.id: job for job in self.store.db.jobs(*QUEUED)}
+            for job in queued.values():
                 outcome = self._consider(job, frozenset(blocked), train_queue)
                 if outcome == "started":
                     started.append(job.id)
@@ -80,7 +97,10 @@ class Scheduler:
             previous, self.waiting = self.waiting, waiting
             for job_id, info in waiting.items():
                 if previous.get(job_id) != info:  # a new reason or place: tell the pages
-                    self.store.notify(self.store.get(job_id), "queue")
+                    job = queued[job_id]
+                    if job.status == Status.INITIALIZED.value:  # it just became Waiting
+                        job = self.store.get(job_id)
+                    self.store.notify(job, "queue")
             serving = {g for h, r in self.pool.holders.items() if h.startswith("serve:") for g in r.gpus}
             reclaim = self.reclaim_gpus is not None and \
                 any(serving & set(i.get("gpus", ())) for i in waiting.values())

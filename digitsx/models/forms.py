@@ -103,6 +103,11 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
     momentum = r.number("momentum", 0, 1, float, optional=True)
     weight_decay = r.number("weight_decay", 0, 1, float, optional=True)
     rms_decay = r.number("rms_decay", 0, 1, float)
+    cap = int(config.get("MAX_SWEEP") or 100)
+    if len(rates) * len(batches) > cap:
+        r.error("learning_rate", f"a sweep of {len(rates)} learning rates × {len(batches)} batch "
+                                 f"sizes makes {len(rates) * len(batches)} jobs; at most {cap} "
+                                 f"(DIGITSX_MAX_SWEEP)")
     if r.errors:
         raise ValidationError(r.errors)
     jobs = []

@@ -45,3 +45,32 @@ def test_an_unusable_jobs_folder_is_one_clear_line(tmp_path):
     proc = devserver(blocker / "jobs")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("digitsx-devserver: cannot start:") and "a-file" in proc.stderr
+
+
+def test_bulk_delete_of_queued_jobs_is_one_pass(server_factory):
+    from tests.integration.test_server import Listener
+
+    server = server_factory(DIGITSX_FAKE_GPUS="1")
+    s = api_session(server)
+    blocker = s.post(server.url + "/test/jobs.json",
+                     data={"kind": "test.train", "steps": 100000, "delay": 0.05}).json()
+    n = 120
+    queued = [s.post(server.url + "/test/jobs.json", data={"kind": "test.train", "steps": 1,
+                                                           "name": f"q{i}"}).json()["id"]
+              for i in range(n)]
+    wait_for(lambda: s.get(f"{server.url}/jobs/{queued[-1]}/status").json()["status"] == "Waiting",
+             30, what="the queue")
+    listener = Listener(server.url)
+    listener.join("job_management")
+    try:
+        res = s.delete(server.url + "/jobs", data={"job_ids[]": queued})
+        assert res.ok and len(res.json()["deleted"]) == n and res.json()["errors"] == {}
+        wait_for(lambda: len(listener.find("job update", lambda d: d["update"] == "deleted")) == n,
+                 30, what="every deletion announced")
+        # one tick per deleted job renumbered every job behind it: n²/2 queue notices
+        queue_notices = listener.find("job update", lambda d: d["update"] == "queue")
+        assert len(queue_notices) < n, len(queue_notices)
+    finally:
+        listener.close()
+    assert s.get(f"{server.url}/jobs/{blocker['id']}/status").json()["status"] == "Running"
+    assert s.post(f"{server.url}/jobs/{blocker['id']}/abort").ok

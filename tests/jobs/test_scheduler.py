@@ -248,3 +248,32 @@ def test_timeline_records_every_change(world):
     assert [c.status for c in store.get(b).history] == ["Initialized", "Waiting", "Running"]
     stamps = [c.timestamp for c in store.get(b).history]
     assert stamps == sorted(stamps)
+
+
+def test_a_bulk_action_waits_for_one_tick_at_its_end(world):
+    import threading
+    import time
+
+    from tests.conftest import wait_for
+
+    store, runner, make = world
+    sched = make(gpus=(0,))
+    sched.spawn = lambda fn: threading.Thread(target=fn, daemon=True).start()
+    ticks: list[float] = []
+    real = sched.tick
+    sched.tick = lambda: ticks.append(time.time()) or real()
+    sched.start()
+    try:
+        sched.wake()
+        wait_for(lambda: ticks, 5, what="a first tick")
+        with sched.batch():
+            before = len(ticks)
+            for _ in range(20):  # every abort in a bulk delete wakes the scheduler
+                sched.wake()
+                time.sleep(0.01)
+            assert len(ticks) == before
+        wait_for(lambda: len(ticks) > before, 3, what="the tick after the batch")
+        time.sleep(0.1)
+        assert len(ticks) == before + 1
+    finally:
+        sched.stop()

@@ -128,6 +128,10 @@ def test_bad_model_fields(mnist_dataset):
     assert {"model_name", "group_name", "momentum", "weight_decay", "rms_decay", "lr_step_gamma",
             "lr_step_size", "select_gpus"} <= set(errors), errors
     assert "no GPU 999" in errors["select_gpus"][0]
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "big", "dataset": dataset, "batch_size": ",".join(map(str, range(1, 11))),
+        "learning_rate": ",".join(f"0.{i + 1}" for i in range(11))})
+    assert res.status_code == 400 and "110 jobs; at most 100" in res.json()["errors"]["learning_rate"][0]
     for value in ("nan", "abc"):
         res = server.session.post(server.url + "/models/images/classification.json", data={
             "model_name": "m", "dataset": dataset, "momentum": value, "weight_decay": value})
