@@ -180,17 +180,19 @@ class Trainer:
 
     def restore(self, path: Path) -> None:
         """Continue from a snapshot: weights, optimizer, RNG, epoch."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
+        # and every generator, CUDA ones included, takes its state as a CPU ByteTensor.
+        state = torch.load(path, map_location="cpu", weights_only=True)
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step, self.seed = int(state["epoch"]), int(state["step"]), int(state["seed"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        self.train_loader.generator.set_state(state["loader_rng"].cpu())
-        self.aug_gen.set_state(state["aug_rng"].to(self.aug_gen.device) if self.device.type == "cuda"
-                               else state["aug_rng"].cpu())
+        byte_state = lambda t: t.detach().to("cpu", torch.uint8)  # noqa: E731
+        torch.set_rng_state(byte_state(state["torch_rng"]))
+        self.train_loader.generator.set_state(byte_state(state["loader_rng"]))
+        self.aug_gen.set_state(byte_state(state["aug_rng"]))
         if self.device.type == "cuda" and state["cuda_rng"]:
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+            torch.cuda.set_rng_state_all([byte_state(s) for s in state["cuda_rng"]])
         random.setstate((3, tuple(state["python_rng"]), None))
         self.out.rewind(self.epoch)
         self.out.log(f"resumed from {path.name} (epoch {self.epoch})")
@@ -286,6 +288,8 @@ class Trainer:
         snapshot = checkpoint.latest_snapshot(self.folder)
         if snapshot is not None:
             self.restore(snapshot)
+        else:  # from scratch, perhaps again (resumed before the first snapshot): no old points
+            self.out.rewind(-1.0)
         epochs = int(self.spec["train_epochs"])
         self.out.log(f"training {self.spec['network'].get('name') or 'custom network'} on "
                      f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
