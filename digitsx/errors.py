@@ -10,6 +10,7 @@
      ├── Conflict                 409  the job is not in a state that allows this
      ├── PayloadTooLarge          413  an upload above MAX_CONTENT_LENGTH
      ├── TooManyRequests          429  a rate limit (failed logins, process-starting routes)
+     ├── InsufficientStorage      507  the disk (jobs folder or database) is full
      └── SchedulingError          500  a resource request that can never be met
 
 Every error carries data (a message, maybe fields); JSON clients get
@@ -80,6 +81,10 @@ class TooManyRequests(DigitsxError):
     status = 429
 
 
+class InsufficientStorage(DigitsxError):
+    status = 507
+
+
 class SchedulingError(DigitsxError):
     pass
 
@@ -95,6 +100,23 @@ class HTTPError(DigitsxError):
     @property
     def type(self) -> str:
         return self.name
+
+
+def storage_full(err: BaseException) -> bool:
+    """True when ``err`` (or what it wraps) says the disk is full: ENOSPC, SQLite's
+    "database or disk is full", PostgreSQL's disk-full error."""
+    import errno
+
+    seen = 0
+    while err is not None and seen < 5:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(err).lower()
+        if "disk is full" in text or "no space left" in text or "diskfull" in type(err).__name__.lower():
+            return True
+        err = getattr(err, "orig", None) or err.__cause__
+        seen += 1
+    return False
 
 
 def error_body(err: DigitsxError) -> dict:
@@ -133,5 +155,11 @@ def register_handlers(app: Flask) -> None:
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return _http(err)
+        if storage_full(err):
+            app.logger.error("disk full on %s: %s", request.path, err)
+            return respond(InsufficientStorage(
+                f"The server's disk is full, so nothing could be saved ({err.__class__.__name__}: "
+                f"{str(err).splitlines()[0][:200]}). Free some space in the jobs folder and try "
+                f"again."))
         app.logger.exception("unhandled error on %s", request.path)
         return respond(DigitsxError(f"Internal error: {err}"))

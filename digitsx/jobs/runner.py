@@ -23,6 +23,7 @@ import psutil
 from ..db import Job
 from . import kinds, protocol
 from .resources import Reservation
+from ..errors import storage_full
 from .status import Status
 from .store import JobStore
 
@@ -121,11 +122,14 @@ class Runner:
             returncode = handle.proc.wait()
             _signal_group(handle.proc.pid, signal.SIGKILL)  # children it left behind
             self._finish(handle, returncode)
-        except Exception:  # a bug here must not leave the job Running and its GPU held
+        except Exception as err:  # a full disk, a bug: never leave the job Running, GPU held
             log.exception("watcher of job %s failed", handle.job_id)
             handle.proc.kill()
-            handle.error = handle.error or "Internal error while watching the worker (see server log)"
-            self._finish(handle, handle.proc.wait())
+            _signal_group(handle.proc.pid, signal.SIGKILL)
+            handle.error = handle.error or (
+                f"The server's disk is full ({err}); free space and resume the job"
+                if storage_full(err) else f"Internal error while watching the worker: {err}")
+            self._finish_for_sure(handle, handle.proc.wait())
         finally:
             self.handles.pop(handle.job_id, None)
             self.on_exit(handle.job_id)
@@ -181,6 +185,20 @@ class Runner:
 
     def _on_error(self, handle: Handle, event: dict) -> None:
         handle.error = f"{event.get('type', 'Error')}: {event.get('message', '')}"
+
+    def _finish_for_sure(self, handle: Handle, returncode: int) -> None:
+        """Write the final status, retrying while the database cannot be written (a full
+        disk frees up; until then the job keeps its handle, so abort and delete still work)."""
+        delay = 0.5
+        while True:
+            try:
+                self._finish(handle, returncode)
+                return
+            except Exception:
+                log.exception("could not record the end of job %s; retrying in %.0fs",
+                              handle.job_id, delay)
+                self.sleep(delay)
+                delay = min(30.0, delay * 2)
 
     def _finish(self, handle: Handle, returncode: int) -> None:
         if handle.aborting:

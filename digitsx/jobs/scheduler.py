@@ -194,6 +194,15 @@ class Scheduler:
                 return job
             if job.status == Status.RUNNING.value and self.runner.abort(job_id):
                 return job
+            gone = job_id not in getattr(self.runner, "handles", {job_id: None})
+            if gone and self.store.get(job_id).status == Status.RUNNING.value:
+                # Running on record, but no worker (its watcher pops it only after writing
+                # the end, so this one could not): record the end now
+                self.pool.release(job_id)
+                job = self.store.set_status(job_id, Status.ABORTED, "aborted (its worker was "
+                                                                    "already gone)", pid=None)
+                self.wake()
+                return job
             raise Conflict(f"Job {job.name} ({job_id}) is not running (status {job.status})")
 
     def resume(self, job_id: str) -> Job:

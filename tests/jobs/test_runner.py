@@ -105,3 +105,50 @@ def test_resume_continues_from_where_it_stopped(app, client):
     assert steps == sorted(steps) and steps[-1] == 40 and len(steps) == len(set(steps))
     statuses = [h[0] for h in job["status_history"]]
     assert statuses == ["Initialized", "Running", "Aborted", "Initialized", "Running", "Done"]
+
+
+def test_a_full_disk_ends_the_job_in_error_never_running(app, client, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    login(client)
+    store = app.extensions["digitsx"].store
+    full = OperationalError("INSERT INTO metrics", {}, sqlite3.OperationalError(
+        "database or disk is full"))
+    failures = {"metric": 1, "status": 2}
+    real_metric, real_status = store.add_metric, store.set_status
+
+    def add_metric(*a, **k):
+        if failures["metric"]:
+            failures["metric"] -= 1
+            raise full
+        return real_metric(*a, **k)
+
+    def set_status(job_id, status, *a, **k):
+        if status.value in ("Error", "Done") and failures["status"]:
+            failures["status"] -= 1  # the disk is still full when the end is written
+            raise full
+        return real_status(job_id, status, *a, **k)
+
+    monkeypatch.setattr(store, "add_metric", add_metric)
+    monkeypatch.setattr(store, "set_status", set_status)
+    job = run_job(app, client, steps=50, delay=0.02)
+    assert job["status"] == "Error" and "disk is full" in job["error"], job
+    assert failures == {"metric": 0, "status": 0}
+    assert not app.extensions["digitsx"].runner.handles
+
+
+def test_a_create_that_cannot_write_is_507(app, client, monkeypatch):
+    import errno
+
+    login(client)
+    store = app.extensions["digitsx"].store
+
+    def create(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "create", create)
+    res = client.post("/test/jobs.json", data={"steps": 1}, headers={"Accept": "application/json"})
+    assert res.status_code == 507
+    assert "disk is full" in res.get_json()["error"]["message"]

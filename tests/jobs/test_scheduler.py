@@ -277,3 +277,14 @@ def test_a_bulk_action_waits_for_one_tick_at_its_end(world):
         assert len(ticks) == before + 1
     finally:
         sched.stop()
+
+
+def test_abort_ends_a_job_whose_worker_is_gone(world):
+    store, runner, make = world
+    sched = make(gpus=(0,))
+    job_id = store.create("unit.gpu", "orphan", {}).id
+    assert sched.tick() == [job_id]
+    runner.started.clear()  # its watcher died without recording the end
+    runner.handles = {}
+    assert sched.abort(job_id).status == "Aborted"
+    assert sched.pool.free_gpus() == (0,) or list(sched.pool.free_gpus()) == [0]
