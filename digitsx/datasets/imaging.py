@@ -5,10 +5,13 @@ import hashlib
 import io
 import multiprocessing
 import os
+import signal
+import time
 import warnings
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
+from queue import Empty
 from typing import Iterator
 
 import numpy as np
@@ -125,18 +128,27 @@ class ParallelImages:
 
     def _processes(self) -> Iterator:
         ctx = multiprocessing.get_context("fork")
-        queue = ctx.SimpleQueue()
+        queue = ctx.Queue()
         procs = [ctx.Process(target=_worker, daemon=True, args=(
-            self.job, self.items[k::self.workers], queue)) for k in range(self.workers)]
+            self.job, self.items[k::self.workers], queue, k)) for k in range(self.workers)]
         for proc in procs:
             proc.start()
         pending: dict[int, tuple] = {}
-        position, finished, ordered = 0, 0, [i for i, _ in self.items]
+        done: set[int] = set()
+        position, ordered = 0, [i for i, _ in self.items]
+        checked = time.monotonic()
         try:
-            while finished < len(procs):
-                message = queue.get()
+            while len(done) < len(procs):
+                if time.monotonic() - checked > 1.0:  # has a worker died (the OOM killer)?
+                    _check_alive(procs, done, quiet=False)
+                    checked = time.monotonic()
+                try:
+                    message = queue.get(timeout=1.0)
+                except Empty:
+                    _check_alive(procs, done, quiet=True)
+                    continue
                 if message[0] == "sum":
-                    finished += 1
+                    done.add(message[2])
                     if message[1] is not None:
                         self.pixel_sum = message[1] if self.pixel_sum is None \
                             else self.pixel_sum + message[1]
@@ -149,15 +161,31 @@ class ParallelImages:
                     position += 1
         finally:
             for proc in procs:
-                proc.join(timeout=5)
+                proc.join(timeout=0 if len(done) < len(procs) else 5)
                 if proc.is_alive():
                     proc.kill()
+            queue.close()
+            queue.cancel_join_thread()
         while position < len(ordered):
             yield pending.pop(ordered[position])
             position += 1
 
 
-def _worker(job: ImageJob, items: list, queue) -> None:
+def _check_alive(procs: list, done: set[int], quiet: bool) -> None:
+    """Raise naming a worker that died before sending its last message: one killed or failed
+    at once; one that exited cleanly only once the queue is ``quiet`` (its last message may
+    still be on the way)."""
+    for k, proc in enumerate(procs):
+        if k not in done and not proc.is_alive() and (proc.exitcode != 0 or quiet):
+            code = proc.exitcode
+            how = (f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0
+                   else f"exited with code {code}")
+            hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+            raise RuntimeError(f"an image worker (pid {proc.pid}) {how}{hint} before finishing "
+                               f"its share; the dataset was not completed")
+
+
+def _worker(job: ImageJob, items: list, queue, k: int) -> None:
     """A forked image worker: process its share, send results, then its pixel sum."""
     total = None
     try:
@@ -169,7 +197,7 @@ def _worker(job: ImageJob, items: list, queue) -> None:
                 total += result.array
             result.array = None  # only the encoded bytes cross the pipe
             queue.put(("item", result))
-        queue.put(("sum", total))
+        queue.put(("sum", total, k))
     except BaseException as err:  # never leave the parent waiting forever
         queue.put(("crash", f"{type(err).__name__}: {err}"))
-        queue.put(("sum", None))
+        queue.put(("sum", None, k))

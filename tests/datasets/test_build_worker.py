@@ -131,3 +131,34 @@ def test_not_an_archive(tmp_path):
     fake.write_bytes(b"not a zip")
     with pytest.raises(DatasetInputError, match="not a readable archive"):
         archives.extract(fake, tmp_path / "out", 10**6)
+
+
+def test_a_killed_image_worker_fails_the_build_within_seconds(monkeypatch):
+    import signal
+    import time
+
+    import psutil
+
+    from digitsx.datasets import imaging
+
+    def slow(job, item):  # forked workers inherit this stand-in
+        time.sleep(0.02)
+        return imaging.Processed(item[0], item[1], "skipped")
+
+    monkeypatch.setattr(imaging, "process_one", slow)
+    images = imaging.ParallelImages(None, [(i, f"e{i}") for i in range(2000)], workers=2,
+                                    kind="processes")
+    stream = iter(images)
+    next(stream)
+    victim = psutil.Process().children()[0]
+    victim.send_signal(signal.SIGKILL)  # what the OOM killer does
+    started = time.time()
+    with pytest.raises(RuntimeError, match=r"killed by SIGKILL \(out of memory\?\)"):
+        for _ in stream:
+            pass
+    assert time.time() - started < 10
+    gone = lambda: not [c for c in psutil.Process().children() if c.status() != "zombie"]
+    deadline = time.time() + 5
+    while not gone() and time.time() < deadline:
+        time.sleep(0.05)
+    assert gone()
