@@ -39,11 +39,11 @@ def as_stored(source, image: dict) -> torch.Tensor:
 class Classifier:
     """A model snapshot, ready to classify images the way its dataset stored them."""
 
-    def __init__(self, job_dir: Path, epoch: float | None = None) -> None:
+    def __init__(self, job_dir: Path, epoch: float | None = None, device: str | None = None) -> None:
         spec = json.loads((job_dir / "spec.json").read_text())
         self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
         self.image = self.info.meta["image"]
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.aug = Augment(**spec["augment"])
         spec = {**spec, "network": {k: v for k, v in spec["network"].items() if k != "previous"}}
         self.model = build_network(spec, self.info).to(self.device).eval()

@@ -39,7 +39,8 @@ def from_snapshot(folder: Path, spec: dict) -> None:
     from .infer import Classifier
 
     model_dir = Path(spec["model_dir"])
-    c = Classifier(model_dir, float(spec["epoch"]) if spec.get("epoch") is not None else None)
+    c = Classifier(model_dir, float(spec["epoch"]) if spec.get("epoch") is not None else None,
+                   device="cpu")  # the stored weights load anywhere
     write_package(model_dir, json.loads((model_dir / "spec.json").read_text()), c, folder)
 
 

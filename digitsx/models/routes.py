@@ -21,9 +21,9 @@ from ..datasets.forms import FieldReader
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED, checkpoint, forms
+from . import CLASSIFICATION, PRETRAINED, forms
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
-from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch
+from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch, warm_epoch
 
 bp = Blueprint("models", __name__)
 
@@ -147,9 +147,8 @@ def classify_one():
     p = platform()
     job_id = str(values.get("job_id", ""))
     epoch = snapshot_epoch(values)
-    if not epoch and JOB_ID.fullmatch(job_id):  # "latest" is the newest snapshot on disk now
-        latest = checkpoint.latest_epoch(p.store.job_dir(job_id))
-        epoch = f"{latest:g}" if latest is not None else ""
+    if JOB_ID.fullmatch(job_id):  # "latest" is the newest snapshot on disk now
+        epoch = warm_epoch(p.store.job_dir(job_id), epoch)
     job = None
     if p.serving.warm(job_id, epoch) is None:  # a warm worker means the model and snapshot exist
         job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch})

@@ -19,7 +19,7 @@ from ..datasets.archives import archive_suffix
 from ..datasets.discover import within_roots
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
-from . import CLASSIFICATION, INFERENCE
+from . import CLASSIFICATION, INFERENCE, checkpoint
 
 bp = Blueprint("model_tests", __name__)
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -35,6 +35,16 @@ def snapshot_epoch(values: dict) -> str:
         return f"{float(epoch):g}"
     except ValueError:
         raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
+
+
+def warm_epoch(job_dir, epoch: str) -> str:
+    """The epoch a warm worker is keyed by: "" (the newest) resolves to the newest snapshot on
+    disk now, so classify one and classify many share one worker, and a model still training
+    is never served stale."""
+    if epoch:
+        return epoch
+    latest = checkpoint.latest_epoch(job_dir)
+    return f"{latest:g}" if latest is not None else ""
 
 
 def model_and_epoch(values: dict):
@@ -210,7 +220,8 @@ def classify_many():
     direct = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
     if wants_json() and inputs["source"] == "list" and len(inputs["entries"]) <= direct \
             and str(values.get("background", "")).lower() not in TRUE:
-        return _direct(model, epoch, inputs["entries"])
+        return _direct(model, warm_epoch(platform().store.job_dir(model.id), epoch),
+                       inputs["entries"])
     return _submit(values, model, epoch, inputs)
 
 

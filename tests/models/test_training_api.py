@@ -256,10 +256,18 @@ def test_classify_many_small_list(mnist_dataset, mnist_tree):
     lines = [f"{name}/{p.name} {labels.index(name)}" for name in ("one", "seven")
              for p in sorted((mnist_tree / name).glob("*.png"))[:5]]
     lines.append("seven/missing.png 0")
+    one = server.session.post(server.url + "/models/images/classification/classify_one.json",
+                              data={"job_id": job["id"], "image_path": str(next(mnist_tree.glob("one/*.png")))})
+    assert one.ok, one.text
     res = server.session.post(server.url + "/models/images/classification/classify_many.json",
                               data={"job_id": job["id"], "image_folder": str(mnist_tree)},
                               files={"image_list": ("list.txt", "\n".join(lines))})
     assert res.status_code == 200, res.text
+    import psutil  # the short list went to classify one's warm worker, not a second one
+
+    warm = [p for p in psutil.Process(server.proc.pid).children(recursive=True)
+            if "digitsx.models.infer" in " ".join(p.cmdline())]
+    assert len(warm) == 1, [p.cmdline() for p in warm]
     body = res.json()
     assert len(body["classifications"]) == 11
     first = body["classifications"][str(mnist_tree / "one" / sorted((mnist_tree / "one").glob("*.png"))[0].name)]
