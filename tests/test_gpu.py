@@ -58,6 +58,27 @@ def test_telemetry_samples_gpus_and_worker_processes():
         proc.wait()
 
 
+def test_telemetry_counts_the_workers_children(tmp_path):
+    # a worker that idles while its child (a DataLoader process) does the work
+    code = ("import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        tele = Telemetry(FakeNvml(0), [], lambda: {"job-a": proc.pid}, lambda s: None, time.sleep)
+        deadline = time.time() + 10
+        while tele.sample()["jobs"]["job-a"]["processes"] < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        samples = []
+        for _ in range(3):
+            time.sleep(0.4)
+            samples.append(tele.sample()["jobs"]["job-a"]["cpu_percent"])
+        assert min(samples) > 50, samples  # the busy child, every second, not only the first
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
 def test_web_process_never_imports_torch(tmp_path):
     code = (
         "import sys\n"

@@ -30,18 +30,22 @@ class Telemetry:
                 gpus.append(self.nvml.sample(index))
             except Exception as err:
                 gpus.append({"index": index, "error": str(err)})
-        jobs = {job_id: self._process_stats(pid) for job_id, pid in self.pids().items()}
-        self._procs = {pid: p for pid, p in self._procs.items() if pid in self.pids().values()}
+        seen: set[int] = set()
+        jobs = {job_id: self._process_stats(pid, seen) for job_id, pid in self.pids().items()}
+        # Keep the handle of every process still there, children (DataLoader workers)
+        # included: psutil's cpu_percent is 0.0 on a handle's first call.
+        self._procs = {pid: p for pid, p in self._procs.items() if pid in seen}
         self.last = {"time": time.time(), "gpus": gpus, "jobs": jobs}
         return self.last
 
-    def _process_stats(self, pid: int) -> dict[str, Any]:
+    def _process_stats(self, pid: int, seen: set[int]) -> dict[str, Any]:
         """CPU % (100 = one core) and resident memory of a worker and its children."""
         try:
             root = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
             procs = [root] + root.children(recursive=True)
             cpu = rss = 0.0
             for proc in procs:
+                seen.add(proc.pid)
                 try:
                     cached = self._procs.setdefault(proc.pid, proc)
                     cpu += cached.cpu_percent(None)
