@@ -65,6 +65,9 @@ class Runner:
         worker = ["-m", kind.worker, str(self.store.job_dir(job.id))]
         procs = len(reservation.gpus) if reservation else 1
         procs = int(job.spec.get("processes") or procs) if kind.distributed else 1
+        if reservation and reservation.gpus and procs > len(reservation.gpus):
+            raise ValueError(f"{procs} processes asked for, but the job holds "
+                             f"{len(reservation.gpus)} GPU(s): one process per GPU")
         if procs > 1:
             return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     f"--nproc_per_node={procs}", "--no-python", sys.executable] + worker

@@ -88,7 +88,11 @@ class Trainer:
         self.folder, self.spec = folder, spec
         self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
         self.world, self.rank, local = _distributed()
-        self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+        visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if visible and local >= visible:  # CUDA_VISIBLE_DEVICES holds the reservation only
+            raise RuntimeError(f"process {local} of {self.world} has no GPU: the job holds "
+                               f"{visible}; run at most one process per reserved GPU")
+        self.device = torch.device(f"cuda:{local}" if visible else "cpu")
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if self.world > 1:

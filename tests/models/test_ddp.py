@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from digitsx.datasets import build
 from digitsx.datasets.demo import write_mnist_folder
 from digitsx.jobs.protocol import Emitter
@@ -33,6 +35,11 @@ def test_two_process_ddp_job_runs_to_done(make_app, tmp_path):
             "loader_workers": 1, "resources": {"gpu_count": 1}}
     job = platform.store.create(CLASSIFICATION, "ddp", spec, "alice")
     assert "torch.distributed.run" in platform.runner.command(job)
+    from digitsx.jobs.resources import Reservation
+
+    with pytest.raises(ValueError, match="2 processes asked for, but the job holds 1 GPU"):
+        platform.runner.command(job, Reservation(gpus=(0,)))  # refused, not a CUDA crash
+    assert "--nproc_per_node=2" in platform.runner.command(job, Reservation(gpus=(0, 1)))
     platform.scheduler.tick()
     done = wait_job(app, job.id, 180)
     log = (platform.store.job_dir(job.id) / "log.txt").read_text()
