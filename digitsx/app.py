@@ -44,6 +44,9 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=None)
     events.register_handlers(socketio)
     errors.register_handlers(app)
+    from .http import reject_bad_json
+
+    app.before_request(reject_bad_json)
     auth.init_app(app)
     if int(app.config.get("PROXY_COUNT") or 0) > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -130,13 +130,15 @@ def register_handlers(app: Flask) -> None:
     """Map the tree (and werkzeug's own HTTP errors) to JSON or an HTML page."""
     from .http import wants_json
 
-    def respond(err: DigitsxError):
-        headers = {}
+    def respond(err: DigitsxError, headers: dict | None = None):
+        headers = dict(headers or {})
         if "retry_after" in err.data:
             headers["Retry-After"] = str(err.data["retry_after"])
         if err.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="digitsx"'
-        if wants_json():
+        # An error is a page only for a browser asking for one; curl, fetch() and scripts
+        # (Accept */*) get JSON on every route, .json suffix or not.
+        if wants_json() or "text/html" not in request.headers.get("Accept", ""):
             return error_body(err), err.status, headers
         return render_template("errors/error.html", error=err), err.status, headers
 
@@ -149,7 +151,8 @@ def register_handlers(app: Flask) -> None:
         if err.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return respond(PayloadTooLarge(f"Upload too large: the limit is {limit} bytes."))
-        return respond(HTTPError(err))
+        allow = {k: v for k, v in err.get_headers() if k == "Allow"}  # a 405 says what works
+        return respond(HTTPError(err), allow)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -81,3 +81,16 @@ def name_problem(value: str, required: bool = True, limit: int = 256) -> str | N
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         return "may not contain control characters (NUL, tab, newline...)"
     return None
+
+
+def reject_bad_json() -> None:
+    """Before every request: a body sent as JSON must parse (it was read as empty before)."""
+    if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS") and \
+            request.content_length != 0 and request.get_data(cache=True):
+        try:
+            request.get_json(force=True, cache=True)
+        except Exception as err:  # werkzeug's BadRequest carries the parser's words
+            from .errors import BadRequest
+
+            detail = getattr(err, "description", None) or str(err)
+            raise BadRequest(f"The request body is not valid JSON: {detail}") from None

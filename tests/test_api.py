@@ -69,7 +69,7 @@ def test_same_job_under_datasets_and_models_prefixes(app, client):
 
 def test_unknown_ids_are_404(client):
     res = client.get("/jobs/20200101-000000-dead/status")
-    assert res.status_code == 404 and res.get_json() == {"error": "Job not found."}
+    assert res.status_code == 404 and res.get_json()["error"]["type"] == "NotFound"
     res = client.get("/jobs/20200101-000000-dead.json")
     assert res.status_code == 404 and res.get_json()["error"]["type"] == "NotFound"
     assert client.post("/jobs/nope/abort", headers=JSON).status_code == 404
@@ -223,6 +223,20 @@ def test_odd_inputs_are_400_not_500(app, client):
     res = client.post("/models/images/classification/classify_one.json",
                       data={"job_id": job["id"], "image_path": "/tmp/\x00"})
     assert res.status_code in (400, 404)
+
+
+def test_errors_speak_json_to_scripts(app, client):
+    login(client)
+    res = client.get("/jobs/nope/abort", headers={"Accept": "*/*"})  # abort is POST only
+    assert res.status_code == 405 and res.is_json and "POST" in res.headers["Allow"]
+    res = client.post("/jobs/nope/abort", headers={"Accept": "*/*"})
+    assert res.status_code == 404 and res.is_json
+    page = client.get("/jobs/nope", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 404 and b"<html" in page.data  # a browser still gets a page
+    res = client.post("/test/jobs.json", data='{"steps": 1,', content_type="application/json")
+    assert res.status_code == 400 and "not valid JSON" in res.get_json()["error"]["message"]
+    res = client.put(f"/jobs/{create(client)['id']}", data="{nope", content_type="application/json")
+    assert res.status_code == 400
 
 
 def test_openapi_lists_every_json_route(app, client):

@@ -109,9 +109,7 @@ def edit(job_id: str):
 @_routes("/status", "status", ["GET"], json_twin=False)
 def status(job_id: str):
     """``{status, type, name, error}`` (404 with ``error`` for an unknown id)."""
-    job = platform().store.db.get(job_id)
-    if job is None:
-        return {"error": "Job not found."}, 404
+    job = platform().store.get(job_id)  # 404 in the API's error shape
     summary = platform().job_json(job)
     return {"status": job.status, "type": summary["type"], "name": job.name, "error": job.error,
             "progress": job.progress, "eta": summary["eta"], "waiting": summary["waiting"]}
