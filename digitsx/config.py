@@ -32,6 +32,7 @@ def defaults() -> dict[str, Any]:
         "ABORT_GRACE_SECONDS": 10.0,  # SIGTERM, then SIGKILL after this long
         "SCHEDULER_AUTOSTART": True,  # False in unit tests, which call scheduler.tick() themselves
         "TELEMETRY_INTERVAL": 1.0,
+        "TELEMETRY_HISTORY_INTERVAL": 5.0,  # seconds between a job's kept utilisation points
         "MAX_CONTENT_LENGTH": 2 * 1024**3,  # uploads above this answer 413
         "LOG_TAIL_LINES": 40,
         "TCP_NODELAY": True,  # False only to measure the ~40 ms keep-alive stall (bench/)

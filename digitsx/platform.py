@@ -10,6 +10,7 @@ from .events import Events
 from .extensions import db, socketio
 from .gpu.devices import discover
 from .gpu.fake import FakeNvml
+from .gpu.history import History
 from .gpu.nvml import Nvml
 from .gpu.telemetry import Telemetry
 from .jobs.lock import FolderLock
@@ -40,8 +41,10 @@ class Platform:
                              lambda ids: ",".join(uuids.get(i, str(i)) for i in ids))
         self.scheduler = Scheduler(self.store, self.pool, self.runner,
                                    socketio.start_background_task)
+        self.history = History(self.store.job_dir, self._gpus_of,
+                               float(cfg.get("TELEMETRY_HISTORY_INTERVAL") or 5.0))
         self.telemetry = Telemetry(self.nvml, list(self.pool.gpus), self.runner.pids,
-                                   self.events.telemetry, socketio.sleep,
+                                   self._on_telemetry, socketio.sleep,
                                    float(cfg["TELEMETRY_INTERVAL"]))
         self.events.server_state = self.gpu_state
         from .models.serving import WarmPool
@@ -57,6 +60,14 @@ class Platform:
         if int(cfg.get("FAKE_GPUS") or 0) > 0:
             return FakeNvml(int(cfg["FAKE_GPUS"]), lambda i: i in self.pool.busy_gpus())
         return Nvml()
+
+    def _gpus_of(self, job_id: str) -> tuple[int, ...]:
+        held = self.pool.holders.get(job_id)
+        return tuple(held.gpus) if held else ()
+
+    def _on_telemetry(self, sample: dict[str, Any]) -> None:
+        self.events.telemetry(sample)
+        self.history.record(sample)
 
     def _on_exit(self, job_id: str) -> None:
         self.scheduler.on_exit(job_id)

@@ -94,3 +94,23 @@ def test_web_process_never_imports_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ}, timeout=120)
     assert out.returncode == 0 and "clean" in out.stdout, out.stderr
+
+
+def test_history_keeps_a_bounded_series_per_job(tmp_path):
+    from digitsx.gpu.history import FILE, History, read
+
+    (tmp_path / "a").mkdir()
+    history = History(lambda job_id: tmp_path / job_id, lambda job_id: (1,), interval=5,
+                      max_points=10)
+    sample = {"gpus": [{"index": 0, "utilization": 5}, {"index": 1, "utilization": 90,
+                                                         "memory_used": 2**30}],
+              "jobs": {"a": {"cpu_percent": 150.0, "rss": 10}}}
+    for second in range(0, 200):
+        history.record(sample, now=1000.0 + second)
+    points = read(tmp_path / "a" / FILE)
+    assert 5 <= len(points) <= 10  # 40 points made, halved as it grew
+    assert points[0]["t"] == 1000.0 and points[-1]["t"] >= 1180
+    assert points[0]["gpus"] == [{"index": 1, "util": 90, "mem": 2**30}]  # only the job's GPU
+    assert points[0]["cpu"] == 150.0
+    gaps = {round(b["t"] - a["t"]) for a, b in zip(points, points[1:])}
+    assert min(gaps) >= 10  # the interval doubled when it was halved

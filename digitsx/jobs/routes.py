@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from .. import auth
 from ..errors import BadRequest, Forbidden, NotFound, ValidationError
+from ..gpu.history import FILE as HISTORY_FILE, read as read_history
 from ..http import form_list, form_value, name_problem, platform, wants_json
 from . import kinds
 from .runner import read_events, tail
@@ -44,7 +45,8 @@ def job_details(job) -> dict:
                 parent=p.job_json(parent) if parent else None,
                 children=[p.job_json(c) for c in p.store.children(job.id)],
                 log=tail(p.store.job_dir(job.id) / "log.txt", current_app.config["LOG_TAIL_LINES"]),
-                resumable=_resumable(job), clonable=_clonable(job))
+                resumable=_resumable(job), clonable=_clonable(job),
+                telemetry=read_history(p.store.job_dir(job.id) / HISTORY_FILE))
     kind = _kind(job)
     if kind is not None and kind.details is not None:
         data.update(kind.details(job, p.store.job_dir(job.id)))

@@ -6,7 +6,7 @@ import os
 import pytest
 import requests
 
-from tests.conftest import PASSWORD_MODE, token_session
+from tests.conftest import PASSWORD_MODE, token_session, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
@@ -99,7 +99,7 @@ def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
 
 @BOTH
 def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
-    server, s = start(server_factory, page, mode)
+    server, s = start(server_factory, page, mode, DIGITSX_TELEMETRY_HISTORY_INTERVAL="0.5")
     job = s.post(server.url + "/test/jobs.json",
                  data={"name": "watch-me", "steps": 100000, "delay": 0.05}).json()
     page.goto(f"{server.url}/jobs/{job['id']}")
@@ -112,8 +112,16 @@ def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
     assert s.get(f"{server.url}/jobs/{job['id']}.json").json()["notes"] == "some notes"
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "job-running.png"), full_page=True)
+    wait_for(lambda: len(s.get(f"{server.url}/jobs/{job['id']}.json").json()["telemetry"]) >= 2,
+             15, what="two utilisation points")
     page.click("#btn-abort")
     page.locator("#job-status", has_text="Aborted").wait_for(timeout=15000)
     page.locator("#timeline td", has_text="aborted by user").wait_for(timeout=5000)
     page.locator("#btn-resume").wait_for(timeout=5000)
+    # after the end, the run's utilisation stays on the page and in the job's JSON
+    page.reload()
+    page.locator("#utilization-card").wait_for(state="visible", timeout=5000)
+    assert page.evaluate("window.dxUtilizationPoints") >= 2
+    kept = s.get(f"{server.url}/jobs/{job['id']}.json").json()["telemetry"]
+    assert len(kept) >= 2 and all(p["cpu"] is not None and p["rss"] > 0 for p in kept)
     assert page.js_errors == []

@@ -38,6 +38,30 @@
     for (const c of job.children || []) rel.push(`Used by: <a href="${dx.esc(c.url)}">${dx.esc(c.name)}</a> (${dx.esc(c.status)})`);
     $("related").innerHTML = rel.length ? rel.map((r) => `<li>${r}</li>`).join("") : "<li class='hint'>none</li>";
     renderTimeline();
+    renderUtilization();
+  }
+
+  /* The kept utilisation series (a point every few seconds, from the job's JSON). */
+  let utilChart = null;
+  function renderUtilization() {
+    const points = job.telemetry || [];
+    $("utilization-card").hidden = !points.length;
+    if (!points.length || !window.Chart) return;
+    const t0 = points[0].t, x = (p) => (p.t - t0) / 60;
+    const datasets = [{label: "CPU %", data: points.map((p) => ({x: x(p), y: p.cpu})), borderWidth: 1.5}];
+    const gpus = [...new Set(points.flatMap((p) => (p.gpus || []).map((g) => g.index)))];
+    for (const i of gpus) {
+      datasets.push({label: `GPU ${i} %`, borderWidth: 1.5, data: points.map((p) => {
+        const g = (p.gpus || []).find((d) => d.index === i);
+        return {x: x(p), y: g ? g.util : null};
+      })});
+    }
+    window.dxUtilizationPoints = points.length;
+    if (utilChart) { utilChart.data.datasets = datasets; utilChart.update("none"); return; }
+    utilChart = new Chart($("utilization-chart"), {type: "line", data: {datasets}, options: {
+      animation: false, elements: {point: {radius: 0}},
+      scales: {x: {type: "linear", title: {display: true, text: "minutes since the first point"}},
+               y: {beginAtZero: true, title: {display: true, text: "%"}}}}});
   }
 
   /* Kind-specific parts of the page (a dataset's chart, a model's graphs) register here. */
