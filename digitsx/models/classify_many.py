@@ -162,12 +162,13 @@ def run(folder: Path, out: Emitter) -> dict:
     results.mkdir(exist_ok=True)
     source = spec["source"]
     cuda = classifier.device.type == "cuda"
-    batch = int(spec.get("batch_size") or (256 if cuda else 64))
+    largest = int(spec.get("batch_size") or (256 if cuda else 64))
+    batch = lambda n: min(largest, max(1, -(-n // 20)))  # noqa: E731 (20+ batches: progress every 5 %)
     if source == "split":
         split = classifier.info.split(spec["split"])
         if split is None:
             raise ValueError(f"the dataset has no {spec['split']} images")
-        images: Dataset = SplitImages(split, batch)
+        images: Dataset = SplitImages(split, batch(len(split)))
         paths = [f"{spec['split']}/{i}" for i in range(len(split))]
         labels = np.load(Path(str(split.reader.path) + "_labels.npy"), allow_pickle=False).astype(np.int64) \
             if Path(str(split.reader.path) + "_labels.npy").exists() \
@@ -180,7 +181,7 @@ def run(folder: Path, out: Emitter) -> dict:
         limit = spec.get("limit")
         if limit:
             paths, found = paths[:limit], found[:limit]
-        images = ImageFiles(paths, classifier.image, batch)
+        images = ImageFiles(paths, classifier.image, batch(len(paths)))
         labels = np.asarray(found, dtype=np.int64)
     (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(paths, labels)))
     total = len(paths)
