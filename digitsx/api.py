@@ -8,6 +8,11 @@ from flask import Flask
 
 PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_]+)>")
 SKIP_ENDPOINTS = {"static"}
+ERRORS = {"400": "A field is wrong: {\"errors\": {field: [messages]}} or {\"error\": ...}",
+          "401": "Log in, or send Authorization: Bearer <token>",
+          "403": "Not yours, not allowed (can_run_code, admin), cross-site, or no CSRF token",
+          "404": "No such job, file or route", "429": "Rate limited: see Retry-After",
+          "default": "Error: {\"error\": {\"message\", \"type\"}}"}
 
 
 def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dict[str, Any]:
@@ -18,9 +23,8 @@ def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dic
         "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                        for p in params],
         "responses": {"200": {"description": "OK", "content": {"application/json": {}}},
-                      "default": {"description": "Error: {\"error\": {\"message\", \"type\"}}",
-                                  "content": {"application/json": {"schema": {
-                                      "$ref": "#/components/schemas/Error"}}}}},
+                      **{code: {"description": text, "content": {"application/json": {"schema": {
+                          "$ref": "#/components/schemas/Error"}}}} for code, text in ERRORS.items()}},
     }
     if method in ("post", "put", "delete"):
         op["requestBody"] = {"required": False, "content": {
@@ -49,7 +53,13 @@ def openapi_document(app: Flask) -> dict[str, Any]:
                  "description": "DIGITS-compatible REST API. Inputs are form fields or a JSON "
                                 "body; pages answer JSON with a .json suffix or Accept."},
         "paths": paths,
-        "components": {"schemas": {"Error": {"type": "object", "properties": {
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API token (POST /api/tokens); needs no CSRF token"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "POST /login; state-changing requests send X-CSRFToken"}},
+            "schemas": {"Error": {"type": "object", "properties": {
             "error": {"type": "object", "properties": {"message": {"type": "string"},
                                                        "type": {"type": "string"}}},
             "errors": {"type": "object"}}}}},
