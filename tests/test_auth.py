@@ -409,6 +409,13 @@ def test_first_start_makes_an_admin_with_a_random_password(make_app, tmp_path, c
     # a second start keeps the admin and prints nothing
     make_app(AUTH="password", JOBS_DIR=str(tmp_path / "fresh"))
     assert password not in capsys.readouterr().out
+    # once the admin picks a password, the file of the first one goes
+    client = app.test_client()
+    token = plogin(client, "admin", password)["csrf_token"]
+    res = client.post("/account/password", json={"current_password": password,
+                                                  "new_password": "chosen-by-admin"},
+                      headers={"X-CSRFToken": token})
+    assert res.status_code == 200 and not path.exists()
 
 
 def test_users_cli(papp, tmp_path, monkeypatch, capsys):

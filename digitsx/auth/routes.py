@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, flash, redirect, render_template, request, url_for)
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, url_for)
 from flask_wtf.csrf import generate_csrf
 
 from ..errors import BadRequest, DigitsxError, Unauthorized, ValidationError
@@ -126,6 +126,8 @@ def change_password():
         return redirect(url_for("auth.account"))
     if current_caller().via == "session":
         start_session(name, updated.stamp)
+    if name == "admin":  # the first-start password is no longer the password
+        (Path(current_app.config["JOBS_DIR"]) / "initial_admin_password").unlink(missing_ok=True)
     if wants_json():
         return {"username": name, "status": "Password changed.", "csrf_token": generate_csrf()}
     flash("Password changed; other sessions have ended.", "ok")
