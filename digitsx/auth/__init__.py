@@ -83,15 +83,19 @@ def _username_field() -> str | None:
     return validate_username(value)
 
 
+def _token_caller(token: str) -> Caller:
+    found = accounts().check_token(token)
+    if found is None:
+        raise Unauthorized("The API token is invalid, expired or revoked: create a new one "
+                           "(POST /api/tokens, or your account page).")
+    return Caller.of(found[0], "token")
+
+
 def _from_authorization(header: str) -> Caller:
     scheme, _, value = header.strip().partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "bearer" and value:
-        found = accounts().check_token(value)
-        if found is None:
-            raise Unauthorized("The API token is invalid, expired or revoked: create a new one "
-                               "(POST /api/tokens, or your account page).")
-        return Caller.of(found[0], "token")
+        return _token_caller(value)
     if scheme == "basic" and value:
         if request.endpoint not in BASIC_ENDPOINTS:
             raise Unauthorized("HTTP Basic is accepted only by /api/tokens, to get a token: "
@@ -341,13 +345,7 @@ def socket_caller(auth_data: object) -> Caller | None:
     if mode() == "open" and not is_loopback(request.host):
         raise Forbidden(f"Open mode answers only connections to localhost, not {request.host}.")
     token = auth_data.get("token") if isinstance(auth_data, dict) else None
-    if token and mode() == "password":
-        found = accounts().check_token(str(token))
-        if found is None:
-            raise Unauthorized("The API token is invalid, expired or revoked.")
-        caller: Caller | None = Caller.of(found[0], "token")
-    else:
-        caller = _resolve()
+    caller = _token_caller(str(token)) if token and mode() == "password" else _resolve()
     if caller is None and mode() == "password":
         raise Unauthorized(login_hint())
     return caller
