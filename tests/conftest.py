@@ -58,9 +58,10 @@ def make_app(tmp_path):
 
     def make(**config):
         cfg = {"JOBS_DIR": str(tmp_path / "jobs"), "PLUGINS": [PLUGIN], "TESTING": True,
-               "DATABASE_URL": database_url(tmp_path),
                "SCHEDULER_AUTOSTART": False, "ABORT_GRACE_SECONDS": 1.0, "SECRET_KEY": "test"}
         cfg.update(config)
+        if "DATABASE_URL" not in cfg:  # a fresh database (PostgreSQL: emptied) per new app
+            cfg["DATABASE_URL"] = database_url(tmp_path)
         app = create_app(cfg)
         apps.append(app)
         return app

@@ -407,7 +407,8 @@ def test_first_start_makes_an_admin_with_a_random_password(make_app, tmp_path, c
     assert client.get("/files/initial_admin_password").status_code == 404
     assert client.get("/files/.secret_key").status_code == 404
     # a second start keeps the admin and prints nothing
-    make_app(AUTH="password", JOBS_DIR=str(tmp_path / "fresh"))
+    make_app(AUTH="password", JOBS_DIR=str(tmp_path / "fresh"),
+             DATABASE_URL=app.config["DATABASE_URL"])
     assert password not in capsys.readouterr().out
     # once the admin picks a password, the file of the first one goes
     client = app.test_client()
