@@ -48,6 +48,21 @@ def start(port: int, folder: Path, **env: str) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
+def servers(folder: Path, *specs: tuple[int, dict]):
+    """Several servers at once, ``(port, DIGITSX_* settings)`` each; all stopped at the end.
+    Yields their base URLs."""
+    procs = []
+    try:
+        for port, env in specs:
+            procs.append(start(port, folder, **env))
+        yield [f"http://127.0.0.1:{port}" for port, _ in specs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
 def server(tmp: Path, port: int):
     """``digitsx-devserver`` on ``port`` with ``tmp`` as data root and jobs under ``tmp/jobs``;
     yields ``(url, logged-in JSON session)``."""

@@ -10,7 +10,6 @@ verification, on purpose slow) against an open-mode login.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,15 +18,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import pct, start as start_server  # noqa: E402
+from _server import pct, servers  # noqa: E402
 
 PASSWORD = "bench-admin-password"
-
-
-def start(port: int, mode: str, folder: Path) -> subprocess.Popen:
-    return start_server(port, folder, DIGITSX_AUTH=mode, DIGITSX_ADMIN_PASSWORD=PASSWORD,
-                        DIGITSX_LOGIN_LIMIT_USER="100000 per minute",
-                        DIGITSX_LOGIN_LIMIT_ADDRESS="100000 per minute")
 
 
 def timed(call, n: int) -> list[float]:
@@ -79,15 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
+    limits = {"DIGITSX_ADMIN_PASSWORD": PASSWORD, "DIGITSX_LOGIN_LIMIT_USER": "100000 per minute",
+              "DIGITSX_LOGIN_LIMIT_ADDRESS": "100000 per minute"}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        servers = [start(5611, "open", folder), start(5612, "password", folder)]
-        try:
-            results = measure("http://127.0.0.1:5611", "http://127.0.0.1:5612", args.requests)
-        finally:
-            for proc in servers:
-                proc.terminate()
-                proc.wait(10)
+        with servers(Path(tmp), (5611, {**limits, "DIGITSX_AUTH": "open"}),
+                     (5612, {**limits, "DIGITSX_AUTH": "password"})) as (open_url, pw_url):
+            results = measure(open_url, pw_url, args.requests)
     print(f"keep-alive latency, {args.requests} requests each (ms); ratio: p50 against the same "
           f"request in open mode")
     print(f"{'request':<44}{'p50':>8}{'p99':>8}{'ratio':>8}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,13 +19,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import pct, start as start_server  # noqa: E402
+from _server import pct, servers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(port: int, nodelay: bool, folder: Path) -> subprocess.Popen:
-    return start_server(port, folder, DIGITSX_TCP_NODELAY="true" if nodelay else "false")
 
 
 def measure(url: str, n: int) -> dict[str, list[float]]:
@@ -50,15 +45,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        servers = {True: start(5601, True, folder), False: start(5602, False, folder)}
-        try:
-            results = {flag: measure(f"http://127.0.0.1:{5601 if flag else 5602}", args.requests)
-                       for flag in (True, False)}
-        finally:
-            for proc in servers.values():
-                proc.terminate()
-                proc.wait(10)
+        with servers(Path(tmp), (5601, {"DIGITSX_TCP_NODELAY": "true"}),
+                     (5602, {"DIGITSX_TCP_NODELAY": "false"})) as (on, off):
+            results = {True: measure(on, args.requests), False: measure(off, args.requests)}
     print(f"keep-alive latency over {args.requests} requests each (ms)")
     print(f"{'request':<30}{'nodelay p50':>12}{'p99':>8}{'nagle p50':>12}{'p99':>8}{'p50 ratio':>11}")
     for name in results[True]:
