@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from .store import JobStore
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes: a worker may report per batch
+SCRATCH = "scratch"  # a job folder's throwaway space: removed when its worker ends
 
 
 @dataclass
@@ -204,6 +206,8 @@ class Runner:
                 delay = min(30.0, delay * 2)
 
     def _finish(self, handle: Handle, returncode: int) -> None:
+        """The final status; first a worker's ``scratch/`` (unpacked uploads...) goes."""
+        shutil.rmtree(handle.folder / SCRATCH, ignore_errors=True)
         if handle.aborting:
             self.store.set_status(handle.job_id, Status.ABORTED, "aborted by user", pid=None)
         elif returncode == 0 and handle.error is None:

@@ -6,8 +6,10 @@ The spec names the model folder and snapshot epoch, and one source of images:
 
 - ``list``: ``inputs/images.tsv``, ``path<TAB>label`` lines written by the web process (label
   -1 when the list gave none);
-- ``archive``: an uploaded archive of images, unpacked here; an image's label is its top folder
-  when that folder names one of the model's classes;
+- ``archive``: an uploaded archive of images, unpacked into ``scratch/`` (gone when the job
+  ends, however it ends: the runner removes ``scratch/`` too); an image's label is its top
+  folder when that folder names one of the model's classes, and what stays for the report is a
+  thumbnail per image in ``results/thumbs/``;
 - ``split``: the ``val`` or ``test`` LMDB of the model's dataset (labels from the records).
 
 Images are preprocessed exactly as for training (the dataset's channels, resize mode and size,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,6 +41,7 @@ from .infer import Classifier, as_stored
 TOP = 5
 MAX_ARCHIVE_BYTES = 16 * 2**30
 MAX_CONFUSION = 100  # classes; a larger matrix is not shown (as in training's validation)
+THUMB = 256  # pixels, the longer side of the thumbnails kept of an archive's images
 
 
 class ImageFiles(Dataset):
@@ -46,8 +50,8 @@ class ImageFiles(Dataset):
     so one bad file never stops the job. Whole batches per DataLoader worker: no per-image
     collation."""
 
-    def __init__(self, paths: list[str], image: dict, batch: int) -> None:
-        self.paths, self.image, self.batch = paths, image, batch
+    def __init__(self, paths: list[str], image: dict, batch: int, thumbs: Path | None = None) -> None:
+        self.paths, self.image, self.batch, self.thumbs = paths, image, batch, thumbs
 
     def __len__(self) -> int:
         return -(-len(self.paths) // self.batch)
@@ -60,11 +64,23 @@ class ImageFiles(Dataset):
         for row, index in enumerate(indexes):
             try:
                 out[row] = as_stored(self.paths[index], self.image)
+                if self.thumbs is not None:
+                    thumbnail(self.paths[index], self.thumbs / f"{index}.jpg")
                 reasons.append("")
             except Exception as err:  # noqa: BLE001 - any decoding failure is this image's problem
                 reasons.append("not found" if isinstance(err, FileNotFoundError)
                                else f"not a readable image: {err}")
         return out, torch.arange(indexes.start, indexes.stop), reasons
+
+
+def thumbnail(path: str, dest: Path) -> None:
+    """A JPEG at most THUMB pixels on a side: what the report shows once the input is gone."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("RGB", (THUMB, THUMB))
+        im.thumbnail((THUMB, THUMB))
+        im.convert("RGB").save(dest, "JPEG", quality=88)
 
 
 class SplitImages(Dataset):
@@ -102,9 +118,9 @@ def read_list(path: Path) -> tuple[list[str], list[int]]:
 
 
 def archive_images(folder: Path, archive: Path, labels: list[str]) -> tuple[list[str], list[int]]:
-    """Unpack an uploaded archive; every image in it, sorted, labelled by its top folder when
-    that folder names a class (``_`` read as a space, case ignored)."""
-    dest = folder / "inputs" / "archive"
+    """Unpack an uploaded archive into ``scratch/``; every image in it, sorted, labelled by its
+    top folder when that folder names a class (``_`` read as a space, case ignored)."""
+    dest = folder / "scratch" / "archive"
     archives.extract(archive, dest, MAX_ARCHIVE_BYTES)
     archive.unlink(missing_ok=True)
     root = dest
@@ -154,6 +170,13 @@ def report(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray, names: list[st
 
 
 def run(folder: Path, out: Emitter) -> dict:
+    try:
+        return classify(folder, out)
+    finally:  # an archive's unpacked images go whatever happened (the runner checks again)
+        shutil.rmtree(folder / "scratch", ignore_errors=True)
+
+
+def classify(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     epoch = spec.get("epoch")
     classifier = Classifier(Path(spec["model"]["dir"]), float(epoch) if epoch not in (None, "") else None)
@@ -181,9 +204,15 @@ def run(folder: Path, out: Emitter) -> dict:
         limit = spec.get("limit")
         if limit:
             paths, found = paths[:limit], found[:limit]
-        images = ImageFiles(paths, classifier.image, batch(len(paths)))
+        thumbs = None
+        if source == "archive":
+            thumbs = results / "thumbs"
+            thumbs.mkdir(exist_ok=True)
+        images = ImageFiles(paths, classifier.image, batch(len(paths)), thumbs)
         labels = np.asarray(found, dtype=np.int64)
-    (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(paths, labels)))
+    scratch = str(folder / "scratch" / "archive") + os.sep  # shown as the archive's own names
+    shown = [p[len(scratch):] if p.startswith(scratch) else p for p in paths]
+    (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(shown, labels)))
     total = len(paths)
     out.result(images=total, source=source, epoch=classifier.epoch, labels=names)
     out.progress(0, total)

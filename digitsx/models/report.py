@@ -159,10 +159,14 @@ def input_image(job_id: str, index: int):
         raise NotFound(f"{job.name} has no image {index}")
     path = r.paths[index]
     folder = str(platform().store.job_dir(job.id))
-    if not (within_roots(path, current_app.config["DATA_ROOTS"]) or within_roots(path, [folder])):
+    if job.spec.get("source") == "archive":  # the archive is gone; its thumbnails stay
+        if not r.ok[index]:
+            raise NotFound(f"{path} was not a readable image")
+        path = os.path.join(folder, "results", "thumbs", f"{index}.jpg")
+    elif not within_roots(path, current_app.config["DATA_ROOTS"]):
         raise NotFound(f"{path} is outside the allowed data roots")
     if not os.path.isfile(path):
-        raise NotFound(f"{path} no longer exists")
+        raise NotFound(f"{r.paths[index]} no longer exists")
     size = _int_arg("size", None, 8, 1024)
     if size is None:
         return send_file(path, max_age=3600)

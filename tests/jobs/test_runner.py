@@ -39,8 +39,10 @@ def test_worker_error_message_becomes_job_error(app, client):
 
 def test_crash_shows_exit_code_and_traceback_in_log(app, client):
     login(client)
-    job = run_job(app, client, steps=5, crash=1)
+    job = run_job(app, client, steps=5, crash=1, scratch=1)
     assert job["status"] == "Error" and "exited with code 1" in job["error"]
+    folder = app.extensions["digitsx"].store.job_dir(job["id"])
+    assert not (folder / "scratch").exists()  # a worker's throwaway space goes however it ends
     page = client.get(f"/jobs/{job['id']}.json").get_json()
     assert any("RuntimeError: crashing on purpose at step 1" in line for line in page["log"])
 

@@ -128,6 +128,15 @@ def test_archive_of_images_with_a_corrupt_file_and_top_n(trained, mnist_tree, tm
     assert all("broken" not in im["path"] for c in top["top_n"] for im in c["images"])
     page = s.get(f"{url}/models/{job_id}", headers={"Accept": "text/html"})
     assert page.ok and 'id="top-n"' in page.text
+    # The unpacked archive is gone once the job ends; the report's images are its thumbnails.
+    folder = server.jobs_dir / job_id
+    assert not (folder / "scratch").exists() and not list(folder.rglob("*.png"))
+    good = next(r for r in s.get(f"{url}/models/{job_id}/results.json").json()["rows"] if not r["error"])
+    assert good["path"].startswith("photos/")
+    thumb = s.get(url + good["image"])
+    assert thumb.ok and thumb.headers["Content-Type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
+    assert s.get(url + good["image"], params={"size": 16}).headers["Content-Type"] == "image/png"
+    assert s.get(url + broken[0]["image"]).status_code == 404
     # Bad input: not an archive, a label out of range, a path outside the data roots.
     bad = s.post(url + "/models/images/classification/classify_many.json", data={"job_id": model},
                  files={"image_archive": ("photos.rar", b"x")})
