@@ -15,6 +15,11 @@ ERRORS = {"400": "A field is wrong: {\"errors\": {field: [messages]}} or {\"erro
           "default": "Error: {\"error\": {\"message\", \"type\"}}"}
 
 
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Error"}}}}
+
+
 def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dict[str, Any]:
     view = app.view_functions[endpoint]
     doc = (view.__doc__ or endpoint).strip().splitlines()[0]
@@ -23,20 +28,37 @@ def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dic
         "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                        for p in params],
         "responses": {"200": {"description": "OK", "content": {"application/json": {}}},
-                      **{code: {"description": text, "content": {"application/json": {"schema": {
-                          "$ref": "#/components/schemas/Error"}}}} for code, text in ERRORS.items()}},
+                      **{code: _error(text) for code, text in ERRORS.items()}},
     }
-    if method in ("post", "put", "delete"):
-        op["requestBody"] = {"required": False, "content": {
-            "multipart/form-data": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            "application/json": {"schema": {"type": "object"}}}}
+    if getattr(view, "dx_html", False):  # a browser form posts here: a page or a redirect back
+        for response in op["responses"].values():
+            response["content"]["text/html"] = {"schema": {"type": "string"}}
+        op["responses"]["302"] = {"description": "A browser form post: redirected to the page"}
+    form = getattr(view, "dx_form", None)
+    if method in ("post", "put", "patch", "delete"):
+        if form is not None:  # the declaration the view validates with
+            plain = form.json_schema(files=False)
+            op["requestBody"] = {"required": bool(plain.get("required")), "content": {
+                "multipart/form-data": {"schema": form.json_schema(files=True)},
+                "application/x-www-form-urlencoded": {"schema": plain},
+                "application/json": {"schema": plain}}}
+        else:
+            op["requestBody"] = {"required": False, "content": {
+                "multipart/form-data": {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                "application/json": {"schema": {"type": "object"}}}}
+    elif form is not None:
+        op["parameters"] += [{"name": name, "in": "query", "required": field.required,
+                              "schema": field.schema()} for name, field in form.fields.items()]
     return op
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:
-    """Every JSON route: the ``.json`` twin where a page has one, and JSON-only routes."""
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP_ENDPOINTS]
+    """Every JSON route: the ``.json`` twin where a page has one, and JSON-only routes. A view
+    marked ``@accepts(FORM)`` gets its request body from the form it validates with; pages
+    marked ``@page`` are left out."""
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in SKIP_ENDPOINTS
+             and not getattr(app.view_functions[r.endpoint], "dx_page", False)]
     twins = {(r.rule[:-5], m) for r in rules if r.rule.endswith(".json") for m in r.methods or ()}
     paths: dict[str, dict] = {}
     for rule in sorted(rules, key=lambda r: r.rule):

@@ -28,6 +28,19 @@ def twin_route(bp: Blueprint, rule: str, **options: Any) -> Callable:
     return decorator
 
 
+def page(view: Callable) -> Callable:
+    """Mark a view as an HTML page only (a form to fill in): not part of the API document."""
+    view.dx_page = True  # type: ignore[attr-defined]
+    return view
+
+
+def form_post(view: Callable) -> Callable:
+    """Mark a view a browser form posts to: it may answer a page or a redirect (JSON to a
+    JSON client), and the API document says so."""
+    view.dx_html = True  # type: ignore[attr-defined]
+    return view
+
+
 def form_value(name: str, default: Any = None) -> Any:
     """A field from the form (multipart or urlencoded), the query string, or a JSON body."""
     if name in request.form:
@@ -87,10 +100,13 @@ def reject_bad_json() -> None:
     """Before every request: a body sent as JSON must parse (it was read as empty before)."""
     if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS") and \
             request.content_length != 0 and request.get_data(cache=True):
-        try:
-            request.get_json(force=True, cache=True)
-        except Exception as err:  # werkzeug's BadRequest carries the parser's words
-            from .errors import BadRequest
+        from .errors import BadRequest
 
+        try:
+            body = request.get_json(force=True, cache=True)
+        except Exception as err:  # werkzeug's BadRequest carries the parser's words
             detail = getattr(err, "description", None) or str(err)
             raise BadRequest(f"The request body is not valid JSON: {detail}") from None
+        if not isinstance(body, dict):
+            raise BadRequest(f"The request body must be a JSON object of fields, "
+                             f"not {type(body).__name__ if body is not None else 'null'}")

@@ -237,6 +237,46 @@ def test_errors_speak_json_to_scripts(app, client):
     assert res.status_code == 400 and "not valid JSON" in res.get_json()["error"]["message"]
     res = client.put(f"/jobs/{create(client)['id']}", data="{nope", content_type="application/json")
     assert res.status_code == 400
+    for body in ("null", "5", "[1, 2]", '"steps"'):  # JSON, but not an object of fields
+        res = client.post("/test/jobs.json", data=body, content_type="application/json")
+        assert res.status_code == 400 and "JSON object" in res.get_json()["error"]["message"], body
+
+
+def test_what_schemathesis_found_is_400(app, client):
+    """Each of these was a 500 (or a silent 200) found by the fuzzer against the document."""
+    login(client)
+    res = client.post("/datasets/images/classification.json",
+                      json={"dataset_name": "d", "resize_channels": "__not_in_enum__"})
+    assert res.status_code == 400 and "resize_channels" in res.get_json()["errors"]
+    res = client.post("/datasets/images/resize-example", data={"channels": "two"})
+    assert res.status_code == 400 and "channels" in res.get_json()["errors"]
+    for field, value in (("lr_sigmoid_gamma", 8), ("lr_step_gamma", 2), ("lr_onecycle_div", 0),
+                         ("lr_multistep_values", "50,abc"), ("lr_inv_gamma", -1)):
+        res = client.post("/models/visualize-lr", json={"lr_policy": "sigmoid", field: value})
+        assert res.status_code == 400 and field in res.get_json()["errors"], field
+    res = client.post("/models/images/classification.json",
+                      json={"model_name": "m", "learning_rate": {"a": 1}, "batch_size": [1]})
+    errors = res.get_json()["errors"]
+    assert res.status_code == 400 and {"learning_rate", "batch_size"} <= set(errors)
+    assert "single value" in errors["learning_rate"][0]
+
+
+def test_the_document_shows_the_fields_a_route_checks(client):
+    """The request schema is the form the route validates with: same names, bounds, choices."""
+    from digitsx.datasets.forms import FORM
+
+    doc = client.get("/api/openapi.json").get_json()
+    body = doc["paths"]["/datasets/images/classification.json"]["post"]["requestBody"]["content"]
+    schema = body["application/json"]["schema"]
+    assert set(schema["properties"]) == {k for k, f in FORM.fields.items() if f.type != "file"}
+    assert schema["required"] == ["dataset_name"]
+    width = schema["properties"]["resize_width"]["anyOf"][0]
+    assert (width["minimum"], width["maximum"]) == (1, 4096)
+    assert "folder_train_archive" in body["multipart/form-data"]["schema"]["properties"]
+    model = doc["paths"]["/models/images/classification.json"]["post"]["requestBody"]["content"]
+    networks = model["application/json"]["schema"]["properties"]["standard_networks"]["anyOf"][0]
+    assert "resnet18" in networks["enum"]
+    assert "/datasets/images/classification/new" not in doc["paths"]  # a page, not the API
 
 
 def test_openapi_lists_every_json_route(app, client):

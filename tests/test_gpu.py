@@ -31,11 +31,28 @@ def test_configured_list_narrows_further():
     assert discover(nvml, None, None) == devices()
 
 
-def test_real_nvml_without_a_driver_means_no_gpu():
+def test_real_nvml_finds_exactly_the_gpus_the_driver_has():
+    """Against the real NVML library: no driver means no GPU and no error; a driver means every
+    device it lists (``nvidia-smi -L``), with its facts. Either way a wrong answer fails."""
+    import glob
+    import shutil
+
     nvml = Nvml()
     found = discover(nvml, None, None)
-    assert nvml.available or found == []  # on a GPU host, NVML answers and lists its devices
-    assert all({"index", "name", "uuid", "memory_total"} <= set(d) for d in found)
+    smi = shutil.which("nvidia-smi")
+    if not glob.glob("/dev/nvidia[0-9]*") or smi is None:
+        assert nvml.available is False and found == [] and nvml.count() == 0
+        return
+    listed = [line for line in subprocess.run([smi, "-L"], capture_output=True, text=True,
+                                              timeout=30).stdout.splitlines() if line.startswith("GPU ")]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    assert nvml.available and nvml.count() == len(listed)
+    assert len(found) == (len(listed) if visible is None else len(visible_filter(
+        [nvml.device(i) for i in range(nvml.count())], visible)))
+    assert all({"index", "name", "uuid", "memory_total"} <= set(d) and d["memory_total"] > 0
+               for d in found)
+    if visible is None:
+        assert {d["uuid"] for d in found} == {line.split("UUID: ")[1].rstrip(")") for line in listed}
 
 
 def test_telemetry_samples_gpus_and_worker_processes():

@@ -12,7 +12,7 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from flask_wtf.csrf import generate_csrf
 
 from ..errors import BadRequest, DigitsxError, Unauthorized, ValidationError
-from ..http import twin_route, wants_json
+from ..http import form_post, page, twin_route, wants_json
 from . import (accounts, check_password, current_caller, end_session, mode,
                refuse_unless_password_mode, require_admin, require_login, start_session)
 from .accounts import bad_request_if_not_bool, validate_username
@@ -49,6 +49,7 @@ def _browser_form() -> bool:
 
 @bp.route("/login", methods=["GET", "POST"])
 @bp.route("/login.json", methods=["GET"], endpoint="login_json")
+@form_post
 def login():
     """Log in (``username``, and ``password`` in password mode); sets the session cookie and
     answers ``{username, csrf_token}``."""
@@ -83,6 +84,7 @@ def login():
 
 
 @bp.route("/logout", methods=["GET", "POST"])
+@form_post
 def logout():
     """End the session (GET shows a button: logging out is a POST)."""
     if request.method == "GET":
@@ -109,6 +111,7 @@ def account():
 
 
 @bp.route("/account/password", methods=["POST"])
+@form_post
 def change_password():
     """Change your password (``current_password``, ``new_password``): other sessions end."""
     refuse_unless_password_mode("Passwords")
@@ -214,6 +217,7 @@ def user(username: str):
 
 
 @bp.route("/admin/users", endpoint="users_page")
+@page
 def users_page():
     """Admins: the users page (create, reset passwords, permissions, disable)."""
     refuse_unless_password_mode("Accounts")

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..jobs.protocol import Emitter, run_worker
-from . import archives, discover
+from .. import archives
+from . import discover
 from .discover import SPLITS, DatasetInputError, Entry
 from .health import health_report
 from .imaging import ImageJob, ParallelImages

@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import InputError, within_roots
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff",
                               ".webp"})
 LIST_LINE = re.compile(r"^(.+?)\s+(\d+)\s*$")
 SPLITS = ("train", "val", "test")
 
 
-class DatasetInputError(ValueError):
-    """Bad input for a dataset: a missing folder, a malformed list line, a bad label..."""
+DatasetInputError = InputError  # bad input for a dataset: a missing folder, a bad label...
 
 
 @dataclass(frozen=True)
@@ -27,30 +28,6 @@ class Entry:
 
     path: str
     label: int
-
-
-def within_roots(path: str | Path, roots: list[str]) -> bool:
-    """True if ``path``, with every symlink and ``..`` resolved, lies under one of ``roots``
-    (never for a path with a NUL byte, which no file system call accepts)."""
-    if "\x00" in str(path):
-        return False
-    real = os.path.realpath(path)
-    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-               for root in (_real_root(str(r)) for r in roots))
-
-
-_ROOTS: dict[str, tuple[float, str]] = {}
-
-
-def _real_root(root: str) -> str:
-    """A root with its symlinks resolved, cached for a second (it is resolved on every check)."""
-    import time
-
-    now = time.monotonic()
-    cached = _ROOTS.get(root)
-    if cached is None or now - cached[0] > 1.0:
-        cached = _ROOTS[root] = (now, os.path.realpath(root))
-    return cached[1]
 
 
 def check_path(path: str, roots: list[str], what: str) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import BadRequest, NotFound
 from .discover import SPLITS
+from .folder import DatasetFolder
 from .lmdb_io import LmdbReader, decode, unpack
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -35,7 +36,7 @@ def gallery(job, folder: Path, args: Mapping) -> dict[str, Any]:
     if not labels_file.exists():
         raise NotFound(f"{job.name} has no {split} images (yet)")
     labels = np.load(labels_file, allow_pickle=False)
-    names = (folder / "labels.txt").read_text().splitlines()
+    names = DatasetFolder(folder).labels
     label = args.get("label")
     indexes = np.arange(len(labels)) if label in (None, "", "all") else \
         np.flatnonzero(labels == _int(args, "label", -1))

@@ -13,22 +13,57 @@ from typing import Any
 from werkzeug.datastructures import FileStorage
 
 from ..errors import ValidationError
-from ..http import name_problem
+from ..fields import Field, FieldReader, Form
 from . import discover
-from .archives import archive_suffix
+from ..archives import archive_suffix
 from .discover import DatasetInputError
 from .resize import MODES
 
-TRUE = {"1", "y", "yes", "true", "on", "checked"}
-FALSE = {"", "0", "n", "no", "false", "off", "none"}
 ENCODINGS = ("png", "jpg", "none")
-DEFAULTS: dict[str, Any] = {
-    "resize_channels": "3", "resize_width": "256", "resize_height": "256",
-    "resize_mode": "squash", "encoding": "png", "backend": "lmdb", "method": "folder",
-    "folder_pct_val": "25", "folder_pct_test": "0", "folder_train_min_per_class": "2",
-    "folder_val_min_per_class": "2", "folder_test_min_per_class": "2",
-    "textfile_use_val": "y", "textfile_use_test": "", "textfile_shuffle": "y",
-}
+SPLITS = ("train", "val", "test")
+PATH_HELP = "a folder on the server, inside the data roots"
+
+
+def _split_fields() -> dict[str, Field]:
+    out: dict[str, Field] = {}
+    for split in ("val", "test"):
+        out[f"has_{split}_folder"] = Field("flag", help=f"a separate {split} folder")
+        out[f"folder_{split}"] = Field("path", help=f"the {split} images folder ({PATH_HELP})")
+        out[f"folder_{split}_min_per_class"] = Field("int", 2, 1, 10**9)
+        out[f"folder_{split}_max_per_class"] = Field("int", None, 1, 10**9, blank=True)
+    for split in SPLITS:
+        out[f"textfile_{split}_images"] = Field("file", help=f"the {split} list: path label lines")
+        out[f"textfile_local_{split}_images"] = Field("path", help=f"the {split} list on the server")
+        out[f"textfile_{split}_folder"] = Field("text", help=f"folder the {split} list's relative "
+                                                             f"paths start from")
+    return out
+
+
+FORM = Form("New image classification dataset", {
+    "dataset_name": Field("name", required=True),
+    "group_name": Field("name"),
+    "resize_channels": Field("choice", "3", options=("1", "3"), help="1 grayscale, 3 color"),
+    "resize_width": Field("int", 256, 1, 4096),
+    "resize_height": Field("int", 256, 1, 4096),
+    "resize_mode": Field("choice", "squash", options=MODES),
+    "encoding": Field("choice", "png", options=ENCODINGS, help="how the LMDB stores images"),
+    "backend": Field("choice", "lmdb", options=("lmdb",)),
+    "method": Field("choice", "folder", options=("folder", "textfile")),
+    "folder_train": Field("path", help=f"one sub-folder per class ({PATH_HELP})"),
+    "folder_train_archive": Field("file", help="or a .zip/.tar.gz/.tar of class folders"),
+    "folder_pct_val": Field("float", 25, 0, 100),
+    "folder_pct_test": Field("float", 0, 0, 100),
+    "folder_train_min_per_class": Field("int", 2, 1, 10**9),
+    "folder_train_max_per_class": Field("int", None, 1, 10**9, blank=True),
+    "textfile_use_local_files": Field("flag", help="the lists are files on the server"),
+    "textfile_labels_file": Field("file", help="one class name per line"),
+    "textfile_local_labels_file": Field("path", help="the labels file on the server"),
+    "textfile_use_val": Field("flag", "y"),
+    "textfile_use_test": Field("flag", ""),
+    "textfile_shuffle": Field("flag", "y"),
+    **_split_fields(),
+})
+DEFAULTS: dict[str, Any] = FORM.defaults()
 
 
 @dataclass
@@ -41,81 +76,18 @@ class DatasetForm:
     uploads: dict[str, FileStorage | bytes] = field(default_factory=dict)
 
 
-class FieldReader:
-    """Typed access to form fields that collects every error instead of stopping at one."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values, self.errors = values, {}
-
-    def error(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, []).append(message)
-
-    def text(self, name: str) -> str:
-        value = self.values.get(name, DEFAULTS.get(name, ""))
-        return "" if value is None else str(value).strip()
-
-    def name(self, field: str, required: bool = True, limit: int = 256) -> str:
-        """A job or group name: required (or not), at most ``limit`` characters, no control
-        characters (a NUL or a newline in a name breaks logs, files and pages)."""
-        value = self.text(field)
-        problem = name_problem(value, required, limit)
-        if problem:
-            self.error(field, problem)
-        return value
-
-    def flag(self, name: str) -> bool:
-        value = self.text(name).lower()
-        if value not in TRUE | FALSE:
-            self.error(name, f"expected yes or no, got {value!r}")
-        return value in TRUE
-
-    def number(self, name: str, low: float, high: float, kind=int, optional=False):
-        text = self.text(name)
-        if text == "" and optional:
-            return None
-        try:
-            value = kind(text)
-        except ValueError:
-            self.error(name, f"expected a{'n integer' if kind is int else ' number'}, got {text!r}")
-            return None
-        if not low <= value <= high:
-            self.error(name, f"must be between {low:g} and {high:g}, got {value:g}")
-            return None
-        return value
-
-    def choice(self, name: str, options: tuple) -> str:
-        value = self.text(name)
-        if value not in options:
-            self.error(name, f"must be one of {', '.join(map(str, options))}, got {value!r}")
-        return value
-
-    def path(self, name: str, roots: list[str], folder: bool = True) -> str | None:
-        value = self.text(name)
-        if not value:
-            self.error(name, "required")
-            return None
-        value = os.path.abspath(os.path.expanduser(value))
-        if not discover.within_roots(value, roots):
-            self.error(name, f"{value} is outside the allowed data roots ({', '.join(roots)})")
-        elif folder and not os.path.isdir(value):
-            self.error(name, f"{value} does not exist or is not a folder")
-        elif not folder and not os.path.isfile(value):
-            self.error(name, f"{value} does not exist or is not a file")
-        return value
-
-
 def parse(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -> DatasetForm:
     """Validate the form; ValidationError lists every problem by field."""
-    r = FieldReader(values)
+    r = FORM.reader(values)
     roots = list(config["DATA_ROOTS"])
     name = r.name("dataset_name")
     group = r.name("group_name", required=False)
-    image = {"channels": int(r.choice("resize_channels", ("1", "3")) or 3),
-             "width": r.number("resize_width", 1, 4096), "height": r.number("resize_height", 1, 4096),
-             "resize_mode": r.choice("resize_mode", MODES), "encoding": r.choice("encoding", ENCODINGS)}
+    image = {"channels": r.choice("resize_channels", kind=int),
+             "width": r.number("resize_width"), "height": r.number("resize_height"),
+             "resize_mode": r.choice("resize_mode"), "encoding": r.choice("encoding")}
     if r.text("backend") != "lmdb":
         r.error("backend", f"only lmdb is supported, got {r.text('backend')!r}")
-    method = r.choice("method", ("folder", "textfile"))
+    method = r.choice("method")
     spec: dict[str, Any] = {"method": method, "image": image, "backend": "lmdb",
                             "data_roots": roots, "seed": int(config.get("DATASET_SEED", 0)),
                             "workers": config.get("DATASET_WORKERS"),
@@ -145,21 +117,21 @@ def _folder(r: FieldReader, files: dict, roots: list[str], uploads: dict) -> dic
             uploads[out["archive"]] = archive
     else:
         out["train"] = r.path("folder_train", roots)
-    out["pct_val"] = r.number("folder_pct_val", 0, 100, float)
-    out["pct_test"] = r.number("folder_pct_test", 0, 100, float)
+    out["pct_val"] = r.number("folder_pct_val")
+    out["pct_test"] = r.number("folder_pct_test")
     if out["pct_val"] is not None and out["pct_test"] is not None \
             and out["pct_val"] + out["pct_test"] >= 100:
         r.error("folder_pct_val", "validation and test percentages must leave images to train on")
-    out["train_min"] = r.number("folder_train_min_per_class", 1, 10**9)
-    out["train_max"] = r.number("folder_train_max_per_class", 1, 10**9, optional=True)
+    out["train_min"] = r.number("folder_train_min_per_class")
+    out["train_max"] = r.number("folder_train_max_per_class")
     if out["train_max"] and out["train_min"] and out["train_max"] < out["train_min"]:
         r.error("folder_train_max_per_class", "must not be below the minimum per class")
     for split in ("val", "test"):
         if r.flag(f"has_{split}_folder"):
             out[split] = r.path(f"folder_{split}", roots)
             out[f"pct_{split}"] = 0.0
-            out[f"{split}_min"] = r.number(f"folder_{split}_min_per_class", 1, 10**9)
-            out[f"{split}_max"] = r.number(f"folder_{split}_max_per_class", 1, 10**9, optional=True)
+            out[f"{split}_min"] = r.number(f"folder_{split}_min_per_class")
+            out[f"{split}_max"] = r.number(f"folder_{split}_max_per_class")
     return out
 
 

@@ -8,18 +8,24 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from .. import auth
 from ..errors import BadRequest, ValidationError
-from ..http import form_values, platform, twin_route, wants_json
+from ..fields import Field, Form, accepts
+from ..http import form_values, page, platform, twin_route, wants_json
 from . import CLASSIFICATION, forms
 from .explore import gallery, read_image
 from .resize import MODES, resize_image
 from .sample import sample_image
 
 bp = Blueprint("datasets", __name__)
+RESIZE_FORM = Form("Resize preview", {
+    "width": Field("int", 256, 1, 1024), "height": Field("int", 256, 1, 1024),
+    "channels": forms.FORM.fields["resize_channels"], "resize_mode": forms.FORM.fields["resize_mode"],
+    "image_file": Field("file", help="an image to resize (default: a sample photo)")})
 
 
 
 
 @bp.route("/datasets/images/classification/new")
+@page
 def new_classification():
     """The new image classification dataset form (``?clone=<id>`` fills it in)."""
     values = dict(forms.DEFAULTS)
@@ -32,6 +38,7 @@ def new_classification():
 
 
 @twin_route(bp, "/datasets/images/classification", methods=["POST"])
+@accepts(forms.FORM)
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
     username = auth.require_login()
@@ -47,15 +54,13 @@ def create_classification():
 
 
 @bp.route("/datasets/images/resize-example", methods=["POST"])
+@accepts(RESIZE_FORM)
 def resize_example():
     """The chosen resize mode applied to a sample image (or an uploaded one), as a PNG data URI."""
     values = form_values()
-    r = forms.FieldReader({"resize_width": values.get("width", 256),
-                       "resize_height": values.get("height", 256),
-                       "resize_channels": str(values.get("channels", 3)),
-                       "resize_mode": values.get("resize_mode", "squash")})
-    width, height = r.number("resize_width", 1, 1024), r.number("resize_height", 1, 1024)
-    channels, mode = int(r.choice("resize_channels", ("1", "3")) or 3), r.choice("resize_mode", MODES)
+    r = RESIZE_FORM.reader(values)
+    width, height = r.number("width"), r.number("height")
+    channels, mode = r.choice("channels", kind=int), r.choice("resize_mode")
     if r.errors:
         raise ValidationError(r.errors)
     upload = request.files.get("image_file")

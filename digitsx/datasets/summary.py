@@ -1,19 +1,16 @@
 """A dataset's summary: DIGITS's JSON shape (ParseFolderTasks, CreateDbTasks) plus ours."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .discover import SPLITS
+from .folder import DatasetFolder
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
     """``meta.json`` of a finished build, or None."""
-    try:
-        return json.loads((folder / "meta.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+    return DatasetFolder(folder).read_meta()
 
 
 def details(job, folder: Path) -> dict[str, Any]:

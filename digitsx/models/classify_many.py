@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..datasets import archives
+from .. import archives
 from ..datasets.discover import is_image, label_name
 from ..jobs.protocol import Emitter, run_worker
 from .augment import prepare

@@ -1,7 +1,6 @@
 """Reading a digitsx dataset for training: LMDB splits as torch datasets, labels, mean."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..datasets.folder import DatasetFolder
 from ..datasets.lmdb_io import LmdbReader
 
 
@@ -33,31 +33,23 @@ class LmdbImages(Dataset):
         return torch.from_numpy(np.array(array, copy=True, order="C")), label  # decoded buffers are read-only
 
 
-class DatasetInfo:
-    """A finished dataset job's folder: labels, image shape, mean, splits."""
+class DatasetInfo(DatasetFolder):
+    """A finished dataset job's folder for the trainer: LMDB splits and the mean as tensors."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        meta_file = self.folder / "meta.json"
-        if not meta_file.exists():
-            raise FileNotFoundError(f"dataset {self.folder.name} has not finished building")
-        self.meta = json.loads(meta_file.read_text())
-        self.labels: list[str] = self.meta["labels"]
+        super().__init__(folder)
         image = self.meta["image"]
         self.channels, self.height, self.width = image["channels"], image["height"], image["width"]
 
     def split(self, name: str) -> LmdbImages | None:
         """The split's images, or None when the dataset has none."""
-        if (self.folder / name / "data.mdb").exists() and self.meta["splits"].get(name, {}).get("entries"):
-            return LmdbImages(self.folder / name)
-        return None
+        return LmdbImages(self.folder / name) if self.has_split(name) else None
 
     def mean(self) -> torch.Tensor | None:
         """The mean image as float (C, H, W) in 0–255, or None."""
-        path = self.folder / "mean.npy"
-        if not path.exists():
+        mean = self.mean_array()
+        if mean is None:
             return None
-        mean = np.load(path, allow_pickle=False)
         mean = mean[None] if mean.ndim == 2 else mean.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(mean)).float()
 

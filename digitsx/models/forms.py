@@ -11,28 +11,65 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import CLASSIFICATION as DATASET_KIND
-from ..datasets.forms import FieldReader
 from ..errors import ValidationError
+from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED, checkpoint
-from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES
+from . import CLASSIFICATION, PRETRAINED, checkpoint, registry
+from .schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
-STANDARD = ("lenet", "alexnet", "googlenet", "resnet18", "resnet50", "mobilenet_v3_small",
-            "mobilenet_v3_large", "efficientnet_b0")
-DEFAULTS: dict[str, Any] = {
-    "method": "standard", "standard_networks": "lenet", "framework": "torch",
-    "train_epochs": "30", "snapshot_interval": "1", "val_interval": "1", "random_seed": "",
-    "batch_size": "64", "batch_accumulation": "1", "solver_type": "SGD", "rms_decay": "0.99",
-    "learning_rate": "0.01", "lr_policy": "step", "shuffle": "y", "select_gpu_count": "1",
-    "use_mean": "image", "crop_size": "", "aug_flip": "none", "aug_quad_rot": "none",
-    "aug_rot": "0", "aug_scale": "0", "aug_noise": "0", "aug_hsv_use": "", "aug_hsv_h": "0.02",
-    "aug_hsv_s": "0.04", "aug_hsv_v": "0.06", "amp": "y", "channels_last": "y",
-    "keep_snapshots": "0", "momentum": "", "weight_decay": "",
-    "pretrained_freeze": "", "pretrained_lr_mult": "1",
-    **{k: str(v) for k, v in LR_DEFAULTS.items()},
-}
+AUG = {"use_mean": ("none", "image", "pixel"), "aug_flip": ("none", "fliplr", "flipud", "fliplrud"),
+       "aug_quad_rot": ("none", "rot90", "rot180", "rotall")}
+LR_FIELDS = {k: Field("floats", v, *LR_BOUNDS[k], help="percent of training: where the rate drops")
+             if k == "lr_multistep_values" else Field("float", v, *LR_BOUNDS[k])
+             for k, v in LR_DEFAULTS.items()}
+TRAINING = Form("Training", {  # the engine's fields: every task's model form has them
+    "model_name": Field("name", required=True),
+    "group_name": Field("name"),
+    "dataset": Field("id", required=True, help="the id of a finished dataset"),
+    "framework": Field("choice", "torch", options=("torch", "caffe"),
+                       help="caffe is accepted and runs the same network"),
+    "train_epochs": Field("int", 30, 1, 100000),
+    "snapshot_interval": Field("float", 1, 0.01, 100000, help="epochs between snapshots"),
+    "val_interval": Field("float", 1, 0.01, 100000, help="epochs between validations"),
+    "random_seed": Field("int", None, 0, 2**31 - 1, blank=True),
+    "batch_size": Field("ints", 64, 1, 65536, help="a comma list sweeps"),
+    "batch_accumulation": Field("int", 1, 1, 1024),
+    "solver_type": Field("choice", "SGD", options=SOLVERS),
+    "learning_rate": Field("floats", 0.01, 1e-12, 100, help="a comma list sweeps"),
+    "lr_policy": Field("choice", "step", options=POLICIES),
+    **LR_FIELDS,
+    "momentum": Field("float", None, 0, 1, blank=True, help="blank: 0.9 (SGD), 0 (adaptive)"),
+    "weight_decay": Field("float", None, 0, 1, blank=True, help="blank: learning rate / 100"),
+    "rms_decay": Field("float", 0.99, 0, 1),
+    "shuffle": Field("flag", "y"),
+    "amp": Field("flag", "y", help="mixed precision on a GPU"),
+    "channels_last": Field("flag", "y"),
+    "keep_snapshots": Field("int", 0, 0, 100000, help="0 keeps every snapshot"),
+    "select_gpu": Field("text", help="a GPU index, or next"),
+    "select_gpus": Field("text", help="GPU indexes: 0,1"),
+    "select_gpus_list": Field("text", help="GPU indexes: 0,1"),
+    "select_gpu_count": Field("int", 1, 1, 64),
+})
+FORM = TRAINING | Form("New image classification model", {
+    "method": Field("choice", "standard", options=("standard", "previous", "pretrained", "custom")),
+    "standard_networks": Field("choice", "lenet", options=registry.names("classification")),
+    "previous_networks": Field("id", help="a model job to start from"),
+    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
+    "custom_network": Field("text", help="Python defining build(num_classes, in_channels, "
+                                         "image_size); needs can_run_code"),
+    "pretrained_networks": Field("id", help="a pretrained model job"),
+    "pretrained_freeze": Field("flag", ""),
+    "pretrained_lr_mult": Field("float", 1, 0, 10),
+    "crop_size": Field("int", None, 1, 4096, blank=True),
+    **{k: Field("choice", "image" if k == "use_mean" else "none", options=v) for k, v in AUG.items()},
+    "aug_rot": Field("float", 0, 0, 180), "aug_scale": Field("float", 0, 0, 1),
+    "aug_noise": Field("float", 0, 0, 1), "aug_hsv_use": Field("flag", ""),
+    "aug_hsv_h": Field("float", 0.02, 0, 0.5), "aug_hsv_s": Field("float", 0.04, 0, 0.5),
+    "aug_hsv_v": Field("float", 0.06, 0, 0.5),
+})
+DEFAULTS: dict[str, Any] = FORM.defaults()
 
 
 @dataclass
@@ -43,66 +80,44 @@ class ModelJob:
     spec: dict
 
 
-def _numbers(r: FieldReader, name: str, kind, low, high) -> list:
-    values = []
-    for part in r.text(name).split(","):
-        part = part.strip()
-        try:
-            value = kind(part)
-        except ValueError:
-            r.error(name, f"expected a number or a comma list of numbers, got {part!r}")
-            continue
-        if not low <= value <= high:
-            r.error(name, f"{value:g} is not between {low:g} and {high:g}")
-            continue
-        values.append(value)
-    return values
-
-
 def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], Any, str, Request]:
     """Validate the form: (jobs, dataset job, group name, resource request)."""
-    r = FieldReader({**DEFAULTS, **{k: v for k, v in values.items() if v is not None}})
+    r = FORM.reader(values)
     name = r.name("model_name")
-    group = r.name("group_name", required=False)
+    group = r.name("group_name")
     dataset = _dataset(r, store)
     network = _network(r, store)
-    if r.text("framework") not in ("torch", "caffe"):
-        r.error("framework", "must be torch (caffe is accepted and runs the same network)")
-    solver_type = r.choice("solver_type", SOLVERS)
-    policy = r.choice("lr_policy", POLICIES)
-    rates = _numbers(r, "learning_rate", float, 1e-12, 100)
-    batches = _numbers(r, "batch_size", int, 1, 65536)
-    lr_params = {k: r.text(k) for k in LR_DEFAULTS}
-    for key in ("lr_step_size", "lr_step_gamma", "lr_exp_gamma", "lr_inv_gamma", "lr_inv_power",
-                "lr_poly_power", "lr_sigmoid_step", "lr_sigmoid_gamma", "lr_warmup", "lr_onecycle_div"):
-        lr_params[key] = r.number(key, -1e6, 1e6, float)
-    crop = r.number("crop_size", 1, 4096, optional=True)
+    r.choice("framework")
+    solver_type = r.choice("solver_type")
+    policy = r.choice("lr_policy")
+    rates = r.numbers("learning_rate")
+    batches = [int(b) for b in r.numbers("batch_size")]
+    schedule = lr_params(r)
+    crop = r.number("crop_size")
     if crop and dataset is not None:
         image = dataset.spec.get("image", {})
         if crop > min(image.get("width", crop), image.get("height", crop)):
             r.error("crop_size", f"larger than the dataset's images "
                                  f"({image.get('width')}×{image.get('height')})")
-    augment = {"use_mean": r.choice("use_mean", ("none", "image", "pixel")), "crop_size": crop,
-               "flip": r.choice("aug_flip", ("none", "fliplr", "flipud", "fliplrud")),
-               "quad_rot": r.choice("aug_quad_rot", ("none", "rot90", "rot180", "rotall")),
-               "rot": r.number("aug_rot", 0, 180, float), "scale": r.number("aug_scale", 0, 1, float),
-               "noise": r.number("aug_noise", 0, 1, float), "hsv_use": r.flag("aug_hsv_use"),
-               "hsv_h": r.number("aug_hsv_h", 0, 0.5, float), "hsv_s": r.number("aug_hsv_s", 0, 0.5, float),
-               "hsv_v": r.number("aug_hsv_v", 0, 0.5, float)}
+    augment = {"use_mean": r.choice("use_mean"), "crop_size": crop, "flip": r.choice("aug_flip"),
+               "quad_rot": r.choice("aug_quad_rot"), "rot": r.number("aug_rot"),
+               "scale": r.number("aug_scale"), "noise": r.number("aug_noise"),
+               "hsv_use": r.flag("aug_hsv_use"), "hsv_h": r.number("aug_hsv_h"),
+               "hsv_s": r.number("aug_hsv_s"), "hsv_v": r.number("aug_hsv_v")}
     common = {
-        "train_epochs": r.number("train_epochs", 1, 100000),
-        "snapshot_interval": r.number("snapshot_interval", 0.01, 100000, float),
-        "val_interval": r.number("val_interval", 0.01, 100000, float),
-        "random_seed": r.number("random_seed", 0, 2**31 - 1, optional=True),
-        "batch_accumulation": r.number("batch_accumulation", 1, 1024),
+        "train_epochs": r.number("train_epochs"),
+        "snapshot_interval": r.number("snapshot_interval"),
+        "val_interval": r.number("val_interval"),
+        "random_seed": r.number("random_seed"),
+        "batch_accumulation": r.number("batch_accumulation"),
         "shuffle": r.flag("shuffle"), "amp": r.flag("amp"), "channels_last": r.flag("channels_last"),
-        "keep_snapshots": r.number("keep_snapshots", 0, 100000),
+        "keep_snapshots": r.number("keep_snapshots"),
         "framework": "torch", "requested_framework": r.text("framework"),
     }
     request = _gpus(r, config)
-    momentum = r.number("momentum", 0, 1, float, optional=True)
-    weight_decay = r.number("weight_decay", 0, 1, float, optional=True)
-    rms_decay = r.number("rms_decay", 0, 1, float)
+    momentum = r.number("momentum")
+    weight_decay = r.number("weight_decay")
+    rms_decay = r.number("rms_decay")
     cap = int(config.get("MAX_SWEEP") or 100)
     if len(rates) * len(batches) > cap:
         r.error("learning_rate", f"a sweep of {len(rates)} learning rates × {len(batches)} batch "
@@ -119,12 +134,23 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
                   (0.0 if solver_type in ("ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW") else 0.9),
                   "weight_decay": weight_decay if weight_decay is not None else lr / 100}
         spec = {"dataset": {"id": dataset.id, "dir": str(store.job_dir(dataset.id))},
-                "network": network, "solver": solver, "lr": {"policy": policy, **lr_params},
+                "network": network, "solver": solver, "lr": {"policy": policy, **schedule},
                 "batch_size": bs, "augment": augment, "resources": request.to_dict(), **common,
                 "form": {k: str(v) for k, v in values.items() if k != "username"}}
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
     return jobs, dataset, group, request
+
+
+def lr_params(r: FieldReader) -> dict[str, Any]:
+    """The LR policy's parameters, checked: numbers, and the multistep comma list as text."""
+    params: dict[str, Any] = {}
+    for key in LR_DEFAULTS:
+        if key == "lr_multistep_values":
+            params[key] = ",".join(f"{v:g}" for v in r.numbers(key))
+        else:
+            params[key] = r.number(key)
+    return params
 
 
 def _dataset(r: FieldReader, store):
@@ -143,7 +169,7 @@ def _dataset(r: FieldReader, store):
 
 
 def _network(r: FieldReader, store) -> dict:
-    method = r.choice("method", ("standard", "previous", "pretrained", "custom"))
+    method = r.choice("method")
     if method == "custom":
         source = r.text("custom_network")
         if "def build" not in source:
@@ -176,8 +202,8 @@ def _network(r: FieldReader, store) -> dict:
             return {"method": "pretrained"}
         return {"method": "pretrained", "job_id": job_id, "dir": str(store.job_dir(job_id)),
                 "name": job.name, "freeze": r.flag("pretrained_freeze"),
-                "lr_mult": r.number("pretrained_lr_mult", 0, 10, float)}
-    return {"method": "standard", "name": r.choice("standard_networks", STANDARD)}
+                "lr_mult": r.number("pretrained_lr_mult")}
+    return {"method": "standard", "name": r.choice("standard_networks")}
 
 
 def _gpus(r: FieldReader, config: dict) -> Request:
@@ -196,5 +222,5 @@ def _gpus(r: FieldReader, config: dict) -> Request:
             r.error("select_gpus", f"no GPU {', '.join(map(str, missing))} on this server "
                                    f"(GPUs: {', '.join(map(str, present)) or 'none: it trains on the CPU'})")
         return Request(gpu_ids=ids)
-    count = r.number("select_gpu_count", 1, 64)
+    count = r.number("select_gpu_count")
     return Request(gpu_count=count or 1)

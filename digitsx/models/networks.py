@@ -1,47 +1,18 @@
-"""The registry of standard networks: name → factory(num_classes, in_channels, image_size).
-
-DIGITS's three (LeNet, AlexNet, GoogLeNet) adapted to the dataset's channels and size, plus
-modern torchvision networks, all randomly initialised (nothing is downloaded). A custom
-network is Python source defining ``build(num_classes, in_channels, image_size)``.
+"""Classification network factories (listed, torch-free, in :mod:`.catalog`), custom networks
+and the layer table. A custom network is Python source defining
+``build(num_classes, in_channels, image_size)``.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """A registered network: its factory, the input size it was designed for, a description."""
-
-    name: str
-    title: str
-    factory: Callable[[int, int, int], nn.Module]
-    intended_size: int
-    description: str = ""
-
-
-REGISTRY: dict[str, NetworkSpec] = {}
-
-
-def register(name: str, title: str, intended_size: int, description: str = ""):
-    """Decorator adding a factory to :data:`REGISTRY`."""
-
-    def wrap(factory):
-        REGISTRY[name] = NetworkSpec(name, title, factory, intended_size, description)
-        return factory
-
-    return wrap
+from . import registry
 
 
 def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
-    """A fresh network from the registry; KeyError names the known ones."""
-    if name not in REGISTRY:
-        raise KeyError(f"unknown network {name!r}; known: {', '.join(REGISTRY)}")
-    return REGISTRY[name].factory(num_classes, in_channels, image_size)
+    """A fresh classification network from the registry; KeyError names the known ones."""
+    return registry.get("classification", name).build(num_classes, in_channels, image_size)
 
 
 def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
@@ -74,30 +45,17 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register("lenet", "LeNet", 28, "DIGITS's LeNet for small grayscale images (MNIST)")
 def lenet(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
     return LeNet(num_classes, in_channels, image_size)
 
 
-def _torchvision(builder: str, **kwargs) -> Callable[[int, int, int], nn.Module]:
-    def factory(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
-        import torchvision
+def torchvision_model(num_classes: int, in_channels: int, image_size: int, builder: str,
+                      **kwargs) -> nn.Module:
+    """torchvision's ``builder`` with random weights, taking ``in_channels`` channels."""
+    import torchvision
 
-        model = getattr(torchvision.models, builder)(weights=None, num_classes=num_classes, **kwargs)
-        return adapt_first_conv(model, in_channels)
-
-    return factory
-
-
-register("alexnet", "AlexNet", 224, "DIGITS's AlexNet (torchvision's, 224×224)")(
-    _torchvision("alexnet"))
-register("googlenet", "GoogLeNet", 224, "DIGITS's GoogLeNet (Inception v1, no auxiliary heads)")(
-    _torchvision("googlenet", aux_logits=False, init_weights=True))
-register("resnet18", "ResNet-18", 224)(_torchvision("resnet18"))
-register("resnet50", "ResNet-50", 224)(_torchvision("resnet50"))
-register("mobilenet_v3_small", "MobileNetV3 small", 224)(_torchvision("mobilenet_v3_small"))
-register("mobilenet_v3_large", "MobileNetV3 large", 224)(_torchvision("mobilenet_v3_large"))
-register("efficientnet_b0", "EfficientNet-B0", 224)(_torchvision("efficientnet_b0"))
+    model = getattr(torchvision.models, builder)(weights=None, num_classes=num_classes, **kwargs)
+    return adapt_first_conv(model, in_channels)
 
 
 def build_custom(source: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..datasets import archives
+from .. import archives
 from ..jobs.protocol import Emitter, run_worker
 from . import networks
 

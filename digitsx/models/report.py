@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from flask import Blueprint, Response, current_app, request, send_file
 
-from ..datasets.discover import within_roots
+from ..files import within_roots
 from ..errors import BadRequest, NotFound
 from ..http import platform
 from . import INFERENCE

@@ -16,21 +16,31 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
-from ..datasets.archives import archive_suffix
-from ..datasets.forms import FieldReader
+from ..datasets.folder import DatasetFolder
+from ..archives import archive_suffix
 from ..errors import BadRequest, ValidationError
-from ..http import form_values, platform, twin_route, wants_json
+from ..fields import Field, Form, accepts
+from ..http import form_post, form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED, forms
+from . import CLASSIFICATION, PRETRAINED, forms, registry
 from .schedules import DEFAULTS as LR_DEFAULTS, POLICIES, curve
 from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch, warm_epoch
 
 bp = Blueprint("models", __name__)
+LR_FORM = Form("Learning rate preview", {k: forms.TRAINING.fields[k] for k in
+                                         ("learning_rate", "lr_policy", *LR_DEFAULTS)})
+NETWORK_FORM = Form("Network preview", {
+    **{k: forms.FORM.fields[k] for k in ("method", "standard_networks", "custom_network",
+                                         "crop_size")},
+    "dataset": Field("id", help="take classes, channels and size from this dataset"),
+    "num_classes": Field("int", 10, 1, 100000), "channels": Field("int", 3, 1, 4),
+    "size": Field("int", 224, 1, 4096)})
 
 
 
 
 @bp.route("/models/images/classification/new")
+@page
 def new_classification():
     """The new image classification model form (``?clone=<id>`` fills it in)."""
     values = dict(forms.DEFAULTS)
@@ -44,10 +54,11 @@ def new_classification():
     pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
                            pretrained=pretrained,
-                           networks=forms.STANDARD, solvers=forms.SOLVERS, policies=POLICIES)
+                           networks=list(registry.networks("classification").values()), solvers=forms.SOLVERS, policies=POLICIES)
 
 
 @twin_route(bp, "/models/images/classification", methods=["POST"])
+@accepts(forms.FORM)
 def create_classification():
     """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
     username = auth.require_login()
@@ -68,14 +79,14 @@ def create_classification():
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])
+@accepts(LR_FORM)
 def visualize_lr():
     """The LR policy over training, 101 points: ``{"data": {"columns": [["Learning Rate 0", ...]]}}``."""
     values = form_values()
-    r = FieldReader({**{k: str(v) for k, v in LR_DEFAULTS.items()}, "lr_policy": "step",
-                     "learning_rate": "0.01", **values})
-    policy = r.choice("lr_policy", POLICIES)
-    rates = forms._numbers(r, "learning_rate", float, 1e-12, 100)
-    params = {k: r.text(k) for k in LR_DEFAULTS}
+    r = LR_FORM.reader(values)
+    policy = r.choice("lr_policy")
+    rates = r.numbers("learning_rate")
+    params = forms.lr_params(r)
     if r.errors:
         raise ValidationError(r.errors)
     columns = [[f"Learning Rate {i}"] + curve(policy, lr, params) for i, lr in enumerate(rates)]
@@ -83,6 +94,7 @@ def visualize_lr():
 
 
 @bp.route("/models/images/classification/visualize-network", methods=["POST"])
+@accepts(NETWORK_FORM)
 def visualize_network():
     """Every layer with its output shape and parameter count (run in a worker process)."""
     auth.require_login()
@@ -90,13 +102,12 @@ def visualize_network():
     if values.get("method", "standard") == "custom":
         auth.require_code_permission("Visualize with a custom network")
     auth.rate_limit("network previews")
-    r = FieldReader({"num_classes": "10", "channels": "3", "size": "224",
-                     **{k: str(v) for k, v in values.items() if v not in (None, "")}})
+    r = NETWORK_FORM.reader({k: v for k, v in values.items() if v != ""})
     payload = {"method": str(values.get("method", "standard")),
                "source": str(values.get("custom_network", "")),
                "name": str(values.get("standard_networks", "lenet")),
-               "classes": r.number("num_classes", 1, 100000),
-               "channels": r.number("channels", 1, 4), "size": r.number("size", 1, 4096)}
+               "classes": r.number("num_classes"), "channels": r.number("channels"),
+               "size": r.number("size")}
     if r.errors:
         raise ValidationError(r.errors)
     dataset = values.get("dataset")
@@ -107,9 +118,9 @@ def visualize_network():
             payload.update(channels=image.get("channels", 3),
                            size=int(values.get("crop_size") or min(image.get("width", 224),
                                                                   image.get("height", 224))))
-            labels = platform().store.job_dir(dataset) / "labels.txt"
-            if labels.exists():
-                payload["classes"] = len(labels.read_text().splitlines())
+            labels = DatasetFolder(platform().store.job_dir(dataset)).labels
+            if labels:
+                payload["classes"] = len(labels)
     try:
         proc = subprocess.run([sys.executable, "-m", "digitsx.models.visualize"],
                               input=json.dumps(payload), capture_output=True, text=True, timeout=120)
@@ -272,13 +283,22 @@ def upload_pretrained_archive():
     return _pretrained_job(name, {"source": "archive", "archive": rel}, {rel: archive})
 
 
+PRETRAINED_FORM = Form("Upload a pretrained model", {
+    "job_name": Field("name"), "weights_file": Field("file", required=True, help="a state dict"),
+    "model_def_file": Field("file", required=True, help="Python defining build(); needs can_run_code"),
+    "labels_file": Field("file", required=True, help="one class name per line"),
+    "image_type": Field("choice", "color", options=("color", "grayscale")),
+    "resize_mode": Field("choice", "squash", options=("squash", "crop", "fill", "half_crop")),
+    "width": Field("int", 256, 1, 4096), "height": Field("int", 256, 1, 4096)})
+
+
 @bp.route("/pretrained_models/new", methods=["POST"])
+@accepts(PRETRAINED_FORM)
+@form_post
 def new_pretrained():
     """Upload ``weights_file`` (state dict), ``model_def_file`` (Python defining ``build``),
     ``labels_file``, with ``image_type`` (color/grayscale), ``resize_mode``, ``width``, ``height``."""
-    values = form_values()
-    r = FieldReader({"resize_mode": "squash", "width": "256", "height": "256",
-                     "image_type": "color", **values})
+    r = PRETRAINED_FORM.reader(form_values())
     files = {}
     for field, target in (("weights_file", "model.pt"), ("model_def_file", "network.py"),
                           ("labels_file", "labels.txt")):
@@ -286,10 +306,10 @@ def new_pretrained():
         if upload is None or not upload.filename:
             r.error(field, "required")
         files[target] = upload
-    image_type = r.choice("image_type", ("color", "grayscale"))
-    spec = {"source": "files", "name": r.text("job_name") or "pretrained model",
-            "width": r.number("width", 1, 4096), "height": r.number("height", 1, 4096),
-            "resize_mode": r.choice("resize_mode", ("squash", "crop", "fill", "half_crop")),
+    image_type = r.choice("image_type")
+    job_name = r.name("job_name") or "pretrained model"
+    spec = {"source": "files", "name": job_name,
+            "width": r.number("width"), "height": r.number("height"), "resize_mode": r.choice("resize_mode"),
             "channels": 1 if image_type == "grayscale" else 3}
     if r.errors:
         raise ValidationError(r.errors)

@@ -17,6 +17,15 @@ DEFAULTS: dict[str, Any] = {
     "lr_onecycle_div": 25.0,
 }
 
+# What each parameter may be, so every policy gives a finite rate over the whole run (a decay
+# factor above 1 overflows after 10,000 steps; a sigmoid gamma past ±7 overflows exp()).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "lr_step_size": (0.01, 100), "lr_step_gamma": (0, 1), "lr_multistep_values": (0, 100),
+    "lr_multistep_gamma": (0, 1), "lr_exp_gamma": (0, 1), "lr_inv_gamma": (0, 1000),
+    "lr_inv_power": (0, 100), "lr_poly_power": (0, 100), "lr_sigmoid_step": (0, 100),
+    "lr_sigmoid_gamma": (-7, 7), "lr_warmup": (0, 99), "lr_onecycle_div": (1, 10000),
+}
+
 
 def _values(text: Any) -> list[float]:
     if isinstance(text, (list, tuple)):

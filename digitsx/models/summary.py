@@ -5,16 +5,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..datasets.folder import DatasetFolder
+
 
 def details(job, folder: Path) -> dict[str, Any]:
     """What ``/models/<id>.json`` adds to the job's JSON."""
     spec, result = job.spec, job.result
     dataset_dir = Path(spec.get("dataset", {}).get("dir", ""))
-    meta: dict = {}
-    try:
-        meta = json.loads((dataset_dir / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
+    meta = DatasetFolder(dataset_dir).read_meta() or {}
     image = meta.get("image", {})
     network = {}
     try:

@@ -7,7 +7,6 @@ open the images behind them (most confident first), every image's top 5, top N p
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -15,8 +14,9 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, request
 
 from .. import auth
-from ..datasets.archives import archive_suffix
-from ..datasets.discover import within_roots
+from ..archives import archive_suffix
+from ..datasets.folder import DatasetFolder
+from ..files import within_roots
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from . import CLASSIFICATION, INFERENCE, checkpoint
@@ -73,8 +73,7 @@ def server_path(path: str, field: str) -> str:
 
 
 def class_names(model) -> list[str]:
-    labels = platform().store.job_dir(model.spec["dataset"]["id"]) / "labels.txt"
-    return labels.read_text().splitlines() if labels.exists() else []
+    return DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).labels
 
 
 def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]]:
@@ -245,9 +244,7 @@ def test_split(job_id: str):
     split = str(values.get("split") or "val")
     if split not in ("val", "test", "train"):
         raise ValidationError({"split": [f"must be val, test or train, got {split!r}"]})
-    meta_file = platform().store.job_dir(model.spec["dataset"]["id"]) / "meta.json"
-    entries = json.loads(meta_file.read_text())["splits"].get(split, {}).get("entries", 0) \
-        if meta_file.exists() else 0
+    entries = DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).entries(split)
     if not entries:
         raise ValidationError({"split": [f"the dataset has no {split} images"]})
     job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": model.spec["dataset"]["id"]},

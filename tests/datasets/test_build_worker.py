@@ -11,7 +11,8 @@ import zipfile
 
 import pytest
 
-from digitsx.datasets import archives, build
+from digitsx import archives
+from digitsx.datasets import build
 from digitsx.datasets.discover import DatasetInputError
 from digitsx.datasets.lmdb_io import LmdbReader
 from digitsx.jobs.protocol import Emitter

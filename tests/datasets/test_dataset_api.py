@@ -283,7 +283,7 @@ def test_resize_example(dataset_server):
     assert img.size == (100, 100) and img.mode == "L"
     bad = server.session.post(server.url + "/datasets/images/resize-example",
                               data={"width": 0, "resize_mode": "x"})
-    assert bad.status_code == 400 and {"resize_width", "resize_mode"} <= set(bad.json()["errors"])
+    assert bad.status_code == 400 and {"width", "resize_mode"} <= set(bad.json()["errors"])
 
 
 def test_delete_dataset_and_clone_form(dataset_server, mnist_tree):

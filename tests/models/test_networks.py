@@ -2,7 +2,10 @@
 import pytest
 import torch
 
-from digitsx.models.networks import REGISTRY, build, build_custom, describe
+from digitsx.models import registry
+from digitsx.models.networks import build, build_custom, describe
+
+REGISTRY = registry.networks("classification")
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -39,3 +42,19 @@ def build(num_classes, in_channels, image_size):
     assert rows[-1]["output"] == [5]
     with pytest.raises(ValueError, match="define build"):
         build_custom("x = 1", 5, 1, 10)
+
+
+def test_the_form_offers_exactly_the_registry_and_the_web_side_needs_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from digitsx.models import forms, registry; "
+            "print(','.join(forms.FORM.fields['standard_networks'].options)); "
+            "print(','.join(registry.names('classification'))); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == out[1] and "lenet" in out[0].split(",") and out[2] == "False"
+    assert registry.get("classification", "resnet18").to_dict()["intended_size"] == 224
+    with pytest.raises(KeyError, match="known: lenet"):
+        registry.get("classification", "nope")

@@ -56,3 +56,20 @@ def test_curve_has_101_points_and_clamps():
 def test_unknown_policy():
     with pytest.raises(ValueError, match="lr_policy must be one of"):
         learning_rate("warp", LR, 0)
+
+
+def test_every_policy_is_finite_over_the_declared_bounds():
+    """The form's bounds are the schedule's: at every corner of them, every policy gives a
+    finite, non-negative rate over the whole run (a sigmoid gamma of 8 overflowed exp())."""
+    import itertools
+    import math
+
+    from digitsx.models.schedules import BOUNDS, DEFAULTS, POLICIES, curve
+
+    numeric = [k for k in BOUNDS if k != "lr_multistep_values"]
+    for key, corner in itertools.product(numeric, (0, 1)):
+        params = {**DEFAULTS, key: BOUNDS[key][corner]}
+        for policy in POLICIES:
+            rates = curve(policy, 100.0, params)
+            assert all(isinstance(r, float) and math.isfinite(r) and r >= 0 for r in rates), \
+                (policy, key, BOUNDS[key][corner])

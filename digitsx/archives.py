@@ -13,7 +13,7 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .discover import DatasetInputError
+from .files import InputError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 MAX_RATIO = 100  # unpacked bytes per packed byte, past MIN_BOMB_BYTES
@@ -30,7 +30,7 @@ def archive_suffix(name: str) -> str | None:
 def _safe_name(name: str, archive: str) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise DatasetInputError(f"{archive}: member {name!r} would be written outside the "
+        raise InputError(f"{archive}: member {name!r} would be written outside the "
                                 f"extraction folder; refusing the archive")
     return path
 
@@ -50,7 +50,7 @@ class _Limits:
 
     def check_members(self, count: int) -> None:
         if count > self.members:
-            raise DatasetInputError(f"{self.name}: more than {self.members} members; refusing it")
+            raise InputError(f"{self.name}: more than {self.members} members; refusing it")
 
 
 def extract(archive: Path, dest: Path, max_bytes: int, *, max_ratio: float = MAX_RATIO,
@@ -64,12 +64,12 @@ def extract(archive: Path, dest: Path, max_bytes: int, *, max_ratio: float = MAX
         if name.lower().endswith(".zip"):
             return _extract_zip(archive, dest, limits)
         return _extract_tar(archive, dest, limits)
-    except DatasetInputError:
+    except InputError:
         _empty(dest)
         raise
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         _empty(dest)
-        raise DatasetInputError(f"{name}: not a readable archive ({err})") from err
+        raise InputError(f"{name}: not a readable archive ({err})") from err
 
 
 def _empty(dest: Path) -> None:
@@ -85,7 +85,7 @@ def _extract_zip(archive: Path, dest: Path, limits: _Limits) -> int:
         for info in members:
             _safe_name(info.filename, archive.name)
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise DatasetInputError(f"{archive.name}: member {info.filename!r} is a symbolic "
+                raise InputError(f"{archive.name}: member {info.filename!r} is a symbolic "
                                         f"link; refusing the archive")
         _check_size(sum(i.file_size for i in members), limits)  # what the headers claim
         for info in members:
@@ -109,7 +109,7 @@ def _extract_tar(archive: Path, dest: Path, limits: _Limits) -> int:
             if member.isdir():
                 continue
             if not member.isfile():
-                raise DatasetInputError(f"{archive.name}: member {member.name!r} is a link or "
+                raise InputError(f"{archive.name}: member {member.name!r} is a link or "
                                         f"special file; refusing the archive")
             _check_size(total + member.size, limits)
             target = dest / path
@@ -134,7 +134,7 @@ def _copy_capped(src, out, total: int, limits: _Limits) -> int:
 
 def _check_size(total: int, limits: _Limits) -> None:
     if total > limits.bytes:
-        raise DatasetInputError(f"{limits.name}: unpacks to {limits.why}; refusing it")
+        raise InputError(f"{limits.name}: unpacks to {limits.why}; refusing it")
 
 
 def remove_tree(path: Path) -> None:
