@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import networks
+from . import networks, registry
 from .augment import prepare
 from .infer import Classifier
 
@@ -44,10 +44,12 @@ def network_source(spec: dict) -> str:
         return head + inspect.getsource(networks.LeNet) + (
             "\n\ndef build(num_classes, in_channels, image_size):\n"
             "    return LeNet(num_classes, in_channels, image_size)\n")
-    extra = {"googlenet": ", aux_logits=False, init_weights=True"}.get(name, "")
+    kwargs = dict(registry.get("classification", name).kwargs)
+    builder = kwargs.pop("builder", name)
+    extra = "".join(f", {k}={v!r}" for k, v in kwargs.items())
     return head + "import torchvision\n\n\n" + inspect.getsource(networks.adapt_first_conv) + (
         f"\n\ndef build(num_classes, in_channels, image_size):\n"
-        f"    model = torchvision.models.{name}(weights=None, num_classes=num_classes{extra})\n"
+        f"    model = torchvision.models.{builder}(weights=None, num_classes=num_classes{extra})\n"
         f"    return adapt_first_conv(model, in_channels)\n")
 
 

@@ -23,7 +23,7 @@ from ..datasets.resize import load_image, resize_image
 from . import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
-from .train import build_network
+from .networks import build_network
 
 
 def as_stored(source, image: dict) -> torch.Tensor:

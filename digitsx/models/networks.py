@@ -4,15 +4,47 @@ and the layer table. A custom network is Python source defining
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from . import registry
+from . import checkpoint, registry
 
 
 def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
     """A fresh classification network from the registry; KeyError names the known ones."""
     return registry.get("classification", name).build(num_classes, in_channels, image_size)
+
+
+def build_network(spec: dict, info) -> nn.Module:
+    """The network a training spec asks for, sized for the dataset ``info`` (labels, channels,
+    height, width; the crop size if cropping), with its starting weights."""
+    net = spec["network"]
+    size = int(spec["augment"].get("crop_size") or min(info.height, info.width))
+    classes, channels = len(info.labels), info.channels
+    if net["method"] == "custom":
+        return build_custom(net["source"], classes, channels, size)
+    if net["method"] == "pretrained":
+        model = build_from(Path(net["dir"]), classes, channels, size)
+        model.digitsx_transfer = checkpoint.load_matching(model, Path(net["dir"]) / "model.pt")
+        return model
+    model = build(net["name"], classes, channels, size)
+    if net.get("previous"):
+        checkpoint.load_matching(model, Path(net["previous"]["file"]))  # fine-tuning
+    return model
+
+
+def build_from(folder: Path, num_classes: int | None = None, channels: int | None = None,
+               size: int | None = None) -> nn.Module:
+    """A pretrained model's network rebuilt from its source (for another class count if given)."""
+    info = json.loads((folder / "info.json").read_text())
+    labels = (folder / "labels.txt").read_text().splitlines()
+    h, w, c = info["image dimensions"]
+    crop = (info.get("preprocessing") or {}).get("crop_size")
+    return build_custom((folder / "network.py").read_text(), num_classes or len(labels),
+                        channels or c, size or crop or min(h, w))
 
 
 def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:

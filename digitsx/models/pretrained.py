@@ -18,26 +18,14 @@ import torch
 
 from .. import archives
 from ..jobs.protocol import Emitter, run_worker
-from . import networks
+from .export import write_package
+from .infer import Classifier
+from .networks import build_from
 
 REQUIRED = ("model.pt", "network.py", "labels.txt", "info.json")
 
 
-def build_from(folder: Path, num_classes: int | None = None, channels: int | None = None,
-               size: int | None = None) -> torch.nn.Module:
-    """The pretrained network rebuilt from its source (for another class count if given)."""
-    info = json.loads((folder / "info.json").read_text())
-    labels = (folder / "labels.txt").read_text().splitlines()
-    h, w, c = info["image dimensions"]
-    crop = (info.get("preprocessing") or {}).get("crop_size")
-    return networks.build_custom((folder / "network.py").read_text(), num_classes or len(labels),
-                                 channels or c, size or crop or min(h, w))
-
-
 def from_snapshot(folder: Path, spec: dict) -> None:
-    from .export import write_package
-    from .infer import Classifier
-
     model_dir = Path(spec["model_dir"])
     c = Classifier(model_dir, float(spec["epoch"]) if spec.get("epoch") is not None else None,
                    device="cpu")  # the stored weights load anywhere

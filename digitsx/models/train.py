@@ -25,7 +25,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter, run_worker
-from . import checkpoint, networks, schedules
+from . import checkpoint, schedules
+from .networks import build_network, describe
 from .augment import Augment, prepare
 from .data import DatasetInfo, default_loader_workers, loader
 
@@ -54,25 +55,6 @@ def make_optimizer(params, solver: dict) -> torch.optim.Optimizer:
     if kind == "ADADELTA":
         return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
     raise TrainingError(f"unknown solver_type {solver['type']!r}")
-
-
-def build_network(spec: dict, info: DatasetInfo) -> torch.nn.Module:
-    """The network the spec asks for, sized for the dataset (crop size if cropping)."""
-    net = spec["network"]
-    size = int(spec["augment"].get("crop_size") or min(info.height, info.width))
-    classes, channels = len(info.labels), info.channels
-    if net["method"] == "custom":
-        return networks.build_custom(net["source"], classes, channels, size)
-    if net["method"] == "pretrained":
-        from .pretrained import build_from
-
-        model = build_from(Path(net["dir"]), classes, channels, size)
-        model.digitsx_transfer = checkpoint.load_matching(model, Path(net["dir"]) / "model.pt")
-        return model
-    model = networks.build(net["name"], classes, channels, size)
-    if net.get("previous"):
-        checkpoint.load_matching(model, Path(net["previous"]["file"]))  # fine-tuning
-    return model
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -299,7 +281,7 @@ class Trainer:
                      f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
                      f"seed {self.seed}, amp {self.amp}")
         size = int(self.spec["augment"].get("crop_size") or min(self.info.height, self.info.width))
-        layers = networks.describe(self.net, self.info.channels, size)
+        layers = describe(self.net, self.info.channels, size)
         if self.rank == 0:
             (self.folder / "network.json").write_text(json.dumps({
                 "layers": layers, "parameters": sum(p.numel() for p in self.net.parameters()),
