@@ -55,13 +55,13 @@ class DatasetInfo(DatasetFolder):
 
 
 def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: int,
-           pin: bool, sampler=None) -> DataLoader:
+           pin: bool, sampler=None, collate=None) -> DataLoader:
     """A DataLoader with ``workers`` processes (forked; each opens LMDB itself), seeded order
-    (or a DistributedSampler's share under DDP)."""
+    (or a DistributedSampler's share under DDP), and the task's ``collate`` if it has one."""
     gen = torch.Generator()
     gen.manual_seed(seed)
     return DataLoader(images, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=workers,
+                      sampler=sampler, num_workers=workers, collate_fn=collate,
                       pin_memory=pin, drop_last=False, generator=gen,
                       persistent_workers=workers > 0,
                       multiprocessing_context="fork" if workers > 0 else None,

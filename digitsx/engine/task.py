@@ -1,0 +1,64 @@
+"""What a task gives the engine: a :class:`Task` subclass (classification's is
+:class:`digitsx.models.task.ClassificationTask`).
+
+The engine calls, per batch, ``to_device`` → ``train_step`` (training) or ``evaluator.update``
+(validation); it owns the optimizer, AMP, DDP, the LR policy and snapshots. A task's metrics
+are plain names (``accuracy``, ``map_50``, ``miou``...): the job page charts whatever it gets.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class Evaluator:
+    """Accumulates a validation pass on the device; ``compute`` reads it back once."""
+
+    def update(self, model: torch.nn.Module, inputs: Any, targets: Any) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> tuple[dict[str, float], dict[str, Any]]:
+        """(scalar metrics for the chart, details for the job's result: tables, matrices)."""
+        raise NotImplementedError
+
+
+class Task:
+    """One kind of learning problem. Subclasses set ``name`` and implement the methods."""
+
+    name = "task"
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+
+    # -- data ---------------------------------------------------------------------------
+    def dataset(self) -> Any:
+        """The dataset's folder reader: ``split(name)`` → a torch Dataset or None, ``labels``."""
+        raise NotImplementedError
+
+    def to_device(self, batch: Any, device: torch.device, channels_last: bool,
+                  training: bool, generator: torch.Generator | None) -> tuple[Any, Any]:
+        """(inputs, targets) on the device, normalised and (training) augmented."""
+        raise NotImplementedError
+
+    # -- network ------------------------------------------------------------------------
+    def build(self) -> torch.nn.Module:
+        """The network the spec asks for, with its starting weights."""
+        raise NotImplementedError
+
+    def describe(self, model: torch.nn.Module) -> dict[str, Any]:
+        """What ``network.json`` records (layers, parameters, input shape...)."""
+        return {"parameters": sum(p.numel() for p in model.parameters())}
+
+    # -- steps --------------------------------------------------------------------------
+    def train_step(self, model: torch.nn.Module, inputs: Any,
+                   targets: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        """(the loss to minimise, per-batch sums to report as means, the batch's size)."""
+        raise NotImplementedError
+
+    def evaluator(self, device: torch.device) -> Evaluator:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        """Extra state the task adds to a snapshot (the engine saves the rest)."""
+        return {}

@@ -1,0 +1,223 @@
+"""A training job, whatever the task: device, DDP, AMP, solver, LR policy, the epoch loop with
+validation and snapshot intervals, save / restore / resume (with rewind), seeds.
+
+Reads nothing task-specific from the spec beyond the engine's fields (``train_epochs``,
+``batch_size``, ``solver``, ``lr``, intervals, ``random_seed``, ``amp``, ``channels_last``,
+``shuffle``, ``batch_accumulation``, ``keep_snapshots``, ``loader_workers``); the task builds the
+network and reads the data.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DistributedSampler
+
+from ..jobs.protocol import Emitter
+from ..models import checkpoint, schedules
+from ..models.data import default_loader_workers, loader
+from .loop import Progress, TrainingError, evaluate, train_one_epoch
+from .task import Task
+
+
+def make_optimizer(params, solver: dict) -> torch.optim.Optimizer:
+    """DIGITS's solver types (plus AdamW) with the spec's learning rate and regularisation."""
+    kind, lr = solver["type"].upper(), float(solver["learning_rate"])
+    wd, momentum = float(solver.get("weight_decay", 0)), float(solver.get("momentum", 0))
+    if kind in ("SGD", "NESTEROV"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd,
+                               nesterov=kind == "NESTEROV" and momentum > 0)
+    if kind == "ADAM":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if kind == "ADAMW":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if kind == "RMSPROP":
+        return torch.optim.RMSprop(params, lr=lr, alpha=float(solver.get("rms_decay", 0.99)),
+                                   weight_decay=wd)
+    if kind == "ADAGRAD":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if kind == "ADADELTA":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+    raise TrainingError(f"unknown solver_type {solver['type']!r}")
+
+
+def distributed() -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's environment; (1, 0, 0) alone."""
+    return (int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
+            int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def pick_device(local: int, world: int) -> torch.device:
+    """``cuda:<local rank>`` among the reserved GPUs (``CUDA_VISIBLE_DEVICES``), else the CPU."""
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if visible and local >= visible:  # CUDA_VISIBLE_DEVICES holds the reservation only
+        raise RuntimeError(f"process {local} of {world} has no GPU: the job holds "
+                           f"{visible}; run at most one process per reserved GPU")
+    device = torch.device(f"cuda:{local}" if visible else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
+
+
+class Trainer:
+    """One training run of ``task``, reporting through ``out``."""
+
+    def __init__(self, folder: Path, spec: dict, out: Emitter, task: Task) -> None:
+        self.folder, self.spec, self.task = folder, spec, task
+        self.world, self.rank, local = distributed()
+        self.device = pick_device(local, self.world)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        # Only rank 0 speaks the protocol and writes snapshots; the others train quietly.
+        self.out = out if self.rank == 0 else Emitter(open(os.devnull, "w"))
+        task.out = self.out
+        seed = spec.get("random_seed")
+        self.seed = int(seed) if seed not in (None, "") else int(time.time()) % 2**31
+        torch.manual_seed(self.seed)
+        random.seed(self.seed)
+        self.amp = bool(spec.get("amp", True)) and self.device.type == "cuda"
+        self.channels_last = bool(spec.get("channels_last", True)) and self.device.type == "cuda"
+        task.device = self.device
+        self.net = task.build().to(self.device)  # the bare module: snapshots
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None) \
+            if self.world > 1 else self.net
+        groups = task.param_groups(self.net, self.model) if hasattr(task, "param_groups") else \
+            [{"params": list(self.model.parameters()), "lr_mult": 1.0}]
+        self.optimizer = make_optimizer(groups, spec["solver"])
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.aug_gen = torch.Generator(device=self.device)
+        self.aug_gen.manual_seed(self.seed + 1)
+        self.load_data()
+        self.progress = Progress(total_steps=self.total_steps)
+
+    @property
+    def epoch(self) -> int:
+        return self.progress.epoch
+
+    @property
+    def step(self) -> int:
+        return self.progress.step
+
+    def load_data(self) -> None:
+        spec, data = self.spec, self.task.dataset()
+        workers = int(spec.get("loader_workers") or default_loader_workers())
+        pin = self.device.type == "cuda"
+        train = data.split("train")
+        if train is None:
+            raise TrainingError("the dataset has no training images")
+        batch = max(1, int(spec["batch_size"]) // self.world)  # the form's batch is global
+        shuffle = bool(spec.get("shuffle", True))
+        self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
+            if self.world > 1 else None
+        collate = getattr(self.task, "collate", None)
+        self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
+        val = data.split("val")
+        self.val_loader = loader(val, int(spec["batch_size"]), False, max(1, workers // 2),
+                                 self.seed, pin, None, collate) if val is not None else None
+        self.accumulation = max(1, int(spec.get("batch_accumulation") or 1))
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / self.accumulation))
+        self.total_steps = self.steps_per_epoch * int(spec["train_epochs"])
+
+    # -- snapshots ------------------------------------------------------------------------
+    def save(self, epoch: int) -> None:
+        """Everything needed to resume after ``epoch``."""
+        if self.rank != 0:
+            return
+        path = checkpoint.snapshot_path(self.folder, epoch)
+        checkpoint.write(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
+                    "seed": self.seed, "torch_rng": torch.get_rng_state(),
+                    "loader_rng": self.train_loader.generator.get_state(),
+                    "aug_rng": self.aug_gen.get_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                    "python_rng": list(random.getstate()[1])})
+        self.out.snapshot(epoch, path.name)
+        keep = int(self.spec.get("keep_snapshots") or 0)
+        if keep > 0:
+            self.out.result(snapshots=checkpoint.prune(self.folder, keep))
+
+    def restore(self, path: Path) -> None:
+        """Continue from a snapshot: weights, optimizer, RNG, epoch."""
+        # On the CPU: load_state_dict copies weights and optimizer state onto the model's device,
+        # and every generator, CUDA ones included, takes its state as a CPU ByteTensor.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.progress.epoch, self.progress.step = int(state["epoch"]), int(state["step"])
+        self.seed = int(state["seed"])
+        byte_state = lambda t: t.detach().to("cpu", torch.uint8)  # noqa: E731
+        torch.set_rng_state(byte_state(state["torch_rng"]))
+        self.train_loader.generator.set_state(byte_state(state["loader_rng"]))
+        self.aug_gen.set_state(byte_state(state["aug_rng"]))
+        if self.device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all([byte_state(s) for s in state["cuda_rng"]])
+        random.setstate((3, tuple(state["python_rng"]), None))
+        self.out.rewind(self.epoch)
+        self.out.log(f"resumed from {path.name} (epoch {self.epoch})")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        """The policy's learning rate at an optimizer step."""
+        lr = self.spec["lr"]
+        return schedules.learning_rate(lr["policy"], float(self.spec["solver"]["learning_rate"]),
+                                       100.0 * step / self.total_steps, lr)
+
+    def train_one_epoch(self) -> None:
+        batches, epochs = len(self.train_loader), int(self.spec["train_epochs"])
+
+        def report(epoch: float, batch: int, means: dict, ips: float) -> None:
+            self.out.metric("train", epoch, self.step, **means, learning_rate=self.lr_at(self.step),
+                            images_per_second=ips)  # all ranks
+            self.out.progress(self.epoch * batches + batch, batches * epochs)
+
+        train_one_epoch(self.model, self.task, self.optimizer, self.train_loader, self.device,
+                        self.progress, scaler=self.scaler, amp=self.amp,
+                        channels_last=self.channels_last, accumulation=self.accumulation,
+                        lr_at=self.lr_at, generator=self.aug_gen, world=self.world, report=report)
+
+    def evaluate(self) -> tuple[dict, dict]:
+        return evaluate(self.net, self.task, self.val_loader, self.device, amp=self.amp,
+                        channels_last=self.channels_last)
+
+    def run(self) -> None:
+        """Train to ``train_epochs``, validating and snapshotting at their intervals."""
+        snapshot = checkpoint.latest_snapshot(self.folder)
+        if snapshot is not None:
+            self.restore(snapshot)
+        else:  # from scratch, perhaps again (resumed before the first snapshot): no old points
+            self.out.rewind(-1.0)
+        epochs = int(self.spec["train_epochs"])
+        self.out.log(f"training {self.spec['network'].get('name') or 'custom network'} on "
+                     f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
+                     f"seed {self.seed}, amp {self.amp}")
+        if self.rank == 0:
+            (self.folder / "network.json").write_text(json.dumps(self.task.describe(self.net), indent=1))
+        val_every = max(1, int(float(self.spec.get("val_interval") or 1)))
+        snap_every = max(1, int(float(self.spec.get("snapshot_interval") or 1)))
+        while self.epoch < epochs:
+            if self.sampler is not None:
+                self.sampler.set_epoch(self.epoch)
+            self.train_one_epoch()
+            self.progress.epoch += 1
+            if self.rank == 0 and self.val_loader is not None and \
+                    (self.epoch % val_every == 0 or self.epoch == epochs):
+                scalars, details = self.evaluate()
+                self.out.metric("val", self.epoch, self.step, **scalars)
+                self.out.result(validation={"epoch": self.epoch, **scalars, **details},
+                                **self.task.result())
+            if self.epoch % snap_every == 0 or self.epoch == epochs:
+                self.save(self.epoch)
+            if self.world > 1:
+                dist.barrier()  # the others wait while rank 0 validates and saves
+        if self.world > 1:
+            dist.destroy_process_group()
