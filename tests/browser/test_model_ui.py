@@ -45,6 +45,10 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     assert page.evaluate("Chart.getChart('train-chart').options.scales.x.max") == zoomed  # kept
     page.locator("#job-status", has_text="Done").wait_for(timeout=120000)
     page.locator("#validation-card table#per-class td").first.wait_for(timeout=10000)
+    # The series come from the metric names the job reports (a task's own get graphs too).
+    page.wait_for_function("(window.dxChartSeries || []).includes('loss (val)')", timeout=10000)
+    assert {"loss (train)", "loss (val)", "accuracy % (train)", "accuracy % (val)",
+            "accuracy top5 % (val)"} <= set(page.evaluate("window.dxChartSeries"))
     assert page.locator("#confusion tr").count() == 11
     assert page.locator("#snapshots li").count() == 20
     if SHOTS:

@@ -1,43 +1,63 @@
-/* A model's page: the live training graph (loss, accuracy), LR graph, snapshots, validation. */
+/* A model's page: the live training graph (every metric the job reports), LR graph, snapshots, validation. */
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const job0 = JSON.parse(document.getElementById("initial-job").textContent);
-  const series = {trainLoss: [], valLoss: [], valAcc: [], trainAcc: [], lr: []};
+  /* One series per (phase, metric name) the job reports, so a task's own metrics (mAP, mIoU...)
+     are charted with no change here: losses on the left axis, every other metric on the right;
+     the learning rate has its own graph, the speed is shown as text. */
+  let series = {};
   let chart = null, lrChart = null;
+  const PALETTE = ["#2e86c1", "#c0392b", "#76b900", "#8e44ad", "#d68910", "#16a085", "#7f8c8d", "#e84393"];
+  const NOT_CHARTED = new Set(["images_per_second"]);
 
   function add(p) {
-    const v = p.values;
-    if (p.phase === "train") {
-      if (v.loss != null) series.trainLoss.push({x: p.epoch, y: v.loss});
-      if (v.accuracy != null) series.trainAcc.push({x: p.epoch, y: v.accuracy});
-      if (v.learning_rate != null) series.lr.push({x: p.epoch, y: v.learning_rate});
-      if (v.images_per_second) $("speed").textContent = `${Math.round(v.images_per_second)} images/s`;
-    } else if (p.phase === "val") {
-      if (v.loss != null) series.valLoss.push({x: p.epoch, y: v.loss});
-      if (v.accuracy != null) series.valAcc.push({x: p.epoch, y: v.accuracy});
+    const v = p.values || {};
+    if (p.phase === "train" && v.images_per_second) $("speed").textContent = `${Math.round(v.images_per_second)} images/s`;
+    for (const [name, y] of Object.entries(v)) {
+      if (y == null || NOT_CHARTED.has(name) || typeof y !== "number") continue;
+      if (name === "learning_rate" && p.phase !== "train") continue;
+      const key = name === "learning_rate" ? "lr" : `${p.phase}:${name}`;
+      (series[key] = series[key] || []).push({x: p.epoch, y});
     }
   }
 
-  function draw() {
+  function datasets() {
     const ds = (label, data, color, axis, dash) => ({label, data, borderColor: color, backgroundColor: color,
       yAxisID: axis, pointRadius: 0, borderWidth: 2, borderDash: dash || [], parsing: false});
-    const data = {datasets: [ds("loss (train)", series.trainLoss, "#2e86c1", "y"),
-      ds("loss (val)", series.valLoss, "#c0392b", "y"),
-      ds("accuracy % (val)", series.valAcc, "#76b900", "y1"),
-      ds("accuracy % (train)", series.trainAcc, "#9bd35a", "y1", [4, 3])]};
+    const keys = Object.keys(series).filter((k) => k !== "lr").sort((a, b) => {
+      const [pa, na] = a.split(":"), [pb, nb] = b.split(":");
+      const loss = (n) => (n.includes("loss") ? 0 : 1);
+      return loss(na) - loss(nb) || na.localeCompare(nb) || pa.localeCompare(pb);
+    });
+    return keys.map((key, i) => {
+      const [phase, name] = key.split(":");
+      const isLoss = name.includes("loss");
+      return ds(`${name.replace(/_/g, " ")}${isLoss ? "" : " %"} (${phase})`, series[key],
+        PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null);
+    });
+  }
+
+  function draw() {
+    const data = {datasets: datasets()};
+    const lrData = {datasets: [{label: "learning rate", data: series.lr || [], borderColor: "#d68910",
+      backgroundColor: "#d68910", pointRadius: 0, borderWidth: 2, parsing: false}]};
     if (!chart) {
       chart = new Chart($("train-chart"), {type: "line", data, options: {animation: false, normalized: true,
         interaction: {mode: "nearest", intersect: false},
         scales: {x: {type: "linear", title: {display: true, text: "epoch"}},
                  y: {title: {display: true, text: "loss"}, beginAtZero: true},
-                 y1: {position: "right", min: 0, max: 100, title: {display: true, text: "accuracy (%)"}, grid: {drawOnChartArea: false}}}}});
-      lrChart = new Chart($("lr-chart"), {type: "line", data: {datasets: [ds("learning rate", series.lr, "#d68910", "y")]},
+                 y1: {position: "right", min: 0, suggestedMax: 100, title: {display: true, text: "metric (%)"}, grid: {drawOnChartArea: false}}}}});
+      lrChart = new Chart($("lr-chart"), {type: "line", data: lrData,
         options: {animation: false, scales: {x: {type: "linear", title: {display: true, text: "epoch"}}}}});
       zoomable(chart);
       zoomable(lrChart);
-    } else { chart.update("none"); lrChart.update("none"); }  // "none": keeps the user's view
-    window.dxChartPoints = series.trainLoss.length + series.valLoss.length;
+    } else {  // "none": keeps the user's view (the zoom lives in the x scale)
+      chart.data.datasets = data.datasets; lrChart.data.datasets = lrData.datasets;
+      chart.update("none"); lrChart.update("none");
+    }
+    window.dxChartPoints = (series["train:loss"] || []).length + (series["val:loss"] || []).length;
+    window.dxChartSeries = data.datasets.map((d) => d.label);
   }
 
   /* Drag across a graph to zoom into those epochs, double-click to see everything again. The
@@ -71,7 +91,7 @@
 
   async function load() {
     const data = await dx.api("GET", `${job0.url}/metrics.json`);
-    for (const key of Object.keys(series)) series[key].length = 0;
+    series = {};
     data.metrics.forEach(add);
     draw();
   }
