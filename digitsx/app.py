@@ -59,7 +59,7 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
         importlib.import_module(name).init_app(app)
     platform = Platform(app)
     app.extensions["digitsx"] = platform
-    app.jinja_env.globals.update(version=__version__)
+    app.jinja_env.globals.update(version=__version__, dx_config=events.client_config())
     if app.config["SCHEDULER_AUTOSTART"]:
         platform.start()
     return app

@@ -16,6 +16,21 @@ from .errors import DigitsxError
 
 NAMESPACE = "/jobs"
 HOME = "job_management"
+# Event names (DIGITS's), and what ``update`` may say in each; the pages get these from here.
+JOB_UPDATE, TASK_UPDATE, SERVER_UPDATE = "job update", "task update", "server update"
+JOIN, JOIN_REFUSED = "join", "join refused"
+JOB_UPDATES = ("added", "status", "progress", "attribute", "result", "deleted", "queue")
+TASK_UPDATES = ("metric", "snapshot", "log", "telemetry", "rewind")
+
+
+def client_config() -> dict[str, Any]:
+    """What the pages' JavaScript needs to know of the server: event names, the statuses in
+    which a job is still active."""
+    from .jobs.status import ACTIVE, Status
+
+    return {"namespace": NAMESPACE, "home": HOME, "active": [s.value for s in Status if s in ACTIVE],
+            "events": {"job": JOB_UPDATE, "task": TASK_UPDATE, "server": SERVER_UPDATE,
+                       "join": JOIN, "join_refused": JOIN_REFUSED}}
 
 
 class Events:
@@ -34,24 +49,24 @@ class Events:
         """A job row changed: its page and the home page hear it."""
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
-        self._emit("job update", data, [job.id, HOME])
+        self._emit(JOB_UPDATE, data, [job.id, HOME])
         if update in ("status", "added", "deleted", "queue"):
             self.server_changed()
 
     def task(self, job_id: str, update: str, data: dict) -> None:
         """Metric points, snapshots and log lines go to the job's page."""
-        self._emit("task update", {"update": update, "job_id": job_id, **data}, job_id)
+        self._emit(TASK_UPDATE, {"update": update, "job_id": job_id, **data}, job_id)
 
     def telemetry(self, sample: dict) -> None:
         """A telemetry sample: the home page gets all of it, each job page its own process."""
-        self._emit("server update", {"update": "telemetry", **sample}, HOME)
+        self._emit(SERVER_UPDATE, {"update": "telemetry", **sample}, HOME)
         for job_id, stats in sample.get("jobs", {}).items():
-            self._emit("task update", {"update": "telemetry", "job_id": job_id,
+            self._emit(TASK_UPDATE, {"update": "telemetry", "job_id": job_id,
                                        "process": stats, "gpus": sample.get("gpus", [])}, job_id)
 
     def server_changed(self) -> None:
         """GPUs available and the GPU panel (after any status change)."""
-        self._emit("server update", {"update": "gpus", **self.server_state()}, HOME)
+        self._emit(SERVER_UPDATE, {"update": "gpus", **self.server_state()}, HOME)
 
 
 def register_handlers(socketio: SocketIO) -> None:
@@ -69,14 +84,14 @@ def register_handlers(socketio: SocketIO) -> None:
             raise ConnectionRefusedError(err.message) from None
         session["dx_caller"] = caller.username if caller else None
 
-    @socketio.on("join", namespace=NAMESPACE)
+    @socketio.on(JOIN, namespace=NAMESPACE)
     def _join(data):
         room = (data or {}).get("room") if isinstance(data, dict) else data
         if not room or not isinstance(room, str):
-            emit("join refused", {"room": room, "message": "room: a job id or job_management"})
+            emit(JOIN_REFUSED, {"room": room, "message": "room: a job id or job_management"})
             return
         if room != HOME and current_app.extensions["digitsx"].store.db.get(room) is None:
-            emit("join refused", {"room": room, "message": f"No such job: {room}"})
+            emit(JOIN_REFUSED, {"room": room, "message": f"No such job: {room}"})
             return
         join_room(room)
         emit("joined", {"room": room, "sid": request.sid})

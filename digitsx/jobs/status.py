@@ -23,9 +23,10 @@ class Status(str, Enum):
     @property
     def active(self) -> bool:
         """True while the scheduler owns the job (queued or running)."""
-        return self in (Status.INITIALIZED, Status.WAITING, Status.RUNNING)
+        return self in ACTIVE
 
 
+ACTIVE = frozenset({Status.INITIALIZED, Status.WAITING, Status.RUNNING})  # the pages get this list
 FINISHED = frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED})
 
 ALLOWED: dict[Status, frozenset[Status]] = {

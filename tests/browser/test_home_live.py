@@ -101,10 +101,19 @@ def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
 def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
     server, s = start(server_factory, page, mode, DIGITSX_TELEMETRY_HISTORY_INTERVAL="0.5")
     job = s.post(server.url + "/test/jobs.json",
-                 data={"name": "watch-me", "steps": 100000, "delay": 0.05}).json()
+                 data={"name": "watch-me", "steps": 100000, "delay": 0.05, "log_every": 20}).json()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if f"/jobs/{job['id']}.json" in r.url else None)
     page.goto(f"{server.url}/jobs/{job['id']}")
     page.locator("#job-status", has_text="Running").wait_for(timeout=15000)
     page.locator("#log", has_text="starting at step 0").wait_for(timeout=10000)
+    # Log lines, progress and the clock arrive by push: no re-fetch, no poll, while it runs.
+    before = len(fetched)
+    step = s.get(f"{server.url}/jobs/{job['id']}.json").json()["progress"] * 100000
+    later = int(step // 20 + 4) * 20
+    page.locator("#log", has_text=f"at step {later}").wait_for(timeout=15000)
+    page.wait_for_timeout(3500)
+    assert len(fetched) == before, fetched
     page.locator("#job-process", has_text="pid").wait_for(timeout=10000)
     page.fill("#job-notes", "some notes")
     page.click("#btn-save")

@@ -44,6 +44,11 @@ dx.api = async (method, url, data) => {
   return body;
 };
 
+/* What the server tells every page (digitsx/events.py client_config): event names, active statuses. */
+dx.config = JSON.parse((document.getElementById("dx-config") || {}).textContent || "{}");
+dx.EVENTS = dx.config.events || {};
+dx.isActive = (status) => (dx.config.active || []).includes(status);
+
 dx.statusClass = (status) => "status-" + String(status || "").toLowerCase();
 
 dx.progressBar = (job) => {
@@ -53,8 +58,8 @@ dx.progressBar = (job) => {
 
 /* One connection to the /jobs namespace; rooms are re-joined after every reconnect. */
 dx.connect = (rooms, handlers) => {
-  const socket = io("/jobs", {transports: ["websocket", "polling"]});
-  socket.on("connect", () => rooms.forEach((room) => socket.emit("join", {room})));
+  const socket = io(dx.config.namespace || "/jobs", {transports: ["websocket", "polling"]});
+  socket.on("connect", () => rooms.forEach((room) => socket.emit(dx.EVENTS.join || "join", {room})));
   for (const [name, fn] of Object.entries(handlers)) socket.on(name, fn);
   dx.socket = socket;
   return socket;

@@ -18,7 +18,7 @@
   for (const key of ["running", "datasets", "models", "pretrained_models", "tests", "other"])
     for (const j of initial[key] || []) state.jobs.set(j.id, j);
 
-  const isActive = (j) => ["Initialized", "Waiting", "Running"].includes(j.status);
+  const isActive = (j) => dx.isActive(j.status);
 
   function jobLink(j) { return `<a href="${dx.esc(j.url)}" class="job-link">${dx.esc(j.name)}</a>`; }
 
@@ -160,12 +160,12 @@
   });
 
   dx.connect(["job_management"], {
-    "job update": (msg) => {
+    [dx.EVENTS.job]: (msg) => {
       if (msg.update === "deleted") { state.jobs.delete(msg.job_id); state.selected.delete(msg.job_id); }
       else if (msg.job) state.jobs.set(msg.job_id, msg.job);
       render();
     },
-    "server update": (msg) => {
+    [dx.EVENTS.server]: (msg) => {
       if (msg.update === "telemetry") state.telemetry = msg;
       else state.gpu = msg;
       renderGpus();

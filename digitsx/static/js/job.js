@@ -2,8 +2,8 @@
 "use strict";
 (() => {
   let job = JSON.parse(document.getElementById("initial-job").textContent);
+  const LOG_LINES = Math.max(40, (job.log || []).length);
   const $ = (id) => document.getElementById(id);
-  const ACTIVE = ["Initialized", "Waiting", "Running"];
   const message = (text, isError) => {
     $("job-message").textContent = text;
     $("job-message").classList.toggle("error-text", !!isError);
@@ -12,7 +12,7 @@
   function renderTimeline() {
     const h = job.status_history || [];
     $("timeline").tBodies[0].innerHTML = h.map(([status, ts, note], i) => {
-      const end = i + 1 < h.length ? h[i + 1][1] : (ACTIVE.includes(status) ? Date.now() / 1000 : null);
+      const end = i + 1 < h.length ? h[i + 1][1] : (dx.isActive(status) ? Date.now() / 1000 : null);
       return `<tr><td><span class="status ${dx.statusClass(status)}">${dx.esc(status)}</span></td>
         <td>${dx.time(ts)}</td><td>${end ? dx.duration(end - ts) : ""}</td><td>${dx.esc(note)}</td></tr>`;
     }).join("");
@@ -31,7 +31,7 @@
     $("job-group").textContent = job.group || "—";
     $("job-error").hidden = !job.error;
     $("job-error").textContent = job.error || "";
-    $("btn-abort").hidden = !ACTIVE.includes(job.status);
+    $("btn-abort").hidden = !dx.isActive(job.status);
     $("btn-resume").hidden = !job.resumable;
     const rel = [];
     if (job.parent) rel.push(`Parent: <a href="${dx.esc(job.parent.url)}">${dx.esc(job.parent.name)}</a> (${dx.esc(job.parent.status)})`);
@@ -102,24 +102,30 @@
   });
 
   dx.connect([job.id], {
-    "job update": (msg) => {
+    [dx.EVENTS.job]: (msg) => {
       if (msg.job_id !== job.id) return;
       if (msg.update === "deleted") { message("This job was deleted.", true); return; }
       if (msg.update === "status" || msg.update === "result") { refreshSoon(); return; }
       job = {...job, ...msg.job};
       render();
     },
-    "task update": (msg) => {
+    [dx.EVENTS.task]: (msg) => {
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
       if (msg.update === "telemetry" && msg.process) {
         const p = msg.process;
         $("job-process").textContent = `pid ${p.pid} · CPU ${p.cpu_percent ?? "?"}% · RSS ${dx.bytes(p.rss)} · ${p.processes} process(es)`;
-      } else if (msg.update === "log") refreshSoon();
+      } else if (msg.update === "log" && msg.line != null) {  // the pushed line; no re-fetch
+        job.log = [...(job.log || []), msg.line].slice(-LOG_LINES);
+        renderLog(job.log);
+      }
     },
-    "server update": () => {},
+    [dx.EVENTS.server]: () => {},
     "connect": refresh,
   });
-  setInterval(() => { if (ACTIVE.includes(job.status)) { renderTimeline(); refresh(); } }, 3000);
+  /* Pushes carry the changes; the clock only ticks the running state's duration. A status or
+     result change still re-reads the page's JSON once: it holds the kind's details (snapshots,
+     validation tables) that the pushed summary leaves out. */
+  setInterval(() => { if (dx.isActive(job.status)) renderTimeline(); }, 1000);
   render();
   renderLog(job.log);
   window.addEventListener("load", runHooks);
