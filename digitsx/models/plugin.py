@@ -10,7 +10,7 @@ from . import CLASSIFICATION, INFERENCE, PRETRAINED
 
 def init_app(app: Flask) -> None:
     """Register the model kind and its routes."""
-    from . import report, routes, summary, testing
+    from . import classify, downloads, pretrained_routes, previews, report, routes, summary, testing
 
     kinds.register(kinds.JobKind(
         CLASSIFICATION, "model", "Image classification model", "digitsx.models.train",
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         INFERENCE, "inference", "Classification test", "digitsx.models.classify_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=report.details,
         template="models/inference.html"))
-    app.register_blueprint(routes.bp)
+    for module in (routes, previews, classify, downloads, pretrained_routes):
+        app.register_blueprint(module.bp)
     app.register_blueprint(testing.bp)
     app.register_blueprint(report.bp)

@@ -1,0 +1,81 @@
+"""What a model job gives to take away: its snapshot as an archive, its metrics as CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from flask import Blueprint, Response, request, send_file
+
+from .. import auth
+from ..errors import BadRequest, ValidationError
+from ..http import platform
+from .testing import model_and_epoch
+
+bp = Blueprint("model_downloads", __name__)
+
+
+@bp.route("/models/<job_id>/metrics.csv")
+def metrics_csv(job_id: str):
+    """Every metric point as CSV (phase, epoch, step, then one column per value)."""
+    points = platform().store.metrics(platform().store.get(job_id).id)
+    keys = sorted({k for p in points for k in p["values"]})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["phase", "epoch", "step", "time"] + keys)
+    for p in points:
+        writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in keys])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})
+
+
+ARCHIVE_TYPES = {"tar.gz": "application/gzip", "tgz": "application/gzip", "tar": "application/x-tar",
+                 "zip": "application/zip"}
+
+
+@bp.route("/models/<job_id>/download", defaults={"extension": "tar.gz"})
+@bp.route("/models/<job_id>/download.<path:extension>")
+def download(job_id: str, extension: str):
+    """The snapshot (``?epoch=``, default the newest) as ``<id>_epoch_<E>.<ext>``: weights,
+    network source, labels, mean, info.json, checked ONNX and TorchScript exports."""
+    if extension not in ARCHIVE_TYPES:
+        raise BadRequest(f"download: use .tar.gz, .tgz, .tar or .zip, not .{extension}")
+    p = platform()
+    job, _ = model_and_epoch({"job_id": job_id})
+    epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
+    if not epochs:
+        raise BadRequest(f"model {job.name} has no snapshot yet")
+    epoch = epoch_arg(request.args.get("epoch"), max(epochs))
+    if epoch not in [float(e) for e in epochs]:
+        raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
+                         f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
+    name = f"{job.id}_epoch_{epoch:g}.{extension}"
+    archive = p.store.job_dir(job.id) / "downloads" / name
+    if not archive.exists():
+        auth.rate_limit("exports")
+        proc = subprocess.run([sys.executable, "-m", "digitsx.models.export",
+                               str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
+                              capture_output=True, text=True, timeout=1800)
+        try:
+            answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            answer = {"ok": False, "error": proc.stderr[-500:]}
+        if not answer.get("ok"):
+            raise BadRequest(f"export failed: {answer.get('error')}")
+    return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
+                     download_name=name)
+
+
+def epoch_arg(value, default: float) -> float:
+    """A snapshot epoch from a field (blank: ``default``), or a 400 naming the field."""
+    if value in (None, ""):
+        return float(default)
+    try:
+        epoch = float(value)
+    except (TypeError, ValueError):
+        epoch = float("nan")
+    if epoch != epoch or epoch in (float("inf"), float("-inf")):
+        raise ValidationError({"epoch": [f"expected a snapshot epoch, got {value!r}"]})
+    return epoch

@@ -1,0 +1,88 @@
+"""The new-model form's previews: the learning rate over training, the network's layers."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from flask import Blueprint
+
+from .. import auth
+from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..datasets.folder import DatasetFolder
+from ..errors import BadRequest, ValidationError
+from ..fields import Field, Form, accepts
+from ..http import form_values, platform
+from . import forms
+from .schedules import DEFAULTS as LR_DEFAULTS, curve
+
+bp = Blueprint("model_previews", __name__)
+
+
+LR_FORM = Form("Learning rate preview", {k: forms.TRAINING.fields[k] for k in
+                                         ("learning_rate", "lr_policy", *LR_DEFAULTS)})
+NETWORK_FORM = Form("Network preview", {
+    **{k: forms.FORM.fields[k] for k in ("method", "standard_networks", "custom_network",
+                                         "crop_size")},
+    "dataset": Field("id", help="take classes, channels and size from this dataset"),
+    "num_classes": Field("int", 10, 1, 100000), "channels": Field("int", 3, 1, 4),
+    "size": Field("int", 224, 1, 4096)})
+
+
+
+
+@bp.route("/models/visualize-lr", methods=["POST"])
+@accepts(LR_FORM)
+def visualize_lr():
+    """The LR policy over training, 101 points: ``{"data": {"columns": [["Learning Rate 0", ...]]}}``."""
+    values = form_values()
+    r = LR_FORM.reader(values)
+    policy = r.choice("lr_policy")
+    rates = r.numbers("learning_rate")
+    params = forms.lr_params(r)
+    if r.errors:
+        raise ValidationError(r.errors)
+    columns = [[f"Learning Rate {i}"] + curve(policy, lr, params) for i, lr in enumerate(rates)]
+    return {"data": {"columns": columns}}
+
+
+@bp.route("/models/images/classification/visualize-network", methods=["POST"])
+@accepts(NETWORK_FORM)
+def visualize_network():
+    """Every layer with its output shape and parameter count (run in a worker process)."""
+    auth.require_login()
+    values = form_values()
+    if values.get("method", "standard") == "custom":
+        auth.require_code_permission("Visualize with a custom network")
+    auth.rate_limit("network previews")
+    r = NETWORK_FORM.reader({k: v for k, v in values.items() if v != ""})
+    payload = {"method": str(values.get("method", "standard")),
+               "source": str(values.get("custom_network", "")),
+               "name": str(values.get("standard_networks", "lenet")),
+               "classes": r.number("num_classes"), "channels": r.number("channels"),
+               "size": r.number("size")}
+    if r.errors:
+        raise ValidationError(r.errors)
+    dataset = values.get("dataset")
+    if dataset:
+        job = platform().store.db.get(dataset)
+        if job is not None and job.kind == DATASET_KIND:
+            image = job.spec.get("image", {})
+            payload.update(channels=image.get("channels", 3),
+                           size=int(values.get("crop_size") or min(image.get("width", 224),
+                                                                  image.get("height", 224))))
+            labels = DatasetFolder(platform().store.job_dir(dataset)).labels
+            if labels:
+                payload["classes"] = len(labels)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "digitsx.models.visualize"],
+                              input=json.dumps(payload), capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise BadRequest("custom_network: building the network took longer than 120 s") from None
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise BadRequest(f"custom_network: the network could not be built: {proc.stderr[-500:]}") from None
+    if "error" in answer:
+        raise ValidationError({"custom_network": [answer["error"]]})
+    return answer
