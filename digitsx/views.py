@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, render_template, send_file
 from .api import openapi_document
 from .errors import NotFound
 from .http import platform, twin_route, wants_json
+from .jobs import kinds
 from .jobs.status import Status
 
 bp = Blueprint("main", __name__)
@@ -33,7 +34,8 @@ def home():
     data = completed_jobs()
     if wants_json():
         return data
-    return render_template("home.html", jobs=data, gpu=data["gpus"])
+    return render_template("home.html", jobs=data, gpu=data["gpus"],
+                           new_kinds=[k for k in kinds.all_kinds() if k.new_endpoint and k.new_label])
 
 
 @bp.route("/index.json")

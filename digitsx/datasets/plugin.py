@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     kinds.register(kinds.JobKind(
         CLASSIFICATION, "dataset", "Image classification dataset", "digitsx.datasets.build",
         lambda spec: Request(cpu=1), new_endpoint="datasets.new_classification",
+        new_label="New dataset: images → classification",
         resumable=True, url_prefix="/datasets", details=summary.details,
         template="datasets/show.html"))
     app.register_blueprint(routes.bp)

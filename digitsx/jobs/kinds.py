@@ -27,11 +27,18 @@ class JobKind:
     worker: str  # module run in the child process
     request: Callable[[dict], Request] = field(default=_default_request)
     new_endpoint: str | None = None  # the form's endpoint; clone redirects there with ?clone=<id>
+    new_label: str | None = None  # the home page's button to that form: "New model: images → ..."
     resumable: bool = False  # the worker continues from what an earlier run left in the folder
     distributed: bool = False  # several GPUs: one worker process per GPU, started by torchrun
     url_prefix: str = "/jobs"  # DIGITS's /datasets/<id> and /models/<id>
     details: Callable[[Any, Path], dict] | None = None  # extra JSON for the job page
     template: str = "jobs/show.html"  # the job page (kinds extend the shared one)
+
+
+    @property
+    def new_id(self) -> str:
+        """The home page button's id: ``new-model-images-classification``."""
+        return "new-" + self.name.replace(".", "-")
 
 
 _KINDS: dict[str, JobKind] = {}

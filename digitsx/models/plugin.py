@@ -15,7 +15,8 @@ def init_app(app: Flask) -> None:
     kinds.register(kinds.JobKind(
         CLASSIFICATION, "model", "Image classification model", "digitsx.models.train",
         lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
-        new_endpoint="models.new_classification", resumable=True, distributed=True, url_prefix="/models",
+        new_endpoint="models.new_classification", new_label="New model: images → classification",
+        resumable=True, distributed=True, url_prefix="/models",
         details=summary.details, template="models/show.html"))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",

@@ -17,7 +17,7 @@ def test_create_dataset_from_the_form(server_factory, page, tmp_path):
     write_mnist_folder(data / "digits", per_class=60)
     server = server_factory(DIGITSX_DATA_ROOTS=str(data))
     login(page, server)
-    page.click("#new-dataset")
+    page.click("#new-dataset-images-classification")
     page.wait_for_url("**/datasets/images/classification/new")
     # The live resize preview follows the chosen mode.
     page.locator("#preview-caption", has_text="squash to 256×256").wait_for(timeout=10000)
