@@ -47,7 +47,7 @@ class Platform:
                                    self._on_telemetry, socketio.sleep,
                                    float(cfg["TELEMETRY_INTERVAL"]))
         self.events.server_state = self.gpu_state
-        from .models.serving import WarmPool
+        from .jobs.serving import WarmPool
 
         self.serving = WarmPool(self.store, self.scheduler,
                                 lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),

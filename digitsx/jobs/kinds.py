@@ -33,6 +33,7 @@ class JobKind:
     url_prefix: str = "/jobs"  # DIGITS's /datasets/<id> and /models/<id>
     details: Callable[[Any, Path], dict] | None = None  # extra JSON for the job page
     template: str = "jobs/show.html"  # the job page (kinds extend the shared one)
+    serve: str | None = None  # the warm worker module that answers requests on a model's snapshot
 
 
     @property

@@ -233,6 +233,21 @@ class Scheduler:
         kill_orphans(self.store.jobs_dir, grace)
         return lost
 
+    def reserve_spare_gpu(self, holder: str) -> tuple[int, ...]:
+        """A GPU for something that is not a job (a warm inference worker), if one is free and
+        no job waits for a GPU (jobs come first); () otherwise. :meth:`release` gives it back."""
+        if not self.pool.gpus or any(info.get("gpus") for info in self.waiting.values()):
+            return ()
+        with self._lock:
+            reservation = self.pool.try_reserve(holder, Request(gpu_count=1))
+        return reservation.gpus if reservation else ()
+
+    def release(self, holder: str) -> None:
+        """Give back what :meth:`reserve_spare_gpu` reserved, and let waiting jobs have it."""
+        with self._lock:
+            self.pool.release(holder)
+        self.wake()
+
     def gpu_panel(self) -> list[dict[str, Any]]:
         """Per GPU: which job holds it, and the queue behind it (ids in order)."""
         holders = {g: job_id for job_id, r in self.pool.holders.items() for g in r.gpus}

@@ -7,3 +7,7 @@ Importing this package stays light (no torch, no Flask); the web side registers 
 CLASSIFICATION = "model.images.classification"
 PRETRAINED = "model.pretrained"
 INFERENCE = "model.images.classification.inference"
+
+from .registry import declare_task  # noqa: E402 (torch-free)
+
+declare_task("classification", "digitsx.models.catalog")  # its networks, loaded on first use

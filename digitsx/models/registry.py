@@ -78,5 +78,3 @@ def get(task: str, name: str) -> Network:
         raise KeyError(f"unknown {task} network {name!r}; known: {', '.join(known)}")
     return known[name]
 
-
-declare_task("classification", "digitsx.models.catalog")

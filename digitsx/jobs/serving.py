@@ -1,4 +1,5 @@
 """Warm serving: one loaded inference worker per (model, snapshot), reused across requests.
+The worker module is the model kind's ``serve`` (task-neutral: any task that answers requests).
 
 A worker holds a GPU slot in the scheduler's resource pool while it lives (so training never
 lands on the same GPU), or runs on the CPU when no GPU is free; it is reaped after
@@ -17,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BadRequest, DigitsxError
-from ..jobs.resources import Request
+from . import kinds
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class WarmWorker:
-    """A running ``digitsx.models.infer`` process."""
+    """A running warm worker (the kind's ``serve`` module, e.g. ``digitsx.models.infer``)."""
 
     key: tuple[str, str]
     proc: subprocess.Popen
@@ -93,18 +94,17 @@ class WarmPool:
 
     def _start(self, key: tuple[str, str]) -> WarmWorker:
         job_id, epoch = key
-        holder, gpus = f"serve:{job_id}:{epoch}", ()
-        pool = self.scheduler.pool
-        queued_for_gpu = any(info.get("gpus") for info in self.scheduler.waiting.values())
-        if pool.gpus and not queued_for_gpu:  # jobs waiting for a GPU come first
-            with self.scheduler._lock:
-                reservation = pool.try_reserve(holder, Request(gpu_count=1))
-            gpus = reservation.gpus if reservation else ()
+        holder = f"serve:{job_id}:{epoch}"
+        gpus = self.scheduler.reserve_spare_gpu(holder)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": self.gpu_names(gpus),
                "DIGITSX_WORKER_OF": str(self.store.jobs_dir.resolve())}
         folder = self.store.job_dir(job_id)
+        module = kinds.get(self.store.get(job_id).kind).serve
+        if module is None:
+            self._release(holder if gpus else None)
+            raise BadRequest(f"job {job_id} is not a model that can answer requests")
         with open(folder / "infer.log", "ab") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "digitsx.models.infer", str(folder), epoch],
+            proc = subprocess.Popen([sys.executable, "-m", module, str(folder), epoch],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                     text=True, bufsize=1, start_new_session=True, env=env)
         ready = json.loads(proc.stdout.readline() or '{"ready": false, "error": "worker died"}')
@@ -117,9 +117,7 @@ class WarmPool:
 
     def _release(self, holder: str | None) -> None:
         if holder:
-            with self.scheduler._lock:
-                self.scheduler.pool.release(holder)
-            self.scheduler.wake()
+            self.scheduler.release(holder)
 
     def stop_worker(self, key: tuple[str, str]) -> None:
         """Close one worker and give back its GPU."""
