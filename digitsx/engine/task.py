@@ -28,8 +28,8 @@ class Task:
 
     name = "task"
 
-    def __init__(self, spec: dict) -> None:
-        self.spec = spec
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec  # a TrainingSpec (the engine's fields; a task's own are in spec.extra)
 
     # -- data ---------------------------------------------------------------------------
     def dataset(self) -> Any:

@@ -1,9 +1,7 @@
 """A training job, whatever the task: device, DDP, AMP, solver, LR policy, the epoch loop with
 validation and snapshot intervals, save / restore / resume (with rewind), seeds.
 
-Reads nothing task-specific from the spec beyond the engine's fields (``train_epochs``,
-``batch_size``, ``solver``, ``lr``, intervals, ``random_seed``, ``amp``, ``channels_last``,
-``shuffle``, ``batch_accumulation``, ``keep_snapshots``, ``loader_workers``); the task builds the
+Reads only the engine's fields of the :class:`~.spec.TrainingSpec`; the task builds the
 network and reads the data.
 """
 from __future__ import annotations
@@ -24,13 +22,16 @@ from ..jobs.protocol import Emitter
 from ..models import checkpoint, schedules
 from ..models.data import default_loader_workers, loader
 from .loop import Progress, TrainingError, evaluate, train_one_epoch
+from .spec import Solver, TrainingSpec
 from .task import Task
 
 
-def make_optimizer(params, solver: dict) -> torch.optim.Optimizer:
+def make_optimizer(params, solver: Solver | dict) -> torch.optim.Optimizer:
     """DIGITS's solver types (plus AdamW) with the spec's learning rate and regularisation."""
-    kind, lr = solver["type"].upper(), float(solver["learning_rate"])
-    wd, momentum = float(solver.get("weight_decay", 0)), float(solver.get("momentum", 0))
+    if isinstance(solver, dict):
+        solver = Solver(**solver)
+    kind, lr = solver.type.upper(), float(solver.learning_rate)
+    wd, momentum = float(solver.weight_decay), float(solver.momentum)
     if kind in ("SGD", "NESTEROV"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd,
                                nesterov=kind == "NESTEROV" and momentum > 0)
@@ -39,13 +40,13 @@ def make_optimizer(params, solver: dict) -> torch.optim.Optimizer:
     if kind == "ADAMW":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if kind == "RMSPROP":
-        return torch.optim.RMSprop(params, lr=lr, alpha=float(solver.get("rms_decay", 0.99)),
+        return torch.optim.RMSprop(params, lr=lr, alpha=float(solver.rms_decay),
                                    weight_decay=wd)
     if kind == "ADAGRAD":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
     if kind == "ADADELTA":
         return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
-    raise TrainingError(f"unknown solver_type {solver['type']!r}")
+    raise TrainingError(f"unknown solver_type {solver.type!r}")
 
 
 def distributed() -> tuple[int, int, int]:
@@ -69,7 +70,7 @@ def pick_device(local: int, world: int) -> torch.device:
 class Trainer:
     """One training run of ``task``, reporting through ``out``."""
 
-    def __init__(self, folder: Path, spec: dict, out: Emitter, task: Task) -> None:
+    def __init__(self, folder: Path, spec: TrainingSpec, out: Emitter, task: Task) -> None:
         self.folder, self.spec, self.task = folder, spec, task
         self.world, self.rank, local = distributed()
         self.device = pick_device(local, self.world)
@@ -78,12 +79,12 @@ class Trainer:
         # Only rank 0 speaks the protocol and writes snapshots; the others train quietly.
         self.out = out if self.rank == 0 else Emitter(open(os.devnull, "w"))
         task.out = self.out
-        seed = spec.get("random_seed")
+        seed = spec.random_seed
         self.seed = int(seed) if seed not in (None, "") else int(time.time()) % 2**31
         torch.manual_seed(self.seed)
         random.seed(self.seed)
-        self.amp = bool(spec.get("amp", True)) and self.device.type == "cuda"
-        self.channels_last = bool(spec.get("channels_last", True)) and self.device.type == "cuda"
+        self.amp = bool(spec.amp) and self.device.type == "cuda"
+        self.channels_last = bool(spec.channels_last) and self.device.type == "cuda"
         task.device = self.device
         self.net = task.build().to(self.device)  # the bare module: snapshots
         if self.channels_last:
@@ -92,7 +93,7 @@ class Trainer:
             if self.world > 1 else self.net
         groups = task.param_groups(self.net, self.model) if hasattr(task, "param_groups") else \
             [{"params": list(self.model.parameters()), "lr_mult": 1.0}]
-        self.optimizer = make_optimizer(groups, spec["solver"])
+        self.optimizer = make_optimizer(groups, spec.solver)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.aug_gen = torch.Generator(device=self.device)
         self.aug_gen.manual_seed(self.seed + 1)
@@ -109,23 +110,23 @@ class Trainer:
 
     def load_data(self) -> None:
         spec, data = self.spec, self.task.dataset()
-        workers = int(spec.get("loader_workers") or default_loader_workers())
+        workers = int(spec.loader_workers or default_loader_workers())
         pin = self.device.type == "cuda"
         train = data.split("train")
         if train is None:
             raise TrainingError("the dataset has no training images")
-        batch = max(1, int(spec["batch_size"]) // self.world)  # the form's batch is global
-        shuffle = bool(spec.get("shuffle", True))
+        batch = max(1, int(spec.batch_size) // self.world)  # the form's batch is global
+        shuffle = bool(spec.shuffle)
         self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
             if self.world > 1 else None
         collate = getattr(self.task, "collate", None)
         self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
         val = data.split("val")
-        self.val_loader = loader(val, int(spec["batch_size"]), False, max(1, workers // 2),
+        self.val_loader = loader(val, int(spec.batch_size), False, max(1, workers // 2),
                                  self.seed, pin, None, collate) if val is not None else None
-        self.accumulation = max(1, int(spec.get("batch_accumulation") or 1))
+        self.accumulation = max(1, int(spec.batch_accumulation or 1))
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / self.accumulation))
-        self.total_steps = self.steps_per_epoch * int(spec["train_epochs"])
+        self.total_steps = self.steps_per_epoch * int(spec.train_epochs)
 
     # -- snapshots ------------------------------------------------------------------------
     def save(self, epoch: int) -> None:
@@ -141,7 +142,7 @@ class Trainer:
                     "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
                     "python_rng": list(random.getstate()[1])})
         self.out.snapshot(epoch, path.name)
-        keep = int(self.spec.get("keep_snapshots") or 0)
+        keep = int(self.spec.keep_snapshots or 0)
         if keep > 0:
             self.out.result(snapshots=checkpoint.prune(self.folder, keep))
 
@@ -168,12 +169,12 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
         """The policy's learning rate at an optimizer step."""
-        lr = self.spec["lr"]
-        return schedules.learning_rate(lr["policy"], float(self.spec["solver"]["learning_rate"]),
-                                       100.0 * step / self.total_steps, lr)
+        lr = self.spec.lr
+        return schedules.learning_rate(lr.policy, float(self.spec.solver.learning_rate),
+                                       100.0 * step / self.total_steps, lr.params)
 
     def train_one_epoch(self) -> None:
-        batches, epochs = len(self.train_loader), int(self.spec["train_epochs"])
+        batches, epochs = len(self.train_loader), int(self.spec.train_epochs)
 
         def report(epoch: float, batch: int, means: dict, ips: float) -> None:
             self.out.metric("train", epoch, self.step, **means, learning_rate=self.lr_at(self.step),
@@ -196,14 +197,14 @@ class Trainer:
             self.restore(snapshot)
         else:  # from scratch, perhaps again (resumed before the first snapshot): no old points
             self.out.rewind(-1.0)
-        epochs = int(self.spec["train_epochs"])
-        self.out.log(f"training {self.spec['network'].get('name') or 'custom network'} on "
+        epochs = int(self.spec.train_epochs)
+        self.out.log(f"training {self.spec.network_name} on "
                      f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
                      f"seed {self.seed}, amp {self.amp}")
         if self.rank == 0:
             (self.folder / "network.json").write_text(json.dumps(self.task.describe(self.net), indent=1))
-        val_every = max(1, int(float(self.spec.get("val_interval") or 1)))
-        snap_every = max(1, int(float(self.spec.get("snapshot_interval") or 1)))
+        val_every = max(1, int(float(self.spec.val_interval or 1)))
+        snap_every = max(1, int(float(self.spec.snapshot_interval or 1)))
         while self.epoch < epochs:
             if self.sampler is not None:
                 self.sampler.set_epoch(self.epoch)

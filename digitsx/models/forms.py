@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..engine.spec import DatasetRef, Schedule, Solver, TrainingSpec
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
@@ -128,15 +129,16 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
     jobs = []
     combos = list(itertools.product(rates, batches))
     for lr, bs in combos:
-        solver = {"type": solver_type, "learning_rate": lr, "rms_decay": rms_decay,
-                  # DIGITS's derivations: momentum 0.9 (not for AdaGrad/RMSprop), decay = lr / 100
-                  "momentum": momentum if momentum is not None else
-                  (0.0 if solver_type in ("ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW") else 0.9),
-                  "weight_decay": weight_decay if weight_decay is not None else lr / 100}
-        spec = {"dataset": {"id": dataset.id, "dir": str(store.job_dir(dataset.id))},
-                "network": network, "solver": solver, "lr": {"policy": policy, **schedule},
-                "batch_size": bs, "augment": augment, "resources": request.to_dict(), **common,
-                "form": {k: str(v) for k, v in values.items() if k != "username"}}
+        solver = Solver(
+            solver_type, lr, rms_decay=rms_decay,
+            # DIGITS's derivations: momentum 0.9 (not for AdaGrad/RMSprop), decay = lr / 100
+            momentum=momentum if momentum is not None else
+            (0.0 if solver_type in ("ADAGRAD", "RMSPROP", "ADADELTA", "ADAM", "ADAMW") else 0.9),
+            weight_decay=weight_decay if weight_decay is not None else lr / 100)
+        spec = TrainingSpec(
+            DatasetRef(str(store.job_dir(dataset.id)), dataset.id), network, solver,
+            Schedule(policy, schedule), bs, augment, request.to_dict(), **common,
+            form={k: str(v) for k, v in values.items() if k != "username"}).to_dict()
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
     return jobs, dataset, group, request

@@ -14,12 +14,14 @@ import io
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..datasets.resize import load_image, resize_image
+from ..engine.spec import TrainingSpec
 from . import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
@@ -40,12 +42,12 @@ class Classifier:
     """A model snapshot, ready to classify images the way its dataset stored them."""
 
     def __init__(self, job_dir: Path, epoch: float | None = None, device: str | None = None) -> None:
-        spec = json.loads((job_dir / "spec.json").read_text())
-        self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
+        spec = TrainingSpec.from_dict(json.loads((job_dir / "spec.json").read_text()))
+        self.info = DatasetInfo(Path(spec.dataset.dir))
         self.image = self.info.meta["image"]
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.aug = Augment(**spec["augment"])
-        spec = {**spec, "network": {k: v for k, v in spec["network"].items() if k != "previous"}}
+        self.aug = Augment(**spec.augment)
+        spec = replace(spec, network={k: v for k, v in spec.network.items() if k != "previous"})
         self.model = build_network(spec, self.info).to(self.device).eval()
         chosen = checkpoint.latest_snapshot(job_dir) if epoch is None \
             else checkpoint.snapshot_path(job_dir, epoch)

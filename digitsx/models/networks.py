@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..engine.spec import TrainingSpec
 from . import checkpoint, registry
 
 
@@ -18,11 +19,11 @@ def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.
     return registry.get("classification", name).build(num_classes, in_channels, image_size)
 
 
-def build_network(spec: dict, info) -> nn.Module:
+def build_network(spec: TrainingSpec, info) -> nn.Module:
     """The network a training spec asks for, sized for the dataset ``info`` (labels, channels,
     height, width; the crop size if cropping), with its starting weights."""
-    net = spec["network"]
-    size = int(spec["augment"].get("crop_size") or min(info.height, info.width))
+    net = spec.network
+    size = spec.input_size({"width": info.width, "height": info.height})
     classes, channels = len(info.labels), info.channels
     if net["method"] == "custom":
         return build_custom(net["source"], classes, channels, size)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..engine.spec import TrainingSpec
 from ..engine.task import Evaluator, Task
 from .augment import Augment, prepare
 from .data import DatasetInfo
@@ -20,11 +21,11 @@ MAX_CONFUSION = 100  # classes; a larger matrix is not kept
 class ClassificationTask(Task):
     name = "classification"
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: TrainingSpec) -> None:
         super().__init__(spec)
-        self.info = DatasetInfo(Path(spec["dataset"]["dir"]))
-        self.aug = Augment(**spec["augment"])
-        self.size = int(spec["augment"].get("crop_size") or min(self.info.height, self.info.width))
+        self.info = DatasetInfo(Path(spec.dataset.dir))
+        self.aug = Augment(**spec.augment)
+        self.size = spec.input_size({"width": self.info.width, "height": self.info.height})
         self._mean: dict[str, torch.Tensor | None] = {}
         self.out = None
 
@@ -54,7 +55,7 @@ class ClassificationTask(Task):
         transfer = getattr(net, "digitsx_transfer", None)
         if not transfer:
             return [{"params": list(model.parameters()), "lr_mult": 1.0}]
-        spec = self.spec["network"]
+        spec = self.spec.network
         loaded_names = set(transfer["loaded"])
         named = dict(net.named_parameters())
         loaded = [p for n, p in named.items() if n in loaded_names]

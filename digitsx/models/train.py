@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..engine.loop import TrainingError
+from ..engine.spec import TrainingSpec
 from ..engine.trainer import Trainer, make_optimizer
 from ..jobs.protocol import Emitter, run_worker
 from .task import ClassificationTask
@@ -23,7 +24,7 @@ __all__ = ["Trainer", "TrainingError", "make_optimizer", "main", "train"]
 
 
 def train(folder: Path, out: Emitter) -> None:
-    spec = json.loads((folder / "spec.json").read_text())
+    spec = TrainingSpec.from_dict(json.loads((folder / "spec.json").read_text()))
     Trainer(folder, spec, out, ClassificationTask(spec)).run()
 
 

@@ -1,0 +1,105 @@
+"""A training job's spec as typed, frozen values that map to and from ``spec.json``.
+
+The form builds a :class:`TrainingSpec` and stores ``to_dict()``; the worker reads it back with
+``from_dict`` (older specs, with keys missing, read with the defaults). Derived values live here
+as methods, written once (:meth:`TrainingSpec.input_size`). Keys a task adds that the engine
+does not know are kept in ``extra`` and written back unchanged. Torch-free.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    dir: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Solver:
+    type: str = "SGD"
+    learning_rate: float = 0.01
+    momentum: float = 0.0  # the form fills in DIGITS's derived defaults
+    weight_decay: float = 0.0
+    rms_decay: float = 0.99
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The LR policy and its parameters (``lr_step_size``...), stored flat: ``{policy, ...}``."""
+
+    policy: str = "fixed"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, **self.params}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Schedule":
+        data = dict(data or {})
+        return cls(str(data.pop("policy", "fixed")), data)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """What every training job holds, whatever its task."""
+
+    dataset: DatasetRef
+    network: dict[str, Any]
+    solver: Solver = field(default_factory=Solver)
+    lr: Schedule = field(default_factory=Schedule)
+    batch_size: int = 64
+    augment: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=lambda: {"gpu_count": 1})
+    train_epochs: int = 30
+    snapshot_interval: float = 1.0
+    val_interval: float = 1.0
+    random_seed: int | None = None
+    batch_accumulation: int = 1
+    shuffle: bool = True
+    amp: bool = True
+    channels_last: bool = True
+    keep_snapshots: int = 0
+    loader_workers: int | None = None
+    framework: str = "torch"
+    requested_framework: str = "torch"
+    form: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- derived values -------------------------------------------------------------------
+    def input_size(self, image: dict[str, Any]) -> int:
+        """The network's square input: the crop size when cropping, else the image's shorter
+        side (``image``: the dataset's ``{width, height}``)."""
+        crop = self.augment.get("crop_size")
+        return int(crop or min(int(image["width"]), int(image["height"])))
+
+    @property
+    def network_name(self) -> str:
+        return self.network.get("name") or ("custom network" if self.network.get("method") == "custom"
+                                            else str(self.network.get("method", "network")))
+
+    # -- spec.json --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                continue
+            if f.name == "loader_workers" and value is None:
+                continue
+            out[f.name] = value.to_dict() if isinstance(value, Schedule) else \
+                asdict(value) if isinstance(value, (DatasetRef, Solver)) else value
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingSpec":
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+        values["dataset"] = DatasetRef(**{k: str(v) for k, v in data["dataset"].items()
+                                          if k in ("id", "dir")})
+        solver = data.get("solver") or {}
+        values["solver"] = Solver(**{f.name: solver[f.name] for f in fields(Solver) if f.name in solver})
+        values["lr"] = Schedule.from_dict(data.get("lr") or {})
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
