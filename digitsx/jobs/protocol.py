@@ -2,7 +2,13 @@
 
 Events: ``progress`` (done, total), ``metric`` (phase, epoch, step, values), ``snapshot`` (epoch,
 file), ``log`` (message), ``result`` (data merged into the job's result), ``error`` (type,
-message), ``rewind`` (epoch: a resumed worker drops the metric points after its snapshot). Workers import :class:`Emitter` from here; it needs nothing but the standard library.
+message), ``rewind`` (epoch: a resumed worker drops the metric points after its snapshot).
+Workers import :class:`Emitter` from here; it needs nothing but the standard library.
+
+A warm worker (a model answering requests, :mod:`digitsx.jobs.serving`) speaks a second,
+versioned message set over its stdin/stdout: first ``ready`` (``ok``, and ``epoch``/``device``
+or ``error``), then for every ``request`` line (``id`` and the task's fields) one ``answer``
+line (the same ``id``; the task's fields, or ``error``). :func:`serve` is a warm worker's loop.
 """
 from __future__ import annotations
 
@@ -97,3 +103,58 @@ def run_worker(run: Callable[[Path, Emitter], Any], job_dir: str,
         traceback.print_exc()
         out.error(f"{type(err).__name__}: {err}", "InternalError")
         return 1
+
+
+# -- warm workers: request / answer ----------------------------------------------------------
+SERVE_VERSION = 1
+SERVE_MESSAGES = frozenset({"ready", "request", "answer"})
+
+
+def serve_message(kind: str, **fields: Any) -> str:
+    """One warm-worker message as a JSON line."""
+    if kind not in SERVE_MESSAGES:
+        raise ProtocolError(f"unknown message {kind!r}")
+    return json.dumps({"v": SERVE_VERSION, "msg": kind, **fields}, separators=(",", ":")) + "\n"
+
+
+def read_message(line: str, kind: str) -> dict[str, Any]:
+    """Parse a warm-worker line expected to be ``kind``; ProtocolError names what is wrong."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ProtocolError(f"not JSON: {line[:200]!r}") from err
+    if not isinstance(obj, dict) or obj.get("v") != SERVE_VERSION or obj.get("msg") != kind:
+        raise ProtocolError(f"not a v{SERVE_VERSION} {kind} message: {line[:200]!r}")
+    return obj
+
+
+def serve(load: Callable[[], tuple[Callable[[dict], dict], dict]], stdin: IO[str],
+          stdout: IO[str], user_errors: tuple[type[BaseException], ...] = (ValueError, OSError)) -> int:
+    """A warm worker's life: ``load()`` → (answer function, ready facts), say ``ready``, then
+    answer each request until stdin closes. A request the task cannot answer (``user_errors``)
+    gets an ``answer`` with ``error``; the worker keeps serving."""
+    try:
+        answer, facts = load()
+    except Exception as err:  # noqa: BLE001 - whatever stops loading is the reason
+        stdout.write(serve_message("ready", ok=False, error=f"{type(err).__name__}: {err}"))
+        stdout.flush()
+        return 2
+    stdout.write(serve_message("ready", ok=True, **facts))
+    stdout.flush()
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = read_message(line, "request")
+        except ProtocolError as err:
+            stdout.write(serve_message("answer", id=None, error=str(err)))
+            stdout.flush()
+            continue
+        fields = {k: v for k, v in request.items() if k not in ("v", "msg", "id")}
+        try:
+            out = answer(fields)
+        except user_errors as err:
+            out = {"error": str(err)}
+        stdout.write(serve_message("answer", id=request.get("id"), **out))
+        stdout.flush()
+    return 0

@@ -7,7 +7,6 @@ lands on the same GPU), or runs on the CPU when no GPU is free; it is reaped aft
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BadRequest, DigitsxError
-from . import kinds
+from . import kinds, protocol
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ class WarmWorker:
         with self.lock:
             self.next_id += 1
             try:
-                self.proc.stdin.write(json.dumps({"id": self.next_id, **request}) + "\n")
+                self.proc.stdin.write(protocol.serve_message("request", id=self.next_id, **request))
                 self.proc.stdin.flush()
                 line = self.proc.stdout.readline()
             except (OSError, ValueError):  # closed by stop_worker, or the process died
@@ -48,7 +47,11 @@ class WarmWorker:
             self.last_used = time.time()
         if not line:
             raise WorkerGone("the inference worker stopped; see infer.log in the model's folder")
-        return json.loads(line)
+        answer = protocol.read_message(line, "answer")
+        if answer.get("id") != self.next_id:
+            raise WorkerGone(f"the inference worker answered request {answer.get('id')}, "
+                             f"not {self.next_id}")
+        return {k: v for k, v in answer.items() if k not in ("v", "msg", "id")}
 
 
 class WorkerGone(DigitsxError):
@@ -107,8 +110,14 @@ class WarmPool:
             proc = subprocess.Popen([sys.executable, "-m", module, str(folder), epoch],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                     text=True, bufsize=1, start_new_session=True, env=env)
-        ready = json.loads(proc.stdout.readline() or '{"ready": false, "error": "worker died"}')
-        if not ready.get("ready"):
+        line = proc.stdout.readline()
+        try:
+            ready = protocol.read_message(line, "ready") if line else \
+                {"ok": False, "error": "the worker died while loading; see infer.log"}
+        except protocol.ProtocolError as err:
+            proc.kill()
+            ready = {"ok": False, "error": f"the worker did not start properly: {err}"}
+        if not ready.get("ok"):
             proc.wait()
             self._release(holder if gpus else None)
             raise BadRequest(ready.get("error", "the model could not be loaded"))

@@ -22,6 +22,7 @@ import torch
 
 from ..datasets.resize import load_image, resize_image
 from ..engine.spec import TrainingSpec
+from ..jobs.protocol import serve
 from . import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
@@ -86,34 +87,24 @@ class Classifier:
                 "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
 
 
-def serve(classifier: Classifier, stdin, stdout) -> None:
-    """Answer JSON-line requests until stdin closes."""
-    for line in stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request \
-                else request["path"]
-            answer = classifier.classify(source, int(request.get("top", 5)),
-                                         bool(request.get("visualize")))
-        except (OSError, ValueError, SyntaxError) as err:
-            answer = {"error": f"not a readable image: {err}"}
-        stdout.write(json.dumps({"id": request.get("id"), **answer}) + "\n")
-        stdout.flush()
+def answer(classifier: Classifier, request: dict) -> dict:
+    """One request: an ``image`` (base64) or a ``path`` on the server → predictions."""
+    source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request \
+        else request["path"]
+    try:
+        return classifier.classify(source, int(request.get("top", 5)), bool(request.get("visualize")))
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ValueError(f"not a readable image: {err}") from None
 
 
 def main(job_dir: str, epoch: str = "") -> int:
-    """Load, say ready (or why not), then serve."""
-    try:
+    """Load, say ready (or why not), then answer requests (:func:`digitsx.jobs.protocol.serve`)."""
+    def load():
         classifier = Classifier(Path(job_dir), float(epoch) if epoch else None)
-    except Exception as err:
-        print(json.dumps({"ready": False, "error": f"{type(err).__name__}: {err}"}), flush=True)
-        return 2
-    print(json.dumps({"ready": True, "epoch": classifier.epoch, "device": str(classifier.device)}),
-          flush=True)
-    serve(classifier, sys.stdin, sys.stdout)
-    return 0
+        return (lambda request: answer(classifier, request),
+                {"epoch": classifier.epoch, "device": str(classifier.device)})
+
+    return serve(load, sys.stdin, sys.stdout)
 
 
 if __name__ == "__main__":
