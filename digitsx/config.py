@@ -53,6 +53,7 @@ def defaults() -> dict[str, Any]:
         "PROCESS_LIMIT": "30 per minute",  # per user: Visualize, exports (start a process)
         "JOB_LIMIT": "120 per minute",  # per user: new jobs of any kind
         "MAX_SWEEP": 100,  # jobs one learning rate × batch size sweep may make
+        "EXPORT_TIMEOUT": 1800,  # seconds a download may spend exporting (ONNX, TorchScript, checks)
         "ALLOWED_ORIGINS": [],  # extra Origins allowed to post (a proxy that rewrites Host)
         "PROXY_COUNT": 0,  # trusted reverse proxies in front (X-Forwarded-For/Proto/Host)
         "WTF_CSRF_CHECK_DEFAULT": False,  # digitsx.auth decides which requests need the token

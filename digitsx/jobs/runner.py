@@ -22,7 +22,7 @@ from typing import Any, Callable
 import psutil
 
 from ..db import Job
-from . import kinds, protocol
+from . import kinds, launch, protocol
 from .resources import Reservation
 from ..errors import storage_full
 from .status import Status
@@ -77,20 +77,16 @@ class Runner:
 
     def environment(self, job: Job, reservation: Reservation) -> dict[str, str]:
         """The worker's environment: its GPUs only, unbuffered output, where it runs."""
-        env = dict(os.environ)
-        env.update(CUDA_VISIBLE_DEVICES=self.gpu_names(reservation.gpus),
-                   PYTHONUNBUFFERED="1", DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device,
-                   # inherited by every process the worker starts: how orphans are found
-                   DIGITSX_WORKER_OF=str(self.store.jobs_dir.resolve()))
-        return env
+        return launch.environment(self.store.jobs_dir, self.gpu_names(reservation.gpus),
+                                  DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
 
     def start(self, job: Job, reservation: Reservation) -> Handle:
         """Launch the worker and a watcher for it; raises OSError if it cannot start."""
         folder = self.store.job_dir(job.id)
         with open(folder / "log.txt", "ab") as stderr:
-            proc = subprocess.Popen(self.command(job, reservation), stdout=subprocess.PIPE, stderr=stderr,
-                                    stdin=subprocess.DEVNULL, cwd=folder, start_new_session=True,
-                                    env=self.environment(job, reservation), text=True, bufsize=1)
+            proc = launch.launch(self.command(job, reservation), self.store.jobs_dir,
+                                 gpus=self.gpu_names(reservation.gpus), cwd=folder, stderr=stderr,
+                                 DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
         handle = Handle(job.id, proc, folder)
         self.handles[job.id] = handle
         self.store.update(job.id, "attribute", pid=proc.pid)

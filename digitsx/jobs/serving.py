@@ -8,7 +8,6 @@ lands on the same GPU), or runs on the CPU when no GPU is free; it is reaped aft
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import BadRequest, DigitsxError
-from . import kinds, protocol
+from . import kinds, launch, protocol
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +98,15 @@ class WarmPool:
         job_id, epoch = key
         holder = f"serve:{job_id}:{epoch}"
         gpus = self.scheduler.reserve_spare_gpu(holder)
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": self.gpu_names(gpus),
-               "DIGITSX_WORKER_OF": str(self.store.jobs_dir.resolve())}
         folder = self.store.job_dir(job_id)
         module = kinds.get(self.store.get(job_id).kind).serve
         if module is None:
             self._release(holder if gpus else None)
             raise BadRequest(f"job {job_id} is not a model that can answer requests")
         with open(folder / "infer.log", "ab") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", module, str(folder), epoch],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                    text=True, bufsize=1, start_new_session=True, env=env)
+            proc = launch.launch([sys.executable, "-m", module, str(folder), epoch],
+                                 self.store.jobs_dir, gpus=self.gpu_names(gpus),
+                                 stdin=subprocess.PIPE, stderr=stderr)
         line = proc.stdout.readline()
         try:
             ready = protocol.read_message(line, "ready") if line else \

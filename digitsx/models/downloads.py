@@ -4,14 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, current_app, request, send_file
 
 from .. import auth
 from ..errors import BadRequest, ValidationError
 from ..http import platform
+from ..jobs import launch
 from .testing import model_and_epoch
 
 bp = Blueprint("model_downloads", __name__)
@@ -55,13 +54,13 @@ def download(job_id: str, extension: str):
     archive = p.store.job_dir(job.id) / "downloads" / name
     if not archive.exists():
         auth.rate_limit("exports")
-        proc = subprocess.run([sys.executable, "-m", "digitsx.models.export",
-                               str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
-                              capture_output=True, text=True, timeout=1800)
+        code, out, err = launch.run_module(
+            "digitsx.models.export", [str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
+            p.store.jobs_dir, timeout=float(current_app.config.get("EXPORT_TIMEOUT", 1800)))
         try:
-            answer = json.loads(proc.stdout.strip().splitlines()[-1])
+            answer = json.loads(out.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            answer = {"ok": False, "error": proc.stderr[-500:]}
+            answer = {"ok": False, "error": "took too long" if code is None else err[-500:]}
         if not answer.get("ok"):
             raise BadRequest(f"export failed: {answer.get('error')}")
     return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,

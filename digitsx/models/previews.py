@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from flask import Blueprint
 
@@ -13,6 +11,7 @@ from ..datasets.folder import DatasetFolder
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_values, platform
+from ..jobs import launch
 from . import forms
 from .schedules import DEFAULTS as LR_DEFAULTS, curve
 
@@ -74,15 +73,14 @@ def visualize_network():
             labels = DatasetFolder(platform().store.job_dir(dataset)).labels
             if labels:
                 payload["classes"] = len(labels)
+    code, out, err = launch.run_module("digitsx.models.visualize", [], platform().store.jobs_dir,
+                                       input=json.dumps(payload), timeout=120)
+    if code is None:
+        raise BadRequest("custom_network: building the network took longer than 120 s")
     try:
-        proc = subprocess.run([sys.executable, "-m", "digitsx.models.visualize"],
-                              input=json.dumps(payload), capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        raise BadRequest("custom_network: building the network took longer than 120 s") from None
-    try:
-        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+        answer = json.loads(out.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        raise BadRequest(f"custom_network: the network could not be built: {proc.stderr[-500:]}") from None
+        raise BadRequest(f"custom_network: the network could not be built: {err[-500:]}") from None
     if "error" in answer:
         raise ValidationError({"custom_network": [answer["error"]]})
     return answer
