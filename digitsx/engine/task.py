@@ -27,9 +27,12 @@ class Task:
     """One kind of learning problem. Subclasses set ``name`` and implement the methods."""
 
     name = "task"
+    collate: Any = None  # the DataLoader's collate_fn (detection batches are lists)
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec  # a TrainingSpec (the engine's fields; a task's own are in spec.extra)
+        self.out: Any = None  # the trainer's Emitter, set before build(): log and result lines
+        self.device: torch.device | None = None  # set by the trainer before build()
 
     # -- data ---------------------------------------------------------------------------
     def dataset(self) -> Any:
@@ -46,6 +49,11 @@ class Task:
         """The network the spec asks for, with its starting weights."""
         raise NotImplementedError
 
+    def param_groups(self, net: torch.nn.Module, model: torch.nn.Module) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups (``lr_mult`` scales the policy's rate); ``net`` is
+        the bare module, ``model`` what trains (DDP-wrapped under several processes)."""
+        return [{"params": list(model.parameters()), "lr_mult": 1.0}]
+
     def describe(self, model: torch.nn.Module) -> dict[str, Any]:
         """What ``network.json`` records (layers, parameters, input shape...)."""
         return {"parameters": sum(p.numel() for p in model.parameters())}
@@ -59,6 +67,6 @@ class Task:
     def evaluator(self, device: torch.device) -> Evaluator:
         raise NotImplementedError
 
-    def state(self) -> dict[str, Any]:
-        """Extra state the task adds to a snapshot (the engine saves the rest)."""
+    def result(self) -> dict[str, Any]:
+        """What the job's result gets with each validation besides the metrics (labels...)."""
         return {}

@@ -91,9 +91,7 @@ class Trainer:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None) \
             if self.world > 1 else self.net
-        groups = task.param_groups(self.net, self.model) if hasattr(task, "param_groups") else \
-            [{"params": list(self.model.parameters()), "lr_mult": 1.0}]
-        self.optimizer = make_optimizer(groups, spec.solver)
+        self.optimizer = make_optimizer(task.param_groups(self.net, self.model), spec.solver)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.aug_gen = torch.Generator(device=self.device)
         self.aug_gen.manual_seed(self.seed + 1)
@@ -119,7 +117,7 @@ class Trainer:
         shuffle = bool(spec.shuffle)
         self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
             if self.world > 1 else None
-        collate = getattr(self.task, "collate", None)
+        collate = self.task.collate
         self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
         val = data.split("val")
         self.val_loader = loader(val, int(spec.batch_size), False, max(1, workers // 2),

@@ -27,7 +27,6 @@ class ClassificationTask(Task):
         self.aug = Augment(**spec.augment)
         self.size = spec.input_size({"width": self.info.width, "height": self.info.height})
         self._mean: dict[str, torch.Tensor | None] = {}
-        self.out = None
 
     def dataset(self) -> DatasetInfo:
         return self.info
