@@ -21,6 +21,7 @@ JOB_UPDATE, TASK_UPDATE, SERVER_UPDATE = "job update", "task update", "server up
 JOIN, JOIN_REFUSED = "join", "join refused"
 JOB_UPDATES = ("added", "status", "progress", "attribute", "result", "deleted", "queue")
 TASK_UPDATES = ("metric", "snapshot", "log", "telemetry", "rewind")
+PAGE_UPDATES = ("status", "result")  # the job room gets the whole page JSON with these
 
 
 def client_config() -> dict[str, Any]:
@@ -36,9 +37,11 @@ def client_config() -> dict[str, Any]:
 class Events:
     """Publishes job, task and server updates; ``summarize(job)`` gives a job's JSON."""
 
-    def __init__(self, socketio: SocketIO, summarize: Callable[[Any], dict]) -> None:
+    def __init__(self, socketio: SocketIO, summarize: Callable[[Any], dict],
+                 page: Callable[[Any], dict] | None = None) -> None:
         self.socketio = socketio
         self.summarize = summarize
+        self.page = page  # a job's whole page JSON (its kind's details, log tail...)
         self.server_state: Callable[[], dict] = lambda: {}
 
     def _emit(self, name: str, data: dict, room: str | list[str]) -> None:
@@ -49,7 +52,12 @@ class Events:
         """A job row changed: its page and the home page hear it."""
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
-        self._emit(JOB_UPDATE, data, [job.id, HOME])
+        if update in PAGE_UPDATES and self.page is not None:
+            # The job's own page gets everything it shows, so it never fetches it again.
+            self._emit(JOB_UPDATE, {**data, "job": self.page(job), "page": True}, job.id)
+            self._emit(JOB_UPDATE, data, HOME)
+        else:
+            self._emit(JOB_UPDATE, data, [job.id, HOME])
         if update in ("status", "added", "deleted", "queue"):
             self.server_changed()
 

@@ -26,7 +26,8 @@ class Platform:
 
     def __init__(self, app: Flask) -> None:
         cfg = app.config
-        self.events = Events(socketio, self.job_json)
+        self.events = Events(socketio, self.job_json, self._page)
+        self.app = app
         self.store = JobStore(db, cfg["JOBS_DIR"], self.events.job_changed)
         self.nvml: Any = self._nvml(cfg)
         fake = isinstance(self.nvml, FakeNvml)
@@ -91,6 +92,13 @@ class Platform:
         self.telemetry.stop()
         self.serving.stop()
         self.lock.release()
+
+    def _page(self, job: Any) -> dict[str, Any]:
+        """A job's page JSON, for the push to its page (from any greenlet)."""
+        from .jobs.routes import job_details
+
+        with self.app.app_context():
+            return job_details(job)
 
     def job_json(self, job: Any) -> dict[str, Any]:
         """A job's JSON with its place in the queue."""

@@ -123,10 +123,12 @@ def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
         page.screenshot(path=os.path.join(SHOTS, "job-running.png"), full_page=True)
     wait_for(lambda: len(s.get(f"{server.url}/jobs/{job['id']}.json").json()["telemetry"]) >= 2,
              15, what="two utilisation points")
+    before = len(fetched)
     page.click("#btn-abort")
     page.locator("#job-status", has_text="Aborted").wait_for(timeout=15000)
     page.locator("#timeline td", has_text="aborted by user").wait_for(timeout=5000)
     page.locator("#btn-resume").wait_for(timeout=5000)
+    assert len(fetched) == before  # the status push brought the whole page: no re-fetch
     # after the end, the run's utilisation stays on the page and in the job's JSON
     page.reload()
     page.locator("#utilization-card").wait_for(state="visible", timeout=5000)

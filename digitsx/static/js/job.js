@@ -74,8 +74,6 @@
       render(); renderLog(job.log); runHooks();
     } catch (e) { /* retried on the next event */ }
   }
-  let refreshTimer = null;
-  const refreshSoon = () => { if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 500); };
 
   function renderLog(lines) {
     const el = $("log");
@@ -105,9 +103,9 @@
     [dx.EVENTS.job]: (msg) => {
       if (msg.job_id !== job.id) return;
       if (msg.update === "deleted") { message("This job was deleted.", true); return; }
-      if (msg.update === "status" || msg.update === "result") { refreshSoon(); return; }
-      job = {...job, ...msg.job};
+      job = msg.page ? msg.job : {...job, ...msg.job};  // status, result: the whole page's JSON
       render();
+      if (msg.page) { renderLog(job.log); runHooks(); }
     },
     [dx.EVENTS.task]: (msg) => {
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
@@ -122,9 +120,8 @@
     [dx.EVENTS.server]: () => {},
     "connect": refresh,
   });
-  /* Pushes carry the changes; the clock only ticks the running state's duration. A status or
-     result change still re-reads the page's JSON once: it holds the kind's details (snapshots,
-     validation tables) that the pushed summary leaves out. */
+  /* Pushes carry the changes (a status or result change brings the whole page's JSON, the
+     kind's details included); the clock only ticks the running state's duration. */
   setInterval(() => { if (dx.isActive(job.status)) renderTimeline(); }, 1000);
   render();
   renderLog(job.log);
