@@ -3,7 +3,8 @@
 Rooms: a job id (its page) and ``job_management`` (the home page). Events carry data, never
 HTML, with DIGITS's names: ``job update`` (``update``: added, status, progress, attribute,
 result, deleted; ``job``: the job's JSON), ``task update`` (``update``: metric, snapshot, log,
-telemetry) and ``server update`` (GPUs available, the GPU panel, telemetry).
+telemetry, and ``page``: the job page's whole JSON after a status or result change) and
+``server update`` (GPUs available, the GPU panel, telemetry).
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ HOME = "job_management"
 JOB_UPDATE, TASK_UPDATE, SERVER_UPDATE = "job update", "task update", "server update"
 JOIN, JOIN_REFUSED = "join", "join refused"
 JOB_UPDATES = ("added", "status", "progress", "attribute", "result", "deleted", "queue")
-TASK_UPDATES = ("metric", "snapshot", "log", "telemetry", "rewind")
-PAGE_UPDATES = ("status", "result")  # the job room gets the whole page JSON with these
+TASK_UPDATES = ("metric", "snapshot", "log", "telemetry", "rewind", "page")
+PAGE_UPDATES = ("status", "result")  # after these, the job room gets its page's whole JSON
 
 
 def client_config() -> dict[str, Any]:
@@ -52,12 +53,11 @@ class Events:
         """A job row changed: its page and the home page hear it."""
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
+        self._emit(JOB_UPDATE, data, [job.id, HOME])
         if update in PAGE_UPDATES and self.page is not None:
             # The job's own page gets everything it shows, so it never fetches it again.
-            self._emit(JOB_UPDATE, {**data, "job": self.page(job), "page": True}, job.id)
-            self._emit(JOB_UPDATE, data, HOME)
-        else:
-            self._emit(JOB_UPDATE, data, [job.id, HOME])
+            self._emit(TASK_UPDATE, {"update": "page", "job_id": job.id, "job": self.page(job)},
+                       job.id)
         if update in ("status", "added", "deleted", "queue"):
             self.server_changed()
 

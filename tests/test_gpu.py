@@ -131,3 +131,13 @@ def test_history_keeps_a_bounded_series_per_job(tmp_path):
     assert points[0]["cpu"] == 150.0
     gaps = {round(b["t"] - a["t"]) for a, b in zip(points, points[1:])}
     assert min(gaps) >= 10  # the interval doubled when it was halved
+
+
+def test_history_keeps_no_point_for_a_process_that_just_ended(tmp_path):
+    from digitsx.gpu.history import FILE, History, read
+
+    (tmp_path / "a").mkdir()
+    history = History(lambda job_id: tmp_path / job_id, lambda job_id: (), interval=1)
+    history.record({"gpus": [], "jobs": {"a": {"cpu_percent": 50.0, "rss": 10}}}, now=1000.0)
+    history.record({"gpus": [], "jobs": {"a": {"cpu_percent": None, "rss": None}}}, now=1002.0)
+    assert [p["cpu"] for p in read(tmp_path / "a" / FILE)] == [50.0]

@@ -30,6 +30,8 @@ class History:
         now = time.time() if now is None else now
         gpus = {g.get("index"): g for g in sample.get("gpus", [])}
         for job_id, stats in sample.get("jobs", {}).items():
+            if stats.get("rss") is None:  # the process ended between listing and sampling
+                continue
             state = self._jobs.setdefault(job_id, {"last": 0.0, "every": self.interval,
                                                    "count": self._count(job_id)})
             if now - state["last"] < state["every"]:

@@ -103,11 +103,15 @@
     [dx.EVENTS.job]: (msg) => {
       if (msg.job_id !== job.id) return;
       if (msg.update === "deleted") { message("This job was deleted.", true); return; }
-      job = msg.page ? msg.job : {...job, ...msg.job};  // status, result: the whole page's JSON
+      job = {...job, ...msg.job};
       render();
-      if (msg.page) { renderLog(job.log); runHooks(); }
     },
     [dx.EVENTS.task]: (msg) => {
+      if (msg.update === "page" && msg.job_id === job.id) {  // after a status or result change
+        job = msg.job;
+        render(); renderLog(job.log); runHooks();
+        return;
+      }
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
       if (msg.update === "telemetry" && msg.process) {
         const p = msg.process;
