@@ -74,7 +74,8 @@ def bare_rate(dataset: Path, args) -> float:
     import torch.nn.functional as F
 
     from digitsx.models import networks
-    from digitsx.models.data import DatasetInfo, loader
+    from digitsx.engine.data import loader
+    from digitsx.models.data import DatasetInfo
 
     torch.manual_seed(1)
     device = torch.device(DEVICE)  # the job's own device: a GPU when the host has one

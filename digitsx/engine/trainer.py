@@ -19,8 +19,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter
-from ..models import checkpoint, schedules
-from ..models.data import default_loader_workers, loader
+from . import checkpoint, schedules
+from .data import default_loader_workers, loader
 from .loop import Progress, TrainingError, evaluate, train_one_epoch
 from .spec import Solver, TrainingSpec
 from .task import Task

@@ -1,12 +1,11 @@
 """Reading a digitsx dataset for training: LMDB splits as torch datasets, labels, mean."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ..datasets.folder import DatasetFolder
 from ..datasets.lmdb_io import LmdbReader
@@ -52,26 +51,3 @@ class DatasetInfo(DatasetFolder):
             return None
         mean = mean[None] if mean.ndim == 2 else mean.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(mean)).float()
-
-
-def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: int,
-           pin: bool, sampler=None, collate=None) -> DataLoader:
-    """A DataLoader with ``workers`` processes (forked; each opens LMDB itself), seeded order
-    (or a DistributedSampler's share under DDP), and the task's ``collate`` if it has one."""
-    gen = torch.Generator()
-    gen.manual_seed(seed)
-    return DataLoader(images, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=workers, collate_fn=collate,
-                      pin_memory=pin, drop_last=False, generator=gen,
-                      persistent_workers=workers > 0,
-                      multiprocessing_context="fork" if workers > 0 else None,
-                      prefetch_factor=4 if workers > 0 else None)
-
-
-def default_loader_workers() -> int:
-    """Loader processes: every core but one for the training loop (at least 1, at most 8)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores - 1))

@@ -16,8 +16,9 @@ from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from . import CLASSIFICATION, PRETRAINED, checkpoint, registry
-from .schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
+from ..engine import checkpoint
+from . import CLASSIFICATION, PRETRAINED, registry
+from ..engine.schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
 AUG = {"use_mean": ("none", "image", "pixel"), "aug_flip": ("none", "fliplr", "flipud", "fliplrud"),

@@ -23,7 +23,7 @@ import torch
 from ..datasets.resize import load_image, resize_image
 from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
-from . import checkpoint
+from ..engine import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
 from .networks import build_network

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from ..engine.spec import TrainingSpec
-from . import checkpoint, registry
+from ..engine import checkpoint
+from . import registry
 
 
 def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:

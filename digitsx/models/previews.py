@@ -13,7 +13,7 @@ from ..fields import Field, Form, accepts
 from ..http import form_values, platform
 from ..jobs import launch
 from . import forms
-from .schedules import DEFAULTS as LR_DEFAULTS, curve
+from ..engine.schedules import DEFAULTS as LR_DEFAULTS, curve
 
 bp = Blueprint("model_previews", __name__)
 

@@ -14,7 +14,7 @@ from ..fields import accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from . import CLASSIFICATION, PRETRAINED, forms, registry
-from .schedules import POLICIES
+from ..engine.schedules import POLICIES
 
 bp = Blueprint("models", __name__)
 

@@ -19,7 +19,8 @@ from ..datasets.folder import DatasetFolder
 from ..files import within_roots
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
-from . import CLASSIFICATION, INFERENCE, checkpoint
+from ..engine import checkpoint
+from . import CLASSIFICATION, INFERENCE
 
 bp = Blueprint("model_tests", __name__)
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")

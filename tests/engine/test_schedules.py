@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from digitsx.models.schedules import POLICIES, curve, learning_rate
+from digitsx.engine.schedules import POLICIES, curve, learning_rate
 
 LR = 0.01
 
@@ -64,7 +64,7 @@ def test_every_policy_is_finite_over_the_declared_bounds():
     import itertools
     import math
 
-    from digitsx.models.schedules import BOUNDS, DEFAULTS, POLICIES, curve
+    from digitsx.engine.schedules import BOUNDS, DEFAULTS, POLICIES, curve
 
     numeric = [k for k in BOUNDS if k != "lr_multistep_values"]
     for key, corner in itertools.product(numeric, (0, 1)):
