@@ -54,12 +54,18 @@ class Events:
         data = {"update": update, "job_id": job.id,
                 "job": None if update == "deleted" else self.summarize(job)}
         self._emit(JOB_UPDATE, data, [job.id, HOME])
-        if update in PAGE_UPDATES and self.page is not None:
+        if update in PAGE_UPDATES and self.page is not None and self._watched(job.id):
             # The job's own page gets everything it shows, so it never fetches it again.
             self._emit(TASK_UPDATE, {"update": "page", "job_id": job.id, "job": self.page(job)},
                        job.id)
         if update in ("status", "added", "deleted", "queue"):
             self.server_changed()
+
+    def _watched(self, room: str) -> bool:
+        """Someone is in ``room`` (the page JSON reads files: build it only for a viewer)."""
+        manager = self.socketio.server.manager if self.socketio.server else None
+        return manager is not None and \
+            next(iter(manager.get_participants(NAMESPACE, room)), None) is not None
 
     def task(self, job_id: str, update: str, data: dict) -> None:
         """Metric points, snapshots and log lines go to the job's page."""

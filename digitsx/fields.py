@@ -75,8 +75,8 @@ class Form:
     """A named set of fields: defaults for the page, a reader for the request, a schema for
     the API document."""
 
-    def __init__(self, title: str, fields: dict[str, Field], extra: bool = True) -> None:
-        self.title, self.fields, self.extra = title, fields, extra
+    def __init__(self, title: str, fields: dict[str, Field]) -> None:
+        self.title, self.fields = title, fields
 
     def defaults(self) -> dict[str, str]:
         return {k: "" if f.default is None else str(f.default) for k, f in self.fields.items()
@@ -92,12 +92,10 @@ class Form:
         out: dict[str, Any] = {"type": "object", "title": self.title, "properties": props}
         if required:
             out["required"] = required
-        if not self.extra:
-            out["additionalProperties"] = False
         return out
 
     def __or__(self, other: "Form") -> "Form":
-        return Form(self.title, {**self.fields, **other.fields}, self.extra and other.extra)
+        return Form(self.title, {**self.fields, **other.fields})
 
 
 def accepts(form: Form) -> Callable:

@@ -37,10 +37,10 @@ from ..jobs.protocol import Emitter, run_worker
 from .augment import prepare
 from .data import LmdbImages
 from .infer import Classifier, as_stored
+from .task import MAX_CONFUSION  # as in training's validation
 
 TOP = 5
 MAX_ARCHIVE_BYTES = 16 * 2**30
-MAX_CONFUSION = 100  # classes; a larger matrix is not shown (as in training's validation)
 THUMB = 256  # pixels, the longer side of the thumbnails kept of an archive's images
 
 

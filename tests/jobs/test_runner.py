@@ -154,3 +154,28 @@ def test_a_create_that_cannot_write_is_507(app, client, monkeypatch):
     res = client.post("/test/jobs.json", data={"steps": 1}, headers={"Accept": "application/json"})
     assert res.status_code == 507
     assert "disk is full" in res.get_json()["error"]["message"]
+
+
+def test_the_page_json_is_pushed_only_to_a_watched_job(app, client):
+    """Status and result changes push the job page's whole JSON to its room, and only when
+    someone is in it (building it reads the job's files)."""
+    from digitsx.extensions import socketio
+
+    login(client)
+    platform = app.extensions["digitsx"]
+    built = []
+    page = platform.events.page
+    platform.events.page = lambda job: built.append(job.id) or page(job)
+    unwatched = run_job(app, client, steps=2, delay=0.01)
+    assert built == []  # nobody on its page: nothing built
+
+    watcher = socketio.test_client(app, namespace="/jobs", flask_test_client=client)
+    res = client.post("/test/jobs.json", data={"steps": 2, "delay": 0.2})
+    job_id = res.get_json()["id"]
+    watcher.emit("join", {"room": job_id}, namespace="/jobs")
+    wait_job(app, job_id)
+    pages = [m["args"][0] for m in watcher.get_received("/jobs")
+             if m["name"] == "task update" and m["args"][0]["update"] == "page"]
+    assert pages and pages[-1]["job"]["status"] == "Done" and "log" in pages[-1]["job"]
+    assert set(built) == {job_id} and unwatched["id"] not in built
+    watcher.disconnect(namespace="/jobs")
