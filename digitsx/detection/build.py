@@ -44,6 +44,38 @@ class Done:
     error: str | None = None  # the whole job fails (DIGITS: an image larger than the padding)
 
 
+def fit(image, spec: dict):
+    """Pad (top-left, on black) and resize as the dataset does: (image, x scale, y scale) from
+    the source's pixels to the stored ones. A source larger than the padding (only at inference:
+    the build refuses it) is first shrunk to fit, keeping its aspect."""
+    from PIL import Image
+
+    padding, resize = spec.get("padding"), spec.get("resize")
+    sx = sy = 1.0
+    if padding:
+        pw, ph = padding
+        w, h = image.size
+        if w > pw or h > ph:
+            shrink = min(pw / w, ph / h)
+            image = image.resize((max(1, int(w * shrink)), max(1, int(h * shrink))), Image.BILINEAR)
+            sx, sy = image.size[0] / w, image.size[1] / h
+        if image.size != (pw, ph):
+            canvas = Image.new(image.mode, (pw, ph))
+            canvas.paste(image, (0, 0))
+            image = canvas
+    if resize:
+        fx, fy = resize[0] / image.size[0], resize[1] / image.size[1]
+        image = image.resize(tuple(resize), Image.BILINEAR)
+        sx, sy = sx * fx, sy * fy
+    return image, sx, sy
+
+
+def convert(image, conversion: str):
+    """The dataset's channel conversion: RGB, L, or none (RGB and L kept, others to RGB)."""
+    return image.convert(conversion) if conversion in ("RGB", "L") else \
+        image if image.mode in ("RGB", "L") else image.convert("RGB")
+
+
 def process(item: L.Item, split: str, spec: dict, ids: dict[str, int]) -> Done:
     """One image and its boxes → a record (or the reason it was skipped)."""
     from PIL import Image, UnidentifiedImageError
@@ -53,31 +85,21 @@ def process(item: L.Item, split: str, spec: dict, ids: dict[str, int]) -> Done:
     try:
         with Image.open(item.image) as opened:
             opened.load()
-            conversion = spec["channel_conversion"]
-            image = opened.convert(conversion) if conversion in ("RGB", "L") else \
-                opened if opened.mode in ("RGB", "L") else opened.convert("RGB")
+            image = convert(opened, spec["channel_conversion"])
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
         return Done(None, None, [{"kind": "unreadable image", "where": short,
                                   "message": f"{short}: not a readable image ({err})"}])
     w, h = image.size
-    padding, resize = spec.get("padding"), spec.get("resize")
-    if padding:
-        pw, ph = padding
-        if w > pw or h > ph:
-            return Done(None, None, [], f"{short} is {w}×{h}, larger than the padding "
-                                        f"{pw}×{ph}: raise padding_image_width/height")
-        if (w, h) != (pw, ph):
-            canvas = Image.new(image.mode, (pw, ph))
-            canvas.paste(image, (0, 0))
-            image = canvas
-    elif spec.get("force_same_shape") and spec.get("first_shape") and [w, h] != spec["first_shape"]:
+    if spec.get("padding") and (w > spec["padding"][0] or h > spec["padding"][1]):
+        return Done(None, None, [], f"{short} is {w}×{h}, larger than the padding "
+                                    f"{spec['padding'][0]}×{spec['padding'][1]}: raise "
+                                    f"padding_image_width/height")
+    if not spec.get("padding") and spec.get("force_same_shape") and spec.get("first_shape") \
+            and [w, h] != spec["first_shape"]:
         return Done(None, None, [{"kind": "wrong shape", "where": short,
                                   "message": f"{short}: {w}×{h}, not {spec['first_shape'][0]}×"
                                              f"{spec['first_shape'][1]} (dsopts_force_same_shape)"}])
-    sx = sy = 1.0
-    if resize:
-        sx, sy = resize[0] / image.size[0], resize[1] / image.size[1]
-        image = image.resize(tuple(resize), Image.BILINEAR)
+    image, sx, sy = fit(image, spec)
     rows = []
     min_size = float(spec.get("val_min_box_size") or 0) if split == "val" else 0.0
     for box in item.boxes:
@@ -229,7 +251,9 @@ def run(folder: Path, out: Emitter) -> dict:
     elapsed = time.time() - started
     meta = {
         "task": "detection", "labels": classes, "label_format": spec["label_format"],
-        "image": {**image, "encoding": spec["encoding"]}, "backend": "lmdb", "splits": stats,
+        "image": {**image, "encoding": spec["encoding"], "padding": spec.get("padding"),
+                  "resize": spec.get("resize"), "channel_conversion": spec["channel_conversion"]},
+        "backend": "lmdb", "splits": stats,
         "health": {"counts": kinds, "issues": issues[:MAX_LISTED]},
         "histograms": {"size": _histogram(sizes, SIZE_EDGES), "aspect": _histogram(aspects, ASPECT_EDGES)},
         "skipped": [i for i in issues if i["kind"] in ("unreadable image", "wrong shape")][:MAX_LISTED],

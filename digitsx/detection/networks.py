@@ -40,6 +40,14 @@ def build_network(network: dict, num_classes: int, image_size: tuple[int, int]) 
     """The spec's network (``{"method": "standard", "name"}`` or ``{"method": "custom",
     "source"}``) for ``num_classes`` classes on images of ``image_size`` (width, height)."""
     if network.get("method") == "custom":
-        return build_custom(network["source"], num_classes, image_size)
-    entry = get("detection", network["name"])
-    return entry.load()(num_classes, 3, image_size, **entry.kwargs)
+        model = build_custom(network["source"], num_classes, image_size)
+    else:
+        entry = get("detection", network["name"])
+        model = entry.load()(num_classes, 3, image_size, **entry.kwargs)
+    previous = network.get("previous")
+    if previous:  # fine-tuning: every tensor whose name and shape match (a new class list
+        state = torch.load(previous["file"], map_location="cpu", weights_only=True)["model"]  # re-inits the heads)
+        own = model.state_dict()
+        model.load_state_dict({k: v for k, v in state.items() if k in own and own[k].shape == v.shape},
+                              strict=False)
+    return model

@@ -87,14 +87,8 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
     r = FORM.reader(values)
     name = r.name("model_name")
     group = r.name("group_name")
-    dataset = _dataset(r, store)
+    dataset = dataset_job(r, store, DATASET_KIND, "image classification dataset")
     network = _network(r, store)
-    r.choice("framework")
-    solver_type = r.choice("solver_type")
-    policy = r.choice("lr_policy")
-    rates = r.numbers("learning_rate")
-    batches = [int(b) for b in r.numbers("batch_size")]
-    schedule = lr_params(r)
     crop = r.number("crop_size")
     if crop and dataset is not None:
         image = dataset.spec.get("image", {})
@@ -106,6 +100,20 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
                "scale": r.number("aug_scale"), "noise": r.number("aug_noise"),
                "hsv_use": r.flag("aug_hsv_use"), "hsv_h": r.number("aug_hsv_h"),
                "hsv_s": r.number("aug_hsv_s"), "hsv_v": r.number("aug_hsv_v")}
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    return jobs, dataset, group, request
+
+
+def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, network: dict,
+                  augment: dict, store, config: dict) -> tuple[list[ModelJob], Request]:
+    """The engine's fields of any task's model form (:data:`TRAINING`) → one spec per learning
+    rate × batch size; ValidationError with every problem the reader collected."""
+    r.choice("framework")
+    solver_type = r.choice("solver_type")
+    policy = r.choice("lr_policy")
+    rates = r.numbers("learning_rate")
+    batches = [int(b) for b in r.numbers("batch_size")]
+    schedule = lr_params(r)
     common = {
         "train_epochs": r.number("train_epochs"),
         "snapshot_interval": r.number("snapshot_interval"),
@@ -142,7 +150,7 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
             form={k: str(v) for k, v in values.items() if k != "username"}).to_dict()
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
-    return jobs, dataset, group, request
+    return jobs, request
 
 
 def lr_params(r: FieldReader) -> dict[str, Any]:
@@ -156,14 +164,15 @@ def lr_params(r: FieldReader) -> dict[str, Any]:
     return params
 
 
-def _dataset(r: FieldReader, store):
+def dataset_job(r: FieldReader, store, kind: str, what: str):
+    """The finished dataset job of ``kind`` named by the ``dataset`` field (None after an error)."""
     job_id = r.text("dataset")
     if not job_id:
-        r.error("dataset", "required: the id of a finished image classification dataset")
+        r.error("dataset", f"required: the id of a finished {what}")
         return None
     job = store.db.get(job_id)
-    if job is None or job.kind != DATASET_KIND:
-        r.error("dataset", f"{job_id} is not an image classification dataset")
+    if job is None or job.kind != kind:
+        r.error("dataset", f"{job_id} is not an {what}" if what[0] in "aeiou" else f"{job_id} is not a {what}")
         return None
     if job.status != Status.DONE.value:
         r.error("dataset", f"dataset {job.name} is {job.status}; only finished datasets can be used")

@@ -48,12 +48,12 @@ def warm_epoch(job_dir, epoch: str) -> str:
     return f"{latest:g}" if latest is not None else ""
 
 
-def model_and_epoch(values: dict):
-    """The classification model named by ``job_id`` and the ``snapshot_epoch`` asked for ("" =
+def model_and_epoch(values: dict, kind: str = CLASSIFICATION, what: str = "an image classification model"):
+    """The model of ``kind`` named by ``job_id`` and the ``snapshot_epoch`` asked for ("" =
     the newest)."""
     job = platform().store.get(str(values.get("job_id", "")))
-    if job.kind != CLASSIFICATION:
-        raise BadRequest(f"{job.name} ({job.id}) is not an image classification model")
+    if job.kind != kind:
+        raise BadRequest(f"{job.name} ({job.id}) is not {what}")
     epoch = snapshot_epoch(values)
     if epoch:
         if float(epoch) not in [float(s["epoch"]) for s in job.result.get("snapshots", [])]:
@@ -144,14 +144,15 @@ def _inputs(values: dict, model) -> dict:
     return {"source": "list", "entries": entries[:_limit(values)]}
 
 
-def create_job(model, epoch: str, spec: dict, name: str, files: dict | None = None) -> dict:
+def create_job(model, epoch: str, spec: dict, name: str, files: dict | None = None,
+               kind: str = INFERENCE) -> dict:
     """An inference job under the model (its parent); returns the job's JSON."""
     p = platform()
     spec = {"model": {"id": model.id, "dir": str(p.store.job_dir(model.id)), "name": model.name},
             "epoch": float(epoch) if epoch else None, **spec}
     username = auth.require_login()
     auth.rate_limit("new jobs", "JOB_LIMIT")
-    job = p.store.create(INFERENCE, name, spec, username, None, model.id)
+    job = p.store.create(kind, name, spec, username, None, model.id)
     p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
     return p.job_json(job)

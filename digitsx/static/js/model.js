@@ -107,8 +107,8 @@
       ["Note", m.note]];
     $("model-facts").innerHTML = rows.filter((r) => r[1]).map(([k, v]) => `<dt>${dx.esc(k)}</dt><dd>${dx.esc(v)}</dd>`).join("");
     const t = m.transfer;
-    $("transfer-card").hidden = !t;
-    if (t) {
+    if ($("transfer-card")) $("transfer-card").hidden = !t;
+    if (t && $("transfer-card")) {
       $("transfer-summary").textContent = `${t.loaded.length} tensors loaded, ${t.fresh.length} fresh` +
         (t.frozen ? " · loaded layers frozen" : t.lr_mult !== 1 ? ` · loaded layers at ${t.lr_mult}× the learning rate` : "");
       const li = (names) => names.map((n) => `<li><code>${dx.esc(n)}</code></li>`).join("") || '<li class="hint">none</li>';
@@ -116,6 +116,7 @@
       $("transfer-fresh").innerHTML = li(t.fresh);
     }
     const v = m.validation, labels = m.labels || [];
+    if (!$("confusion")) return;  // the rest is classification's (other tasks draw their own)
     $("validation-card").hidden = !v;
     if (v) {
       $("validation-epoch").textContent = `epoch ${v.epoch}: top-1 ${v.accuracy.toFixed(2)}%, top-5 ${v.accuracy_top5.toFixed(2)}%, loss ${v.loss.toFixed(4)}`;

@@ -1,0 +1,176 @@
+"""The object-detection forms: DIGITS's dataset fields (KITTI folders, padding, resize,
+channel conversion, minimum validation box size, custom classes) plus COCO, VOC and YOLO
+labels and archives; the model form is the engine's :data:`~digitsx.models.forms.TRAINING`
+plus the network and box-moving augmentations. Torch-free."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from werkzeug.datastructures import FileStorage
+
+from ..archives import archive_suffix
+from ..datasets.forms import DatasetForm
+from ..errors import ValidationError
+from ..fields import Field, FieldReader, Form
+from ..files import InputError
+from ..models import registry
+from ..models.forms import TRAINING, ModelJob, dataset_job, training_jobs
+from . import DATASET
+from .labels import FORMATS, parse
+
+PATH = "a folder on the server, inside the data roots (with an archive: a folder inside it)"
+DATASET_FORM = Form("New object detection dataset", {
+    "dataset_name": Field("name", required=True),
+    "group_name": Field("name"),
+    "label_format": Field("choice", "kitti", options=FORMATS,
+                          help="kitti: ID.txt per image; coco: one JSON file; voc: ID.xml per "
+                               "image; yolo: ID.txt (class cx cy w h) and data.yaml"),
+    "train_image_folder": Field("text", help=PATH),
+    "train_label_folder": Field("text", help="KITTI, VOC or YOLO labels: " + PATH),
+    "train_label_file": Field("text", help="COCO: the JSON file (on the server, or in the archive)"),
+    "val_image_folder": Field("text", help="validation images (with val labels, or neither)"),
+    "val_label_folder": Field("text", help="validation labels (KITTI, VOC, YOLO)"),
+    "val_label_file": Field("text", help="COCO: the validation JSON file"),
+    "train_archive": Field("file", help="a .zip/.tar.gz/.tar holding the folders named above"),
+    "folder_pct_val": Field("float", 10, 0, 90, help="without validation folders: percent split off"),
+    "padding_image_width": Field("int", 1248, 1, 8192, blank=True, help="blank: no padding"),
+    "padding_image_height": Field("int", 384, 1, 8192, blank=True),
+    "resize_image_width": Field("int", None, 1, 8192, blank=True, help="after padding; boxes scaled"),
+    "resize_image_height": Field("int", None, 1, 8192, blank=True),
+    "channel_conversion": Field("choice", "RGB", options=("RGB", "L", "none")),
+    "val_min_box_size": Field("int", 25, 0, 10000,
+                              help="validation boxes smaller than this (px) become don't care"),
+    "custom_classes": Field("text", help="comma list; id = position (dontcare first); unknown → 0"),
+    "dsopts_feature_encoding": Field("choice", "png", options=("png", "jpg", "none")),
+    "dsopts_force_same_shape": Field("flag", "", help="without padding: every image the same size"),
+})
+DATASET_DEFAULTS: dict[str, Any] = DATASET_FORM.defaults()
+
+
+def _path(r: FieldReader, name: str, roots: list[str], archive: bool, folder: bool = True) -> str | None:
+    value = r.text(name)
+    if archive:  # checked inside the archive by the worker
+        if not value or os.path.isabs(value) or ".." in value.replace("\\", "/").split("/"):
+            r.error(name, "with an archive: a relative path inside it" if value else "required")
+            return None
+        return value
+    return r.path(name, roots, folder=folder)
+
+
+def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -> DatasetForm:
+    """Validate the dataset form (reading the labels now, so a missing folder or a COCO file that
+    does not parse is a 400 naming it); ValidationError lists every problem by field."""
+    r = DATASET_FORM.reader(values)
+    roots = list(config["DATA_ROOTS"])
+    name = r.name("dataset_name")
+    group = r.name("group_name", required=False)
+    fmt = r.choice("label_format")
+    upload = files.get("train_archive")
+    archive = upload is not None and bool(upload.filename)
+    uploads: dict[str, FileStorage | bytes] = {}
+    spec: dict[str, Any] = {"task": "detection", "label_format": fmt, "data_roots": roots,
+                            "seed": int(config.get("DATASET_SEED", 0)),
+                            "workers": config.get("DATASET_WORKERS"),
+                            "max_extract_bytes": int(config["MAX_CONTENT_LENGTH"]) * 4}
+    if archive:
+        suffix = archive_suffix(upload.filename)
+        if suffix is None:
+            r.error("train_archive", f"{upload.filename}: expected a .zip, .tar.gz, .tgz or .tar archive")
+        else:
+            spec["archive"] = f"uploads/train_archive{suffix}"
+            uploads[spec["archive"]] = upload
+    label_field = "label_file" if fmt == "coco" else "label_folder"
+    for split in ("train", "val"):
+        images, labels = r.text(f"{split}_image_folder"), r.text(f"{split}_{label_field}")
+        if split == "val" and not images and not labels:
+            spec["val"] = None
+            continue
+        if split == "val" and bool(images) != bool(labels):
+            r.error(f"val_image_folder", f"give both val_image_folder and val_{label_field}, or neither")
+            continue
+        spec[split] = {"images": _path(r, f"{split}_image_folder", roots, archive),
+                       "labels": _path(r, f"{split}_{label_field}", roots, archive,
+                                       folder=fmt != "coco")}
+    spec["pct_val"] = r.number("folder_pct_val")
+    pad = (r.number("padding_image_width"), r.number("padding_image_height"))
+    size = (r.number("resize_image_width"), r.number("resize_image_height"))
+    for key, pair, field in (("padding", pad, "padding_image_width"), ("resize", size, "resize_image_width")):
+        if (pair[0] is None) != (pair[1] is None):
+            r.error(field, "give both width and height, or neither")
+        spec[key] = list(pair) if None not in pair else None
+    spec["channel_conversion"] = r.choice("channel_conversion")
+    spec["val_min_box_size"] = r.number("val_min_box_size")
+    spec["custom_classes"] = [c.strip() for c in r.text("custom_classes").split(",") if c.strip()]
+    spec["encoding"] = r.choice("dsopts_feature_encoding")
+    spec["force_same_shape"] = r.flag("dsopts_force_same_shape")
+    if not archive and fmt and not r.errors:
+        for split in ("train", "val"):
+            if spec.get(split):
+                try:  # a missing folder or an unparsable COCO file answers now, naming it
+                    parse(fmt, spec[split]["images"], spec[split]["labels"], split)
+                except InputError as err:
+                    field = str(err).split(":", 1)[0]
+                    r.error(field if field in DATASET_FORM.fields else f"{split}_image_folder", str(err))
+    if r.errors:
+        raise ValidationError(r.errors)
+    spec["form"] = {k: str(v) for k, v in values.items() if k != "username"}
+    return DatasetForm(name, group, spec, uploads)
+
+
+MODEL_FORM = TRAINING | Form("New object detection model", {
+    "method": Field("choice", "standard", options=("standard", "previous", "custom")),
+    "standard_networks": Field("choice", "ssdlite320_mobilenet_v3_large",
+                               options=registry.names("detection")),
+    "previous_networks": Field("id", help="a detection model to continue from"),
+    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
+    "custom_network": Field("text", help="Python defining build(num_classes, image_size) that "
+                                         "returns a torchvision-style detector; needs can_run_code"),
+    "aug_flip": Field("choice", "fliplr", options=("none", "fliplr"), help="boxes flip too"),
+    "aug_scale": Field("float", 0.3, 0, 0.9, help="scale jitter: a random crop of up to this "
+                                                   "fraction, boxes cropped with it"),
+    "aug_color": Field("float", 0.2, 0, 1, help="brightness and contrast jitter"),
+})
+MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM",
+                                  "learning_rate": "0.001", "lr_policy": "fixed", "batch_size": "16",
+                                  "train_epochs": "30"}
+
+
+def parse_model(values: dict[str, Any], store, config: dict):
+    """Validate the model form: (jobs, dataset job, group, resource request)."""
+    from pathlib import Path
+
+    from ..engine import checkpoint
+    from . import MODEL
+
+    values = {**MODEL_DEFAULTS, **values}  # detection's solver defaults differ from DIGITS's
+    r = MODEL_FORM.reader(values)
+    name = r.name("model_name")
+    group = r.name("group_name")
+    dataset = dataset_job(r, store, DATASET, "object detection dataset")
+    method = r.choice("method")
+    network: dict[str, Any] = {"method": "standard", "name": r.choice("standard_networks")}
+    if method == "custom":
+        source = r.text("custom_network")
+        if "def build" not in source:
+            r.error("custom_network", "define build(num_classes, image_size) returning a detector")
+        network = {"method": "custom", "source": source}
+    elif method == "previous":
+        job_id = r.text("previous_networks")
+        job = store.db.get(job_id) if job_id else None
+        snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
+        if job is None or job.kind != MODEL or not snaps:
+            r.error("previous_networks", f"{job_id or '(none)'} is not a detection model with a snapshot")
+        else:
+            epoch = float(r.text("previous_snapshot") or snaps[-1])
+            path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
+            if not path.exists():
+                r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
+            network = {**job.spec.get("network", {}),
+                       "previous": {"job_id": job_id, "epoch": epoch, "file": str(path)}}
+    augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    return jobs, dataset, group, request
+
+
+__all__ = ["DATASET_FORM", "MODEL_FORM", "ModelJob", "parse_dataset", "parse_model"]

@@ -1,0 +1,297 @@
+"""Object-detection routes: the dataset and model forms and creates (DIGITS's generic routes),
+Explore with boxes, infer_one (the box view) and infer_many (test jobs), test results."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file
+
+from .. import auth
+from ..archives import archive_suffix
+from ..errors import BadRequest, NotFound, ValidationError
+from ..fields import accepts
+from ..http import form_values, page, platform, twin_route, wants_json
+from ..jobs.status import Status
+from ..models import registry
+from ..models.testing import (JOB_ID, accepted, create_job, model_and_epoch, server_path, snapshot_epoch,
+                              warm_epoch)
+from . import DATASET, MODEL, TEST, forms
+
+bp = Blueprint("detection", __name__)
+WHAT = "an object detection model"
+
+
+# -- datasets ---------------------------------------------------------------------------------
+@bp.route("/datasets/images/object-detection/new")
+@page
+def new_dataset():
+    """The new object-detection dataset form (``?clone=<id>`` fills it in)."""
+    values = dict(forms.DATASET_DEFAULTS)
+    clone = request.args.get("clone")
+    if clone:
+        values.update(platform().store.get(clone).spec.get("form", {}))
+        values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
+    return render_template("detection/dataset_new.html", values=values,
+                           roots=current_app.config["DATA_ROOTS"])
+
+
+@twin_route(bp, "/datasets/generic/create/image-object-detection", methods=["POST"])
+@accepts(forms.DATASET_FORM)
+def create_dataset():
+    """Create an object-detection dataset job: ``{id, name, status}`` (400 ``errors``)."""
+    username = auth.require_login()
+    auth.rate_limit("new jobs", "JOB_LIMIT")
+    form = forms.parse_dataset(form_values(), request.files, current_app.config)
+    p = platform()
+    job = p.store.create(DATASET, form.name, form.spec, username, form.group)
+    p.store.put_files(job.id, form.uploads)
+    p.scheduler.submit(job)
+    if wants_json():
+        return {"id": job.id, "name": job.name, "status": job.status, "url": f"/datasets/{job.id}"}
+    return redirect(f"/datasets/{job.id}")
+
+
+def _dataset(job_id: str):
+    job = platform().store.get(job_id)
+    if job.kind != DATASET:
+        raise BadRequest(f"{job.name} ({job.id}) is not an object detection dataset")
+    return job
+
+
+@twin_route(bp, "/datasets/<job_id>/detection/explore")
+def explore(job_id: str):
+    """A page of stored images with their boxes: ``split``, ``page``, ``size``, ``class``."""
+    from ..datasets.folder import DatasetFolder
+    from ..datasets.lmdb_io import LmdbReader
+    from . import records
+
+    job = _dataset(job_id)
+    folder = DatasetFolder(platform().store.job_dir(job.id))
+    split = request.args.get("split", "train")
+    if split not in ("train", "val"):
+        raise BadRequest("split: train or val")
+    try:
+        page_no = max(0, int(request.args.get("page", 0)))
+        size = min(100, max(1, int(request.args.get("size", 24))))
+        wanted = int(request.args["class"]) if request.args.get("class", "") != "" else None
+    except ValueError:
+        raise BadRequest("page, size and class are whole numbers") from None
+    total = folder.entries(split)
+    items = []
+    if total and folder.has_split(split):
+        reader = LmdbReader(folder.folder / split)
+        try:
+            index, skipped = 0, 0
+            while index < total and len(items) < size:
+                boxes, _ = records.split(reader.raw(index))
+                if wanted is None or (boxes[:, 4] == wanted).any():
+                    if skipped >= page_no * size:
+                        items.append({"index": index, "url": f"/datasets/{job.id}/detection/images/{split}/{index}",
+                                      "boxes": [[round(float(v), 1) for v in row[:4]] + [int(row[4]), int(row[5])]
+                                                for row in boxes]})
+                    skipped += 1
+                index += 1
+        finally:
+            reader.close()
+    data = {"split": split, "page": page_no, "size": size, "total": total, "class": wanted,
+            "labels": folder.labels, "items": items}
+    if wants_json():
+        return data
+    return render_template("detection/explore.html", job=platform().job_json(job), data=data)
+
+
+@bp.route("/datasets/<job_id>/detection/images/<split>/<int:index>")
+def stored_image(job_id: str, split: str, index: int):
+    """One stored (padded, resized) image."""
+    from ..datasets.lmdb_io import LmdbReader, unpack
+    from . import records
+
+    job = _dataset(job_id)
+    if split not in ("train", "val"):
+        raise NotFound("no such split")
+    path = platform().store.job_dir(job.id) / split
+    if not (path / "data.mdb").exists():
+        raise NotFound(f"dataset {job.name} has no {split} images")
+    reader = LmdbReader(path)
+    try:
+        _, image = records.split(reader.raw(index))
+    except IndexError:
+        raise NotFound(f"no image {index} in {split}") from None
+    finally:
+        reader.close()
+    _, info, payload = unpack(image)
+    if info["encoding"] == "none":
+        import numpy as np
+        from PIL import Image
+
+        shape = (info["height"], info["width"]) + ((3,) if info["channels"] == 3 else ())
+        buf = io.BytesIO()
+        Image.fromarray(np.frombuffer(payload, np.uint8).reshape(shape)).save(buf, format="PNG")
+        payload, info["encoding"] = buf.getvalue(), "png"
+    return Response(payload, mimetype="image/png" if info["encoding"] == "png" else "image/jpeg",
+                    headers={"Cache-Control": "max-age=86400"})
+
+
+# -- models ------------------------------------------------------------------------------------
+@bp.route("/models/images/object-detection/new")
+@page
+def new_model():
+    """The new object-detection model form (``?clone=<id>`` fills it in)."""
+    from ..engine.schedules import POLICIES
+
+    values = dict(forms.MODEL_DEFAULTS)
+    p = platform()
+    clone = request.args.get("clone")
+    if clone:
+        values.update(p.store.get(clone).spec.get("form", {}))
+        values["model_name"] = values.get("model_name", "") + " (clone)"
+    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
+    models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
+    return render_template("detection/model_new.html", values=values, datasets=datasets, models=models,
+                           networks=list(registry.networks("detection").values()), policies=POLICIES)
+
+
+@twin_route(bp, "/models/images/generic", methods=["POST"])
+@accepts(forms.MODEL_FORM)
+def create_model():
+    """Create an object-detection model job (one per learning rate × batch size)."""
+    username = auth.require_login()
+    values = form_values()
+    if values.get("method") == "custom":
+        auth.require_code_permission("A custom network")
+    auth.rate_limit("new jobs", "JOB_LIMIT")
+    p = platform()
+    jobs, dataset, group, _ = forms.parse_model(values, p.store, current_app.config)
+    created = []
+    for item in jobs:
+        job = p.store.create(MODEL, item.name, item.spec, username, group, dataset.id)
+        p.scheduler.submit(job)
+        created.append(p.job_json(job))
+    if wants_json():
+        return created[0] if len(created) == 1 else {"jobs": created}
+    return redirect(created[0]["url"] if len(created) == 1 else "/")
+
+
+# -- inference ---------------------------------------------------------------------------------
+def _threshold(job) -> float:
+    validation = job.result.get("validation") or {}
+    try:
+        return round(float(validation.get("threshold", 0.5)), 3)
+    except (TypeError, ValueError):
+        return 0.5
+
+
+@twin_route(bp, "/models/images/generic/infer_one", methods=["POST"])
+def infer_one():
+    """Detect objects in one image (``image_file`` or ``image_path``) with a snapshot:
+    DIGITS's ``{"outputs": {"bbox-list": [[l, t, r, b, confidence, class]...]}}`` plus
+    ``detections``; the page draws them with a confidence slider."""
+    started = time.perf_counter()
+    values = form_values()
+    p = platform()
+    job_id = str(values.get("job_id", ""))
+    epoch = snapshot_epoch(values)
+    job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch}, MODEL, WHAT)
+    if JOB_ID.fullmatch(job_id):
+        epoch = warm_epoch(p.store.job_dir(job_id), epoch)
+    upload = request.files.get("image_file")
+    if upload is not None and upload.filename:
+        data = upload.read()
+        ask = {"image": base64.b64encode(data).decode()}
+    else:
+        path = str(values.get("image_path") or "")
+        if not path:
+            raise ValidationError({"image_file": ["upload an image or give image_path"]})
+        path = server_path(path, "image_path")
+        if not os.path.isfile(path):
+            raise ValidationError({"image_path": [f"{path} does not exist"]})
+        ask, data = {"path": path}, None
+    answer = p.serving.classify(job_id, epoch, ask)
+    answer["threshold"] = _threshold(job)
+    if wants_json():
+        response = jsonify({k: answer[k] for k in ("outputs", "detections", "threshold", "image_size",
+                                                   "labels", "timing") if k in answer})
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
+        return response
+    shown = data if data is not None else open(ask["path"], "rb").read()
+    return render_template("detection/infer_one.html", job=p.job_json(job), answer=answer,
+                           image=base64.b64encode(shown).decode())
+
+
+@twin_route(bp, "/models/images/generic/infer_many", methods=["POST"])
+def infer_many():
+    """A test job over many images: ``image_list`` (paths, one per line; relative to
+    ``image_folder``), ``image_archive``, or ``split=val`` (the validation images, with their
+    boxes: mAP and the PR curve). Answers 202 with the job."""
+    values = form_values()
+    model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
+                                    "snapshot_epoch": values.get("snapshot_epoch", "")}, MODEL, WHAT)
+    limit = str(values.get("num_test_images") or "").strip()
+    if limit and (not limit.isdigit() or int(limit) < 1):
+        raise ValidationError({"num_test_images": [f"expected a positive whole number, got {limit!r}"]})
+    spec: dict = {"limit": int(limit) if limit else None, "threshold": _threshold(model)}
+    files: dict = {}
+    archive = request.files.get("image_archive")
+    upload = request.files.get("image_list")
+    if str(values.get("split") or "") in ("val", "train"):
+        spec.update(source="split", split=str(values["split"]))
+        name = f"{model.name}: {values['split']} images"
+    elif archive is not None and archive.filename:
+        suffix = archive_suffix(archive.filename)
+        if suffix is None:
+            raise ValidationError({"image_archive": ["upload a .zip, .tar, .tar.gz or .tgz of images"]})
+        spec.update(source="archive", archive=f"uploads/images{suffix}")
+        files[spec["archive"]] = archive
+        name = f"{model.name}: {archive.filename}"
+    elif upload is not None and upload.filename:
+        folder = str(values.get("image_folder") or "")
+        paths, errors = [], []
+        for number, line in enumerate(upload.read().decode("utf-8", "replace").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            path = line if os.path.isabs(line) or not folder else os.path.join(folder, line)
+            try:
+                paths.append(server_path(path, "image_list"))
+            except ValidationError:
+                errors.append(f"line {number}: {os.path.abspath(path)} is outside the allowed data roots")
+        if errors or not paths:
+            raise ValidationError({"image_list": errors[:10] or ["the list has no image paths"]})
+        spec.update(source="list")
+        files["inputs/images.txt"] = "".join(f"{p}\n" for p in paths)
+        name = f"{model.name}: {len(paths)} images"
+    else:
+        raise ValidationError({"image_list": ["upload a list of image paths, an archive "
+                                              "(image_archive), or choose split=val"]})
+    job = create_job(model, epoch, spec, str(values.get("job_name") or name), files, kind=TEST)
+    return accepted(job)
+
+
+@bp.route("/models/<job_id>/detections.<any(json, csv):ext>")
+def detections(job_id: str, ext: str):
+    """A detection test's every detection, as JSON (with the report) or CSV."""
+    p = platform()
+    job = p.store.get(job_id)
+    if job.kind != TEST:
+        raise BadRequest(f"{job.name} ({job.id}) is not an object detection test")
+    path = p.store.job_dir(job.id) / "results" / f"detections.{ext}"
+    if not path.exists():
+        raise NotFound(f"test {job.name} has no results yet")
+    return send_file(path, mimetype="application/json" if ext == "json" else "text/csv",
+                     as_attachment=ext == "csv", download_name=f"{job.id}_detections.{ext}")
+
+
+@bp.route("/models/<job_id>/detection-images/<int:index>.jpg")
+def gallery_image(job_id: str, index: int):
+    """A gallery image of a detection test report."""
+    p = platform()
+    job = p.store.get(job_id)
+    if job.kind != TEST:
+        raise BadRequest(f"{job.name} ({job.id}) is not an object detection test")
+    path = p.store.job_dir(job.id) / "results" / "images" / f"{index}.jpg"
+    if not path.exists():
+        raise NotFound("no such image")
+    return send_file(path, mimetype="image/jpeg")

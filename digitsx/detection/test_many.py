@@ -1,0 +1,188 @@
+"""Worker: a detection test job. Runs a model snapshot over many images, with progress.
+
+    python -m digitsx.detection.test_many JOB_DIR
+
+Sources (``spec.json``): ``list`` (``inputs/images.txt``, paths on the server), ``archive``
+(unpacked into ``scratch/``, gone when the job ends), or ``split`` (the dataset's validation
+images, with their boxes: then the report has COCO mAP@0.5 and @0.5:0.95, per-class AP, the PR
+curve, P/R/F1 against confidence, and the images with the most missed and false boxes).
+Writes ``results/detections.json`` and ``results/detections.csv``; thumbnails of the gallery's
+images in ``results/images/``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import archives
+from ..datasets.discover import is_image
+from ..datasets.lmdb_io import LmdbReader
+from ..files import InputError
+from ..jobs.protocol import Emitter, run_worker
+from . import records
+from .infer import Detector
+from .task import pr_summary
+
+BATCH = 8
+GALLERY = 12
+MAX_ARCHIVE_BYTES = 16 * 2**30
+
+
+def _errors(dets: list[dict], truth: np.ndarray, threshold: float) -> tuple[int, int]:
+    """(missed, false) boxes at ``threshold``: greedy matching by confidence, same class,
+    IoU ≥ 0.5 (for choosing the gallery; the metrics are torchmetrics')."""
+    from torchvision.ops import box_iou
+
+    kept = [d for d in dets if d["confidence"] >= threshold]
+    gt = truth[truth[:, 5] < 0.5] if len(truth) else truth
+    if not kept or not len(gt):
+        return len(gt), len(kept)
+    iou = box_iou(torch.tensor([d["box"] for d in kept]), torch.from_numpy(gt[:, :4].copy()))
+    used, matched = set(), 0
+    for i, d in sorted(enumerate(kept), key=lambda p: -p[1]["confidence"]):
+        for j in iou[i].argsort(descending=True).tolist():
+            if iou[i, j] < 0.5:
+                break
+            if j not in used and int(gt[j, 4]) == d["class"]:
+                used.add(j)
+                matched += 1
+                break
+    return len(gt) - matched, len(kept) - matched
+
+
+def _thumbnail(array: np.ndarray, dest: Path) -> float:
+    """Save a JPEG of at most 512 px; returns its scale."""
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    scale = min(1.0, 512 / max(image.size))
+    if scale < 1:
+        image = image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    image.convert("RGB").save(dest, quality=85)
+    return scale
+
+
+def run(folder: Path, out: Emitter) -> dict:
+    try:
+        return detect(folder, out)
+    finally:
+        shutil.rmtree(folder / "scratch", ignore_errors=True)
+
+
+def detect(folder: Path, out: Emitter) -> dict:
+    spec = json.loads((folder / "spec.json").read_text())
+    detector = Detector(Path(spec["model"]["dir"]), spec.get("epoch"))
+    threshold = float(spec.get("threshold") or 0.5)
+    results = folder / "results"
+    results.mkdir(exist_ok=True)
+    rows: list[dict] = []
+    metric = None
+    truths: list[np.ndarray] = []
+    source = spec["source"]
+    if source == "split":
+        from torchmetrics.detection import MeanAveragePrecision
+
+        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval",
+                                      class_metrics=True, extended_summary=True)
+        metric.warn_on_many_detections = False
+        reader = LmdbReader(detector.data.folder / spec.get("split", "val"))
+        total = detector.data.entries(spec.get("split", "val"))
+        if spec.get("limit"):
+            total = min(total, int(spec["limit"]))
+        for start in range(0, total, BATCH):
+            arrays, boxes = zip(*(records.decode(reader.raw(i)) for i in range(start, min(total, start + BATCH))))
+            tensors = [torch.from_numpy(np.array(a[None] if a.ndim == 2 else a.transpose(2, 0, 1)))
+                       .to(detector.device).float().div_(255) for a in arrays]
+            tensors = [t.expand(3, -1, -1) if t.shape[0] == 1 else t for t in tensors]
+            with torch.no_grad():
+                outputs = detector.model(tensors)
+            for k, (a, b, o) in enumerate(zip(arrays, boxes, outputs)):
+                keep = o["scores"] >= 0.05
+                det = {key: o[key][keep].float().cpu() if key != "labels" else o[key][keep].cpu()
+                       for key in ("boxes", "scores", "labels")}
+                gt = b[b[:, 5] < 0.5]
+                metric.update([det], [{"boxes": torch.from_numpy(gt[:, :4].copy()),
+                                       "labels": torch.from_numpy(gt[:, 4].astype(np.int64))}])
+                rows.append({"index": start + k, "path": f"{spec.get('split', 'val')}/{start + k}",
+                             "size": [int(a.shape[1]), int(a.shape[0])],
+                             "detections": [{"label": detector.labels[int(c)], "class": int(c),
+                                             "confidence": round(float(s), 4),
+                                             "box": [round(float(v), 2) for v in bx]}
+                                            for bx, s, c in zip(det["boxes"].tolist(), det["scores"].tolist(),
+                                                                det["labels"].tolist())],
+                             "truth": [{"label": detector.labels[int(r[4])], "class": int(r[4]),
+                                        "box": [round(float(v), 2) for v in r[:4]]} for r in gt]})
+                truths.append(b)
+            out.progress(min(total, start + BATCH), total)
+        reader.close()
+    else:
+        if source == "archive":
+            dest = folder / "scratch" / "archive"
+            archives.extract(folder / spec["archive"], dest, MAX_ARCHIVE_BYTES)
+            (folder / spec["archive"]).unlink(missing_ok=True)
+            paths = sorted(str(p) for p in dest.rglob("*") if p.is_file() and is_image(p.name))
+            shown = [str(Path(p).relative_to(dest)) for p in paths]
+            if not paths:
+                raise ValueError("the archive holds no image files")
+        else:
+            paths = (folder / "inputs" / "images.txt").read_text().splitlines()
+            shown = list(paths)
+        if spec.get("limit"):
+            paths, shown = paths[:int(spec["limit"])], shown[:int(spec["limit"])]
+        for start in range(0, len(paths), BATCH):
+            for k, path in enumerate(paths[start:start + BATCH]):
+                row: dict = {"index": start + k, "path": shown[start + k]}
+                try:
+                    answer = detector.detect(path)
+                    row.update(size=answer["image_size"], detections=answer["detections"])
+                except (OSError, ValueError, SyntaxError) as err:
+                    row.update(error=f"not a readable image: {err}", detections=[])
+                rows.append(row)
+            out.progress(min(len(paths), start + BATCH), len(paths))
+    report: dict = {"images": len(rows), "errors": sum(1 for r in rows if r.get("error")),
+                    "detections": sum(len(r["detections"]) for r in rows), "threshold": threshold,
+                    "labels": detector.labels, "epoch": detector.epoch, "source": source}
+    if metric is not None and rows:
+        result = metric.compute()
+        summary = pr_summary(result, detector.labels)
+        report.update(map=float(result["map"]), map_50=float(result["map_50"]),
+                      map_75=float(result["map_75"]), per_class=summary["per_class"],
+                      pr_curve=summary["curve"], best={"precision": summary["precision"],
+                                                       "recall": summary["recall"],
+                                                       "threshold": summary["threshold"]})
+        for row, truth in zip(rows, truths):
+            row["missed"], row["false"] = _errors(row["detections"], truth, threshold)
+        worst = sorted(rows, key=lambda r: -(r["missed"] + r["false"]))[:GALLERY]
+        reader = LmdbReader(detector.data.folder / spec.get("split", "val"))
+        for row in worst:
+            array, _ = records.decode(reader.raw(row["index"]))
+            row["thumb"] = f"images/{row['index']}.jpg"
+            row["thumb_scale"] = _thumbnail(array, results / row["thumb"])
+        reader.close()
+        report["gallery"] = [r["index"] for r in worst]
+    (results / "detections.json").write_text(json.dumps({"report": report, "images": rows}))
+    with open(results / "detections.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", "label", "class", "confidence", "left", "top", "right", "bottom"])
+        for r in rows:
+            for d in r["detections"]:
+                writer.writerow([r["path"], d["label"], d["class"], d["confidence"], *d["box"]])
+    out.result(report=report)
+    out.log(f"{len(rows)} images, {report['detections']} detections"
+            + (f"; mAP@0.5 {report['map_50']:.3f}, mAP@0.5:0.95 {report['map']:.3f}" if "map" in report else ""))
+    return report
+
+
+def main(job_dir: str) -> int:
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
