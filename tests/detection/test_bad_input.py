@@ -1,0 +1,102 @@
+"""Bad detection input: each problem gets a message naming the file and line (a 400 before the
+job exists, the dataset's health list, or a job that ends in Error with the reason); the
+server and other jobs carry on."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.detection.conftest import build, shapes_fields
+
+pytestmark = pytest.mark.server
+URL = "/datasets/generic/create/image-object-detection.json"
+
+
+def test_form_errors_name_the_field_and_file(server, shapes, data_root, tmp_path):
+    s = server.session
+    missing = s.post(server.url + URL, data=shapes_fields(shapes, "voc", train_label_folder=str(data_root / "nope")))
+    assert missing.status_code == 400
+    assert "does not exist" in json.dumps(missing.json()["errors"]["train_label_folder"])
+    outside = s.post(server.url + URL, data=shapes_fields(shapes, "voc", train_image_folder=str(tmp_path)))
+    assert "outside the allowed data roots" in json.dumps(outside.json()["errors"]["train_image_folder"])
+    half = s.post(server.url + URL, data=shapes_fields(shapes, "voc", val_label_folder=""))
+    assert "or neither" in json.dumps(half.json()["errors"])
+    broken = shapes / "coco" / "broken.json"
+    broken.write_text('{"images": [\n  {"id": 1,, }\n]}')
+    coco = s.post(server.url + URL, data=shapes_fields(shapes, "coco", train_label_file=str(broken)))
+    assert coco.status_code == 400
+    message = json.dumps(coco.json()["errors"])
+    assert "broken.json is not valid JSON (line 2" in message
+    fmt = s.post(server.url + URL, data={**shapes_fields(shapes, "voc"), "label_format": "pascal"})
+    assert "label_format" in fmt.json()["errors"]
+    pad = s.post(server.url + URL, data=shapes_fields(shapes, "voc", padding_image_width="600"))
+    assert "padding_image_width" in pad.json()["errors"]
+
+
+def test_bad_lines_and_boxes_are_listed_with_file_and_line(server, shapes):
+    kitti = shapes / "kitti" / "train"
+    (kitti / "0000.txt").write_text(
+        "circle 0 0 0 10 10 40 40 0 0 0 0 0 0 0\n"        # fine
+        "circle 0 0 0 10 10 40\n"                          # too few columns
+        "square 0 0 0 ten 10 40 40 0 0 0 0 0 0 0\n"       # not a number
+        "square 0 0 0 50 10 20 40 0 0 0 0 0 0 0\n"        # right < left
+        "hexagon 0 0 0 10 50 40 90 0 0 0 0 0 0 0\n"       # not a custom class
+        "circle 0 0 0 100 100 400 400 0 0 0 0 0 0 0\n")   # leaves the 128×128 image
+    (kitti / "orphan.txt").write_text("circle 0 0 0 1 1 5 5 0 0 0 0 0 0 0\n")
+    (kitti / "0001.txt").unlink()
+    (shapes / "images" / "train" / "0002.png").write_bytes(b"not a png at all")
+    job = build(server, shapes_fields(shapes, "kitti"))
+    assert job["status"] == "Done", job
+    health = job["detection"]["health"]
+    by_kind = {}
+    for issue in health["issues"]:
+        by_kind.setdefault(issue["kind"], []).append(issue["message"])
+    assert any("train/0000.txt:2: 7 columns" in m for m in by_kind["bad line"])
+    assert any("train/0000.txt:3" in m and "must be numbers" in m for m in by_kind["bad line"])
+    assert any("train/0000.txt:4: right < left" in m for m in by_kind["bad box"])
+    assert any("train/0000.txt:5: class 'hexagon'" in m for m in by_kind["unknown class"])
+    assert any("train/0000.txt:6" in m and "clipped" in m for m in by_kind["box outside image"])
+    assert any("orphan.txt" in m for m in by_kind["label without image"])
+    assert any("0001.png" in m for m in by_kind["image without labels"])
+    assert any("0002.png: not a readable image" in m for m in by_kind["unreadable image"])
+    assert job["detection"]["splits"]["train"]["entries"] == 23  # the corrupt image is skipped
+
+
+def test_an_image_larger_than_the_padding_fails_the_job_naming_it(server, shapes):
+    job = build(server, shapes_fields(shapes, "voc", padding_image_width="100", padding_image_height="100"))
+    assert job["status"] == "Error"
+    assert "0000.png is 128×128, larger than the padding 100×100" in job["error"]
+    ok = build(server, shapes_fields(shapes, "voc", dataset_name="still fine"))  # the server carries on
+    assert ok["status"] == "Done"
+
+
+def test_coco_pointing_at_missing_images(server, shapes):
+    data = json.loads((shapes / "coco" / "train.json").read_text())
+    data["images"][3]["file_name"] = "gone.png"
+    data["images"][4]["file_name"] = "../../../etc/passwd"
+    (shapes / "coco" / "train.json").write_text(json.dumps(data))
+    job = build(server, shapes_fields(shapes, "coco"))
+    assert job["status"] == "Done"
+    messages = [i["message"] for i in job["detection"]["health"]["issues"]]
+    assert any("images[3]: gone.png is not in the image folder" in m for m in messages)
+    assert any("images[4]: file_name '../../../etc/passwd' leaves the image folder" in m for m in messages)
+    assert job["detection"]["splits"]["train"]["entries"] == 22
+
+
+def test_an_archive_upload_and_a_path_out_of_it(server, shapes, tmp_path):
+    archive = shutil.make_archive(str(tmp_path / "shapes"), "zip", shapes)
+    fields = {"dataset_name": "from zip", "label_format": "yolo", "train_image_folder": "images/train",
+              "train_label_folder": "yolo/train", "padding_image_width": "", "padding_image_height": ""}
+    res = server.session.post(server.url + URL, data=fields,
+                              files={"train_archive": ("shapes.zip", open(archive, "rb"))})
+    assert res.ok, res.text
+    from tests.detection.conftest import wait_done
+
+    job = wait_done(server, res.json()["id"])
+    assert job["status"] == "Done", job
+    assert job["detection"]["splits"]["train"]["entries"] + job["detection"]["splits"]["val"]["entries"] == 24
+    escape = server.session.post(server.url + URL, data={**fields, "train_image_folder": "../../etc"},
+                                 files={"train_archive": ("shapes.zip", open(archive, "rb"))})
+    assert escape.status_code == 400 and "relative path inside it" in escape.text
