@@ -97,7 +97,7 @@ def explore(job_id: str):
         finally:
             reader.close()
     data = {"split": split, "page": page_no, "size": size, "total": total, "class": wanted,
-            "labels": folder.labels, "items": items}
+            "labels": folder.labels, "images": items}
     if wants_json():
         return data
     return render_template("detection/explore.html", job=platform().job_json(job), data=data)

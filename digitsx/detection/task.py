@@ -14,6 +14,12 @@ from .data import DetectionData, collate
 from .networks import build_network
 
 
+def loss_name(key: str) -> str:
+    """A detector's loss component as a metric name: ``loss_`` first, so the graph puts it with
+    the losses (SSD's ``classification`` → ``loss_classification``; Faster R-CNN's are already)."""
+    return key if key.startswith("loss") else f"loss_{key}"
+
+
 def targets_of(boxes: torch.Tensor) -> dict[str, torch.Tensor]:
     """Stored rows ``[x1, y1, x2, y2, class, ignore]`` → torchvision's target (don't-care boxes
     left out: the detectors have no ignore regions)."""
@@ -99,7 +105,7 @@ class DetectionTask(Task):
         losses = model(inputs, targets)
         loss = sum(losses.values())
         n = len(inputs)
-        return loss, {k: v.detach() * n for k, v in losses.items()}, n
+        return loss, {loss_name(k): v.detach() * n for k, v in losses.items()}, n
 
     def evaluator(self, device: torch.device) -> "DetectionEvaluator":
         return DetectionEvaluator(self.labels, device)
@@ -170,7 +176,7 @@ class DetectionEvaluator(Evaluator):
             losses = model(inputs, targets)
         n = len(inputs)
         for k, v in losses.items():
-            self.loss_sums[k] = self.loss_sums.get(k, 0.0) + float(v) * n
+            self.loss_sums[loss_name(k)] = self.loss_sums.get(loss_name(k), 0.0) + float(v) * n
         self.loss_sums["loss"] = self.loss_sums.get("loss", 0.0) + float(sum(losses.values())) * n
         self.count += n
         detections = model(inputs)

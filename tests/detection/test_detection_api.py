@@ -24,8 +24,8 @@ def test_each_format_builds_the_same_boxes(server, shapes, fmt):
     assert d["health"]["counts"] == {}
     page = server.session.get(f"{server.url}/datasets/{job['id']}/detection/explore.json",
                               params={"split": "train", "class": 2}).json()
-    assert page["items"] and all(any(b[4] == 2 for b in item["boxes"]) for item in page["items"])
-    image = server.session.get(server.url + page["items"][0]["url"])
+    assert page["images"] and all(any(b[4] == 2 for b in item["boxes"]) for item in page["images"])
+    image = server.session.get(server.url + page["images"][0]["url"])
     assert image.headers["Content-Type"] == "image/png" and image.content[:4] == b"\x89PNG"
 
 
@@ -34,7 +34,7 @@ def test_train_infer_one_and_a_report(server, shapes):
     model = train(server, dataset["id"], train_epochs="2")
     assert model["status"] == "Done", model
     validation = model["model"]["validation"]
-    for key in ("map", "map_50", "precision", "recall", "loss", "bbox_regression", "classification"):
+    for key in ("map", "map_50", "precision", "recall", "loss", "loss_bbox_regression", "loss_classification"):
         assert key in validation
     assert [c["label"] for c in validation["per_class"]] == ["circle", "square", "triangle"]
     metrics = server.session.get(f"{server.url}/models/{model['id']}/metrics.json").json()

@@ -33,7 +33,7 @@
     return keys.map((key, i) => {
       const [phase, name] = key.split(":");
       const isLoss = name.includes("loss");
-      return ds(`${name.replace(/_/g, " ")}${isLoss ? "" : " %"} (${phase})`, series[key],
+      return ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") ? " %" : ""} (${phase})`, series[key],
         PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null);
     });
   }

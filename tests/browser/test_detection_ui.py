@@ -1,0 +1,79 @@
+"""The object-detection pages in a real browser: the new-dataset form, the dataset page, the
+model page's mAP graph and per-class AP, and the box view, whose confidence slider and class
+filter redraw without a request."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.browser.test_home_live import login
+from tests.conftest import api_session
+from tests.detection.conftest import shapes_fields, train, wait_done
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")
+
+
+def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
+    from digitsx.detection.shapes import write_shapes
+
+    data = tmp_path / "data"
+    shapes = write_shapes(data / "shapes", train=24, val=8, width=128, height=128, sizes=(28, 56))
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    server.session = api_session(server)
+    login(page, server)
+    page.click("#new-dataset-images-object-detection")
+    page.wait_for_url("**/datasets/images/object-detection/new")
+    page.select_option("#label_format", "coco")
+    assert page.locator("#train_label_folder").is_hidden() and page.locator("#train_label_file").is_visible()
+    fields = shapes_fields(shapes, "coco")
+    for name in ("train_image_folder", "train_label_file", "val_image_folder", "val_label_file",
+                 "padding_image_width", "padding_image_height", "val_min_box_size"):
+        page.fill(f"#{name}", fields[name])
+    page.fill("#dataset_name", "browser shapes")
+    page.fill("#train_label_file", str(data / "missing.json"))
+    page.click("#create")  # an error appears beside its field, the page stays
+    page.locator('.field-error[data-for="train_label_file"]', has_text="does not exist").wait_for()
+    page.fill("#train_label_file", fields["train_label_file"])
+    page.click("#create")
+    page.wait_for_url("**/datasets/2*")
+    page.locator("#job-status", has_text="Done").wait_for(timeout=60000)
+    page.locator("#class-counts td", has_text="triangle").wait_for()
+    dataset_id = page.url.rstrip("/").split("/")[-1]
+    page.click("#explore-link")
+    page.wait_for_function("document.querySelectorAll('#explore-gallery canvas').length > 0 && "
+                           "document.querySelector('#explore-gallery canvas').width > 0")
+
+    model = train(server, dataset_id, train_epochs="1")
+    assert model["status"] == "Done", model
+    page.goto(f"{server.url}/models/{model['id']}")
+    page.wait_for_function("(window.dxChartSeries || []).includes('map 50 (val)')", timeout=20000)
+    page.locator("#per-class-ap td", has_text="circle").wait_for()
+    page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
+    page.click("#infer-one")
+    page.wait_for_url("**/infer_one")
+    page.wait_for_function("document.querySelector('#boxes-canvas').dataset.drawn !== undefined")
+    requests_after: list[str] = []
+    page.on("request", lambda r: requests_after.append(r.url))
+    page.fill("#confidence", "0.05")
+    page.dispatch_event("#confidence", "input")
+    everything = int(page.get_attribute("#boxes-canvas", "data-drawn"))
+    assert everything > 0
+    page.fill("#confidence", "1")
+    page.dispatch_event("#confidence", "input")
+    assert page.get_attribute("#boxes-canvas", "data-drawn") == "0"
+    assert page.locator("#found").inner_text() == "Found 0 bounding boxes"
+    page.fill("#confidence", "0.05")
+    page.dispatch_event("#confidence", "input")
+    option = page.locator("#class-filter option").nth(1)
+    page.select_option("#class-filter", option.get_attribute("value"))
+    one_class = int(page.get_attribute("#boxes-canvas", "data-drawn"))
+    assert 0 < one_class <= everything
+    page.fill("#line-width", "4")
+    page.dispatch_event("#line-width", "input")
+    assert page.evaluate("JSON.parse(localStorage.getItem('dx.boxes.settings')).lineWidth") == 4
+    assert requests_after == []  # all of it in the browser
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, "detection-view.png"), full_page=True)
+    assert page.js_errors == []
