@@ -139,7 +139,7 @@ def _histogram(values: list[float], edges: list[float]) -> dict:
 def plan(folder: Path, spec: dict, out: Emitter) -> tuple[dict[str, list[L.Item]], list[str],
                                                           dict[str, int], list[dict]]:
     """Read every label; (items per split, classes, name → id, issues)."""
-    fmt, roots = spec["label_format"], spec["data_roots"]
+    fmt = spec["label_format"]
     base = None
     if spec.get("archive"):
         dest = folder / "uploads" / "extracted"

@@ -87,7 +87,7 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
             spec["val"] = None
             continue
         if split == "val" and bool(images) != bool(labels):
-            r.error(f"val_image_folder", f"give both val_image_folder and val_{label_field}, or neither")
+            r.error("val_image_folder", f"give both val_image_folder and val_{label_field}, or neither")
             continue
         spec[split] = {"images": _path(r, f"{split}_image_folder", roots, archive),
                        "labels": _path(r, f"{split}_{label_field}", roots, archive,

@@ -21,7 +21,8 @@ def init_app(app: Flask) -> None:
         lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
         new_endpoint="detection.new_model", new_label="New model: images → object detection",
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
-        template="detection/model.html", serve="digitsx.detection.infer"))
+        template="detection/model.html", serve="digitsx.detection.infer",
+        export="digitsx.detection.export"))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Object detection test", "digitsx.detection.test_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,

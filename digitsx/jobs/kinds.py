@@ -34,6 +34,7 @@ class JobKind:
     details: Callable[[Any, Path], dict] | None = None  # extra JSON for the job page
     template: str = "jobs/show.html"  # the job page (kinds extend the shared one)
     serve: str | None = None  # the warm worker module that answers requests on a model's snapshot
+    export: str | None = None  # the module that packages a snapshot for download (MODEL_DIR EPOCH ARCHIVE)
 
 
     @property

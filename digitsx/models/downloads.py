@@ -10,8 +10,7 @@ from flask import Blueprint, Response, current_app, request, send_file
 from .. import auth
 from ..errors import BadRequest, ValidationError
 from ..http import platform
-from ..jobs import launch
-from .testing import model_and_epoch
+from ..jobs import kinds, launch
 
 bp = Blueprint("model_downloads", __name__)
 
@@ -42,7 +41,10 @@ def download(job_id: str, extension: str):
     if extension not in ARCHIVE_TYPES:
         raise BadRequest(f"download: use .tar.gz, .tgz, .tar or .zip, not .{extension}")
     p = platform()
-    job, _ = model_and_epoch({"job_id": job_id})
+    job = p.store.get(job_id)
+    module = kinds.get(job.kind).export
+    if module is None:
+        raise BadRequest(f"{job.name} ({job.id}) is not a model with snapshots to download")
     epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
     if not epochs:
         raise BadRequest(f"model {job.name} has no snapshot yet")
@@ -55,7 +57,7 @@ def download(job_id: str, extension: str):
     if not archive.exists():
         auth.rate_limit("exports")
         code, out, err = launch.run_module(
-            "digitsx.models.export", [str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
+            module, [str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
             p.store.jobs_dir, timeout=float(current_app.config.get("EXPORT_TIMEOUT", 1800)))
         try:
             answer = json.loads(out.strip().splitlines()[-1])

@@ -17,7 +17,8 @@ def init_app(app: Flask) -> None:
         lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
         new_endpoint="models.new_classification", new_label="New model: images → classification",
         resumable=True, distributed=True, url_prefix="/models",
-        details=summary.details, template="models/show.html", serve="digitsx.models.infer"))
+        details=summary.details, template="models/show.html", serve="digitsx.models.infer",
+        export="digitsx.models.export"))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",
         lambda spec: Request(cpu=1), url_prefix="/models"))

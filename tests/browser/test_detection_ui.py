@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser.test_home_live import login
 from tests.conftest import api_session
-from tests.detection.conftest import shapes_fields, train, wait_done
+from tests.detection.conftest import shapes_fields, train
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 SHOTS = os.environ.get("DIGITSX_SCREENSHOTS")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+
 import pytest
 
-from tests.conftest import wait_for
 from tests.detection.conftest import build, shapes_fields, train, wait_done
 
 pytestmark = pytest.mark.server
@@ -65,3 +65,19 @@ def test_train_infer_one_and_a_report(server, shapes):
     csv = server.session.get(f"{server.url}/models/{test['id']}/detections.csv").text
     assert csv.splitlines()[0] == "image,label,class,confidence,left,top,right,bottom"
     assert len(csv.splitlines()) == 1 + report["detections"]
+
+    archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
+    assert archive.ok, archive.text
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive.content)) as tf:
+        names = set(tf.getnames())
+        info = json.loads(tf.extractfile("info.json").read())
+        source = tf.extractfile("network.py").read().decode()
+    assert {"model.pt", "network.py", "labels.txt", "info.json"} <= names
+    assert "weights=None, weights_backbone=None" in source
+    assert info["classes"] == ["dontcare", "circle", "square", "triangle"]
+    for name, check in info["exports"].items():  # shipped only when it agrees, else says why
+        assert (check["file"] in names) if check["file"] else check["error"], (name, check)
+    assert info["exports"]["torchscript"]["file"] == "model.torchscript.pt"
