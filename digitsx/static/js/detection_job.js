@@ -19,7 +19,7 @@
     const rows = [["Label format", d.label_format], ["Image", img.width ? `${img.width} × ${img.height} × ${img.channels}` : ""],
       ["Padding", img.padding ? img.padding.join(" × ") : img.width ? "none" : ""], ["Resize", img.resize ? img.resize.join(" × ") : ""],
       ["Encoding", img.encoding], ["Classes", d.labels.length || ""],
-      ...["train", "val"].filter((s) => splits[s] && splits[s].entries != null).map((s) => [`${s}`, `${splits[s].entries} images, ${splits[s].boxes} boxes`]),
+      ...["train", "val"].filter((s) => splits[s] && splits[s].entries != null).map((s) => [`${s}`, `${splits[s].entries} images, ${splits[s].boxes} boxes` + (splits[s].dont_care ? ` (${splits[s].dont_care} don't care)` : "")]),
       ["Build speed", d.images_per_second ? `${Math.round(d.images_per_second)} images/s` : ""],
       ["Class list", d.labels_file ? "labels.txt" : ""]];
     $("detection-facts").innerHTML = rows.filter((r) => r[1]).map(([k, v]) => `<dt>${dx.esc(k)}</dt><dd>${k === "Class list" ? `<a href="${d.labels_file}">${v}</a>` : dx.esc(v)}</dd>`).join("");
