@@ -150,7 +150,12 @@ def new_model():
         values["model_name"] = values.get("model_name", "") + " (clone)"
     datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
     models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
+    from ..models import CLASSIFICATION, PRETRAINED
+
+    backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
+                 or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
     return render_template("detection/model_new.html", values=values, datasets=datasets, models=models,
+                           backbones=backbones,
                            networks=list(registry.networks("detection").values()), policies=POLICIES)
 
 

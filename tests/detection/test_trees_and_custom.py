@@ -67,3 +67,8 @@ def test_a_custom_detector_trains_and_a_broken_one_fails_with_its_error(server, 
                               data={"dataset": dataset["id"], "model_name": "x", "method": "custom",
                                     "custom_network": "print('no build here')"})
     assert res.status_code == 400 and "custom_network" in res.json()["errors"]
+    wrong = server.session.post(server.url + "/models/images/generic.json",
+                                data={"dataset": dataset["id"], "model_name": "x", "method": "backbone",
+                                      "backbone_job": dataset["id"]})
+    assert wrong.status_code == 400
+    assert "not an image classification model" in wrong.json()["errors"]["backbone_job"][0]

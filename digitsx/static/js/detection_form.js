@@ -11,7 +11,7 @@
     });
     const method = form.querySelector("input[name=method]:checked");
     if (method) document.querySelectorAll("[data-method-panel]").forEach((el) => {
-      el.hidden = el.dataset.methodPanel !== method.value;
+      el.hidden = !el.dataset.methodPanel.split(" ").includes(method.value);
     });
   }
   form.addEventListener("change", toggles);
