@@ -41,11 +41,17 @@ def new_classification():
 @accepts(forms.FORM)
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
+    return create_dataset(CLASSIFICATION, forms.parse)
+
+
+def create_dataset(kind: str, parse):
+    """Any task's dataset create: check the caller, validate with ``parse(values, files,
+    config)`` → a :class:`~.forms.DatasetForm`, save its uploads, submit the job."""
     username = auth.require_login()
     auth.rate_limit("new jobs", "JOB_LIMIT")
-    form = forms.parse(form_values(), request.files, current_app.config)
+    form = parse(form_values(), request.files, current_app.config)
     p = platform()
-    job = p.store.create(CLASSIFICATION, form.name, form.spec, username, form.group)
+    job = p.store.create(kind, form.name, form.spec, username, form.group)
     p.store.put_files(job.id, form.uploads)
     p.scheduler.submit(job)
     if wants_json():

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.export import _pack
+from ..models.export import _pack, run_export
 from ..models.registry import get
 from .infer import Detector
 
@@ -139,13 +139,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
 
 
 def main(job_dir: str, epoch: str, archive: str) -> int:
-    try:
-        info = export(Path(job_dir), float(epoch) if epoch else None, Path(archive))
-        print(json.dumps({"ok": True, "info": info}))
-        return 0
-    except Exception as err:
-        print(json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"}))
-        return 2
+    return run_export(export, job_dir, epoch, archive)
 
 
 if __name__ == "__main__":

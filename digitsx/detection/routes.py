@@ -7,17 +7,16 @@ import io
 import os
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
-from .. import auth
 from ..archives import archive_suffix
 from ..errors import BadRequest, NotFound, ValidationError
 from ..fields import accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from ..models import registry
-from ..models.testing import (JOB_ID, accepted, create_job, model_and_epoch, server_path, snapshot_epoch,
-                              warm_epoch)
+from ..models.testing import (JOB_ID, accepted, create_job, image_request, model_and_epoch, server_path,
+                              snapshot_epoch, warm_epoch)
 from . import DATASET, MODEL, TEST, forms
 
 bp = Blueprint("detection", __name__)
@@ -42,16 +41,9 @@ def new_dataset():
 @accepts(forms.DATASET_FORM)
 def create_dataset():
     """Create an object-detection dataset job: ``{id, name, status}`` (400 ``errors``)."""
-    username = auth.require_login()
-    auth.rate_limit("new jobs", "JOB_LIMIT")
-    form = forms.parse_dataset(form_values(), request.files, current_app.config)
-    p = platform()
-    job = p.store.create(DATASET, form.name, form.spec, username, form.group)
-    p.store.put_files(job.id, form.uploads)
-    p.scheduler.submit(job)
-    if wants_json():
-        return {"id": job.id, "name": job.name, "status": job.status, "url": f"/datasets/{job.id}"}
-    return redirect(f"/datasets/{job.id}")
+    from ..datasets.routes import create_dataset as create
+
+    return create(DATASET, forms.parse_dataset)
 
 
 def _dataset(job_id: str):
@@ -163,21 +155,9 @@ def new_model():
 @accepts(forms.MODEL_FORM)
 def create_model():
     """Create an object-detection model job (one per learning rate × batch size)."""
-    username = auth.require_login()
-    values = form_values()
-    if values.get("method") == "custom":
-        auth.require_code_permission("A custom network")
-    auth.rate_limit("new jobs", "JOB_LIMIT")
-    p = platform()
-    jobs, dataset, group, _ = forms.parse_model(values, p.store, current_app.config)
-    created = []
-    for item in jobs:
-        job = p.store.create(MODEL, item.name, item.spec, username, group, dataset.id)
-        p.scheduler.submit(job)
-        created.append(p.job_json(job))
-    if wants_json():
-        return created[0] if len(created) == 1 else {"jobs": created}
-    return redirect(created[0]["url"] if len(created) == 1 else "/")
+    from ..models.routes import create_models
+
+    return create_models(MODEL, forms.parse_model)
 
 
 # -- inference ---------------------------------------------------------------------------------
@@ -202,18 +182,7 @@ def infer_one():
     job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch}, MODEL, WHAT)
     if JOB_ID.fullmatch(job_id):
         epoch = warm_epoch(p.store.job_dir(job_id), epoch)
-    upload = request.files.get("image_file")
-    if upload is not None and upload.filename:
-        data = upload.read()
-        ask = {"image": base64.b64encode(data).decode()}
-    else:
-        path = str(values.get("image_path") or "")
-        if not path:
-            raise ValidationError({"image_file": ["upload an image or give image_path"]})
-        path = server_path(path, "image_path")
-        if not os.path.isfile(path):
-            raise ValidationError({"image_path": [f"{path} does not exist"]})
-        ask, data = {"path": path}, None
+    ask, data = image_request()
     answer = p.serving.classify(job_id, epoch, ask)
     answer["threshold"] = _threshold(job)
     if wants_json():
@@ -275,16 +244,22 @@ def infer_many():
     return accepted(job)
 
 
-@bp.route("/models/<job_id>/detections.<any(json, csv):ext>")
-def detections(job_id: str, ext: str):
-    """A detection test's every detection, as JSON (with the report) or CSV."""
+def _test_file(job_id: str, relative: str):
+    """A file of a detection test's ``results/`` (404 until it exists)."""
     p = platform()
     job = p.store.get(job_id)
     if job.kind != TEST:
         raise BadRequest(f"{job.name} ({job.id}) is not an object detection test")
-    path = p.store.job_dir(job.id) / "results" / f"detections.{ext}"
+    path = p.store.job_dir(job.id) / "results" / relative
     if not path.exists():
-        raise NotFound(f"test {job.name} has no results yet")
+        raise NotFound(f"test {job.name} has no {relative} (yet)")
+    return job, path
+
+
+@bp.route("/models/<job_id>/detections.<any(json, csv):ext>")
+def detections(job_id: str, ext: str):
+    """A detection test's every detection, as JSON (with the report) or CSV."""
+    job, path = _test_file(job_id, f"detections.{ext}")
     return send_file(path, mimetype="application/json" if ext == "json" else "text/csv",
                      as_attachment=ext == "csv", download_name=f"{job.id}_detections.{ext}")
 
@@ -292,11 +267,4 @@ def detections(job_id: str, ext: str):
 @bp.route("/models/<job_id>/detection-images/<int:index>.jpg")
 def gallery_image(job_id: str, index: int):
     """A gallery image of a detection test report."""
-    p = platform()
-    job = p.store.get(job_id)
-    if job.kind != TEST:
-        raise BadRequest(f"{job.name} ({job.id}) is not an object detection test")
-    path = p.store.job_dir(job.id) / "results" / "images" / f"{index}.jpg"
-    if not path.exists():
-        raise NotFound("no such image")
-    return send_file(path, mimetype="image/jpeg")
+    return send_file(_test_file(job_id, f"images/{index}.jpg")[1], mimetype="image/jpeg")

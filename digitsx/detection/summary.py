@@ -2,7 +2,6 @@
 validation (mAP, per-class AP, the F1-best threshold); a test job's report."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,10 @@ def dataset_details(job, folder: Path) -> dict[str, Any]:
 
 
 def model_details(job, folder: Path) -> dict[str, Any]:
+    from ..models.summary import model_facts
+
     spec, result = job.spec, job.result
-    meta = DatasetFolder(Path(spec.get("dataset", {}).get("dir", ""))).read_meta() or {}
-    image = meta.get("image", {})
-    network = {}
-    try:
-        network = json.loads((folder / "network.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
+    meta, image, network = model_facts(job, folder)
     return {
         "dataset_id": spec.get("dataset", {}).get("id"),
         "snapshots": [s["epoch"] for s in result.get("snapshots", [])],

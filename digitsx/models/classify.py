@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import base64
-import os
 import time
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 
-from ..errors import ValidationError
 from ..http import form_values, platform, twin_route, wants_json
-from .testing import JOB_ID, model_and_epoch, server_path, snapshot_epoch, warm_epoch
+from .testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 
 bp = Blueprint("model_classify", __name__)
 
@@ -28,19 +26,7 @@ def classify_one():
     job = None
     if p.serving.warm(job_id, epoch) is None:  # a warm worker means the model and snapshot exist
         job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch})
-    upload = request.files.get("image_file")
-    if upload is not None and upload.filename:
-        data = upload.read()
-        ask = {"image": base64.b64encode(data).decode()}
-        shown = data
-    else:
-        path = str(values.get("image_path") or "")
-        if not path:
-            raise ValidationError({"image_file": ["upload an image or give image_path"]})
-        path = server_path(path, "image_path")
-        if not os.path.isfile(path):
-            raise ValidationError({"image_path": [f"{path} does not exist"]})
-        ask, shown = {"path": path}, None
+    ask, shown = image_request()
     ask["visualize"] = str(values.get("show_visualizations", "")).lower() in ("1", "y", "yes", "on", "true")
     asked = time.perf_counter()
     answer = p.serving.classify(job_id, epoch, ask)

@@ -162,15 +162,21 @@ def _pack(folder: Path, archive: Path) -> None:
     tmp.replace(archive)
 
 
-def main(job_dir: str, epoch: str, archive: str) -> int:
-    """Entry point: prints the info as JSON, or an error."""
+def run_export(export_fn, job_dir: str, epoch: str, archive: str) -> int:
+    """Any task's export entry point: ``export_fn(job_dir, epoch, archive)`` → its info,
+    printed as one JSON line (``{"ok", "info"}`` or ``{"ok": false, "error"}``) for the route."""
     try:
-        info = export(Path(job_dir), float(epoch) if epoch else None, Path(archive))
+        info = export_fn(Path(job_dir), float(epoch) if epoch else None, Path(archive))
         print(json.dumps({"ok": True, "info": info}))
         return 0
     except Exception as err:
         print(json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"}))
         return 2
+
+
+def main(job_dir: str, epoch: str, archive: str) -> int:
+    """Entry point: prints the info as JSON, or an error."""
+    return run_export(export, job_dir, epoch, archive)
 
 
 if __name__ == "__main__":

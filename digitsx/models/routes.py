@@ -5,6 +5,7 @@ The other model routes live by responsibility: :mod:`.previews` (LR and network 
 :mod:`.downloads` (archives, metrics CSV), :mod:`.pretrained_routes`."""
 from __future__ import annotations
 
+from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
@@ -41,16 +42,23 @@ def new_classification():
 @accepts(forms.FORM)
 def create_classification():
     """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
+    return create_models(CLASSIFICATION, forms.parse)
+
+
+def create_models(kind: str, parse) -> Any:
+    """Any task's model create: check the caller (custom code needs its permission), validate
+    with ``parse(values, store, config)`` → ``(jobs, dataset, group, request)``, submit one job
+    per sweep point; job JSON, ``{jobs}``, or a redirect to the job (or home)."""
     username = auth.require_login()
     values = form_values()
     if values.get("method") == "custom":
         auth.require_code_permission("A custom network")
     auth.rate_limit("new jobs", "JOB_LIMIT")
     p = platform()
-    jobs, dataset, group, _ = forms.parse(values, p.store, current_app.config)
+    jobs, dataset, group, _ = parse(values, p.store, current_app.config)
     created = []
     for item in jobs:
-        job = p.store.create(CLASSIFICATION, item.name, item.spec, username, group, dataset.id)
+        job = p.store.create(kind, item.name, item.spec, username, group, dataset.id)
         p.scheduler.submit(job)
         created.append(p.job_json(job))
     if wants_json():

@@ -8,17 +8,21 @@ from typing import Any
 from ..datasets.folder import DatasetFolder
 
 
-def details(job, folder: Path) -> dict[str, Any]:
-    """What ``/models/<id>.json`` adds to the job's JSON."""
-    spec, result = job.spec, job.result
-    dataset_dir = Path(spec.get("dataset", {}).get("dir", ""))
-    meta = DatasetFolder(dataset_dir).read_meta() or {}
-    image = meta.get("image", {})
+def model_facts(job, folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Any model job's (dataset meta, its image, network.json), each {} when missing."""
+    meta = DatasetFolder(Path(job.spec.get("dataset", {}).get("dir", ""))).read_meta() or {}
     network = {}
     try:
         network = json.loads((folder / "network.json").read_text())
     except (OSError, json.JSONDecodeError):
         pass
+    return meta, meta.get("image", {}), network
+
+
+def details(job, folder: Path) -> dict[str, Any]:
+    """What ``/models/<id>.json`` adds to the job's JSON."""
+    spec, result = job.spec, job.result
+    meta, image, network = model_facts(job, folder)
     return {
         "dataset_id": spec.get("dataset", {}).get("id"),
         "snapshots": [s["epoch"] for s in result.get("snapshots", [])],

@@ -73,6 +73,24 @@ def server_path(path: str, field: str) -> str:
     return path
 
 
+def image_request() -> tuple[dict, bytes | None]:
+    """The image a one-image request names: ``image_file`` (→ ``{"image": base64}`` and its
+    bytes) or ``image_path`` inside the data roots (→ ``{"path"}``, None); a 400 otherwise."""
+    import base64
+
+    upload = request.files.get("image_file")
+    if upload is not None and upload.filename:
+        data = upload.read()
+        return {"image": base64.b64encode(data).decode()}, data
+    path = str(form_values().get("image_path") or "")
+    if not path:
+        raise ValidationError({"image_file": ["upload an image or give image_path"]})
+    path = server_path(path, "image_path")
+    if not os.path.isfile(path):
+        raise ValidationError({"image_path": [f"{path} does not exist"]})
+    return {"path": path}, None
+
+
 def class_names(model) -> list[str]:
     return DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).labels
 

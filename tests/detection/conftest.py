@@ -7,13 +7,7 @@ import pytest
 import requests
 
 from tests.conftest import api_session, wait_for
-
-
-@pytest.fixture
-def data_root(tmp_path) -> Path:
-    root = tmp_path / "data"
-    root.mkdir()
-    return root
+from tests.datasets.conftest import data_root  # noqa: F401 (the fixture, shared)
 
 
 @pytest.fixture
