@@ -100,3 +100,43 @@ def test_an_archive_upload_and_a_path_out_of_it(server, shapes, tmp_path):
     escape = server.session.post(server.url + URL, data={**fields, "train_image_folder": "../../etc"},
                                  files={"train_archive": ("shapes.zip", open(archive, "rb"))})
     assert escape.status_code == 400 and "relative path inside it" in escape.text
+
+
+def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
+    from tests.conftest import wait_for
+    from tests.detection.conftest import wait_done
+
+    s = server.session
+    dataset = build(server, shapes_fields(shapes, "voc"))
+    res = s.post(server.url + "/models/images/generic.json",
+                 data={"dataset": dataset["id"], "model_name": "resumed", "train_epochs": "4",
+                       "batch_size": "8", "random_seed": "1"})
+    model_id = res.json()["id"]
+    wait_for(lambda: 1 in s.get(f"{server.url}/models/{model_id}.json").json()["snapshots"], 120, 0.2, "a snapshot")
+    s.post(f"{server.url}/models/{model_id}/abort")
+    assert wait_done(server, model_id, 60, "/models")["status"] == "Aborted"
+    assert s.post(f"{server.url}/models/{model_id}/resume").ok  # the engine's resume, for detection
+    model = wait_done(server, model_id, 300, "/models")
+    assert model["status"] == "Done", model
+    points = s.get(f"{server.url}/models/{model_id}/metrics.json").json()["metrics"]
+    assert [p["epoch"] for p in points if p["phase"] == "val"] == [1, 2, 3, 4]  # no gap, no duplicate
+
+    bad = s.post(server.url + "/models/images/generic/infer_one.json", data={"job_id": model_id},
+                 files={"image_file": ("notes.png", b"this is text")})
+    assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
+    wrong = s.post(server.url + "/models/images/generic/infer_one.json",
+                   data={"job_id": dataset["id"], "image_path": str(shapes / "images" / "val" / "0000.png")})
+    assert wrong.status_code == 400 and "is not an object detection model" in wrong.text
+    (shapes / "broken.png").write_bytes(b"\x89PNG broken")
+    listing = "\n".join(["images/val/0000.png", "broken.png", "images/val/0001.png"])
+    res = s.post(server.url + "/models/images/generic/infer_many.json",
+                 data={"job_id": model_id, "image_folder": str(shapes)},
+                 files={"image_list": ("list.txt", listing.encode())})
+    assert res.status_code == 202, res.text
+    test = wait_done(server, res.json()["job_id"], 120, "/models")
+    assert test["status"] == "Done" and test["report"]["images"] == 3 and test["report"]["errors"] == 1
+    rows = s.get(f"{server.url}/models/{test['id']}/detections.json").json()["images"]
+    assert "not a readable image" in rows[1]["error"]
+    outside = s.post(server.url + "/models/images/generic/infer_many.json",
+                     data={"job_id": model_id}, files={"image_list": ("list.txt", b"/etc/passwd\n")})
+    assert outside.status_code == 400 and "outside the allowed data roots" in outside.text

@@ -72,3 +72,21 @@ def test_a_custom_detector_trains_and_a_broken_one_fails_with_its_error(server, 
                                       "backbone_job": dataset["id"]})
     assert wrong.status_code == 400
     assert "not an image classification model" in wrong.json()["errors"]["backbone_job"][0]
+
+
+def test_custom_code_needs_the_permission_also_when_continued(server_factory, data_root, shapes):
+    from tests.conftest import PASSWORD_MODE, token_session
+    from tests.detection.conftest import shapes_fields
+
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root), **PASSWORD_MODE)
+    server.session = token_session(server, "alice", can_run_code=True)
+    dataset = build(server, shapes_fields(shapes, "voc"))
+    custom = train(server, dataset["id"], method="custom", custom_network=CUSTOM)
+    assert custom["status"] == "Done", custom
+    bob = token_session(server, "bob", can_run_code=False)
+    url = server.url + "/models/images/generic.json"
+    fields = {"dataset": dataset["id"], "model_name": "bob's"}
+    denied = bob.post(url, data={**fields, "method": "custom", "custom_network": CUSTOM})
+    assert denied.status_code == 403 and "may not run code" in denied.text
+    continued = bob.post(url, data={**fields, "method": "previous", "previous_networks": custom["id"]})
+    assert continued.status_code == 403 and "Continuing a custom network" in continued.text
