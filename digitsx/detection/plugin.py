@@ -9,7 +9,7 @@ from . import DATASET, MODEL, TEST
 
 
 def init_app(app: Flask) -> None:
-    from . import routes, summary
+    from . import forms, routes, summary
 
     kinds.register(kinds.JobKind(
         DATASET, "dataset", "Object detection dataset", "digitsx.detection.build",
@@ -28,3 +28,7 @@ def init_app(app: Flask) -> None:
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,
         template="detection/report.html"))
     app.register_blueprint(routes.bp)
+    from ..models import generic
+
+    generic.register(generic.GenericTask("object detection", DATASET, MODEL, routes.create_model,
+                                         routes.infer_one, routes.infer_many), forms.MODEL_FORM)

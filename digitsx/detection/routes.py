@@ -1,5 +1,7 @@
-"""Object-detection routes: the dataset and model forms and creates (DIGITS's generic routes),
-Explore with boxes, infer_one (the box view) and infer_many (test jobs), test results."""
+"""Object-detection routes: the dataset and model forms and creates, Explore with boxes,
+infer_one (the box view) and infer_many (test jobs), test results. The model create,
+infer_one and infer_many views answer DIGITS's generic routes through
+:mod:`digitsx.models.generic`, which picks detection by the dataset's or model's kind."""
 from __future__ import annotations
 
 import base64
@@ -151,8 +153,6 @@ def new_model():
                            networks=list(registry.networks("detection").values()), policies=POLICIES)
 
 
-@twin_route(bp, "/models/images/generic", methods=["POST"])
-@accepts(forms.MODEL_FORM)
 def create_model():
     """Create an object-detection model job (one per learning rate × batch size)."""
     from .. import auth
@@ -175,7 +175,6 @@ def _threshold(job) -> float:
         return 0.5
 
 
-@twin_route(bp, "/models/images/generic/infer_one", methods=["POST"])
 def infer_one():
     """Detect objects in one image (``image_file`` or ``image_path``) with a snapshot:
     DIGITS's ``{"outputs": {"bbox-list": [[l, t, r, b, confidence, class]...]}}`` plus
@@ -201,7 +200,6 @@ def infer_one():
                            image=base64.b64encode(shown).decode())
 
 
-@twin_route(bp, "/models/images/generic/infer_many", methods=["POST"])
 def infer_many():
     """A test job over many images: ``image_list`` (paths, one per line; relative to
     ``image_folder``), ``image_archive``, or ``split=val`` (the validation images, with their

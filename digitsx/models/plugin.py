@@ -29,4 +29,7 @@ def init_app(app: Flask) -> None:
     for module in (routes, previews, classify, downloads, pretrained_routes):
         app.register_blueprint(module.bp)
     app.register_blueprint(testing.bp)
+    from . import generic
+
+    app.register_blueprint(generic.bp)
     app.register_blueprint(report.bp)

@@ -126,7 +126,7 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
     wrong = s.post(server.url + "/models/images/generic/infer_one.json",
                    data={"job_id": dataset["id"], "image_path": str(shapes / "images" / "val" / "0000.png")})
-    assert wrong.status_code == 400 and "is not an object detection model" in wrong.text
+    assert wrong.status_code == 400 and "is not a model of a task the generic routes serve (object detection)" in wrong.text
     (shapes / "broken.png").write_bytes(b"\x89PNG broken")
     listing = "\n".join(["images/val/0000.png", "broken.png", "images/val/0001.png"])
     res = s.post(server.url + "/models/images/generic/infer_many.json",
@@ -137,6 +137,10 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     assert test["status"] == "Done" and test["report"]["images"] == 3 and test["report"]["errors"] == 1
     rows = s.get(f"{server.url}/models/{test['id']}/detections.json").json()["images"]
     assert "not a readable image" in rows[1]["error"]
+    not_dataset = s.post(server.url + "/models/images/generic.json", data={"dataset": model_id, "model_name": "x"})
+    assert not_dataset.status_code == 400 and "is not a dataset of a task the generic routes serve" in not_dataset.text
+    nothing = s.post(server.url + "/models/images/generic.json", data={"model_name": "x"})
+    assert nothing.status_code == 400 and "dataset" in nothing.json()["errors"]
     outside = s.post(server.url + "/models/images/generic/infer_many.json",
                      data={"job_id": model_id}, files={"image_list": ("list.txt", b"/etc/passwd\n")})
     assert outside.status_code == 400 and "outside the allowed data roots" in outside.text

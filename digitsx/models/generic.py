@@ -1,0 +1,83 @@
+"""DIGITS's generic model routes, shared by every task that uses them (object detection now,
+segmentation next): ``POST /models/images/generic[.json]`` picks the task by the kind of the
+``dataset`` it names, ``infer_one`` and ``infer_many`` by the kind of the model (``job_id``).
+A task registers its handlers from its plugin (:func:`register`); none edits another's routes.
+
+The create route's form is the union of the registered tasks' forms (a choice field offers
+every task's options; the task's own parser checks the rest), so the API document shows it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from flask import Blueprint
+
+from ..errors import BadRequest, ValidationError
+from ..fields import Form, accepts
+from ..http import form_values, platform, twin_route
+
+bp = Blueprint("generic", __name__)
+FORM = Form("New model (generic: the dataset's task)", {})
+
+
+@dataclass(frozen=True)
+class GenericTask:
+    title: str  # "object detection"
+    dataset_kind: str
+    model_kind: str
+    create: Callable[[], Any]  # the views, called inside the request
+    infer_one: Callable[[], Any]
+    infer_many: Callable[[], Any]
+
+
+_BY_DATASET: dict[str, GenericTask] = {}
+_BY_MODEL: dict[str, GenericTask] = {}
+
+
+def register(task: GenericTask, form: Form) -> None:
+    """Route the generic requests of ``task``'s datasets and models to its views; add its form
+    to :data:`FORM`."""
+    _BY_DATASET[task.dataset_kind] = task
+    _BY_MODEL[task.model_kind] = task
+    for name, field in form.fields.items():
+        known = FORM.fields.get(name)
+        if known is not None and known.type == "choice" == field.type:
+            options = tuple(dict.fromkeys(known.options + field.options))
+            field = replace(known, options=options)
+        FORM.fields[name] = field
+
+
+def _titles() -> str:
+    return ", ".join(t.title for t in _BY_DATASET.values()) or "none"
+
+
+def _by_job(table: dict[str, GenericTask], job_id: str, field: str, what: str) -> GenericTask:
+    job = platform().store.db.get(job_id) if job_id else None
+    if job is None:
+        raise ValidationError({field: [f"required: the id of {what}" if not job_id else
+                                       f"no job {job_id!r}"]})
+    task = table.get(job.kind)
+    if task is None:
+        raise BadRequest(f"{job.name} ({job.id}) is not {what} of a task the generic routes serve "
+                         f"({_titles()})")
+    return task
+
+
+@twin_route(bp, "/models/images/generic", methods=["POST"])
+@accepts(FORM)
+def create():
+    """Create a model of the dataset's task (one job per learning rate × batch size)."""
+    return _by_job(_BY_DATASET, str(form_values().get("dataset") or ""), "dataset", "a dataset").create()
+
+
+@twin_route(bp, "/models/images/generic/infer_one", methods=["POST"])
+def infer_one():
+    """One image through a model of any generic task (DIGITS's ``{"outputs": {...}}``)."""
+    return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_one()
+
+
+@twin_route(bp, "/models/images/generic/infer_many", methods=["POST"])
+def infer_many():
+    """Many images through a model of any generic task: a test job (202)."""
+    return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_many()
