@@ -10,7 +10,8 @@ from flask import Flask
 from . import __version__, config
 
 
-BUILTIN_PLUGINS = ["digitsx.datasets.plugin", "digitsx.models.plugin", "digitsx.detection.plugin"]  # each task plugs in like a third-party plugin would
+BUILTIN_PLUGINS = ["digitsx.datasets.plugin", "digitsx.models.plugin", "digitsx.detection.plugin",
+                   "digitsx.segmentation.plugin"]  # each task plugs in like a third-party plugin would
 
 
 def _async_mode() -> str:

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
-from ..archives import archive_suffix
-from ..errors import BadRequest, NotFound, ValidationError
+from ..errors import BadRequest, NotFound
 from ..fields import accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from ..models import registry
-from ..models.testing import (JOB_ID, accepted, create_job, image_request, model_and_epoch, server_path,
-                              snapshot_epoch, warm_epoch)
+from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
 
 bp = Blueprint("detection", __name__)
@@ -148,8 +145,9 @@ def new_model():
 
     backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
                  or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
-    return render_template("detection/model_new.html", values=values, datasets=datasets, models=models,
-                           backbones=backbones,
+    return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
+                           backbones=backbones, task_title="object detection",
+                           new_dataset="detection.new_dataset", custom_signature="build(num_classes, image_size)",
                            networks=list(registry.networks("detection").values()), policies=POLICIES)
 
 
@@ -204,48 +202,9 @@ def infer_many():
     """A test job over many images: ``image_list`` (paths, one per line; relative to
     ``image_folder``), ``image_archive``, or ``split=val`` (the validation images, with their
     boxes: mAP and the PR curve). Answers 202 with the job."""
-    values = form_values()
-    model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
-                                    "snapshot_epoch": values.get("snapshot_epoch", "")}, MODEL, WHAT)
-    limit = str(values.get("num_test_images") or "").strip()
-    if limit and (not limit.isdigit() or int(limit) < 1):
-        raise ValidationError({"num_test_images": [f"expected a positive whole number, got {limit!r}"]})
-    spec: dict = {"limit": int(limit) if limit else None, "threshold": _threshold(model)}
-    files: dict = {}
-    archive = request.files.get("image_archive")
-    upload = request.files.get("image_list")
-    if str(values.get("split") or "") in ("val", "train"):
-        spec.update(source="split", split=str(values["split"]))
-        name = f"{model.name}: {values['split']} images"
-    elif archive is not None and archive.filename:
-        suffix = archive_suffix(archive.filename)
-        if suffix is None:
-            raise ValidationError({"image_archive": ["upload a .zip, .tar, .tar.gz or .tgz of images"]})
-        spec.update(source="archive", archive=f"uploads/images{suffix}")
-        files[spec["archive"]] = archive
-        name = f"{model.name}: {archive.filename}"
-    elif upload is not None and upload.filename:
-        folder = str(values.get("image_folder") or "")
-        paths, errors = [], []
-        for number, line in enumerate(upload.read().decode("utf-8", "replace").splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            path = line if os.path.isabs(line) or not folder else os.path.join(folder, line)
-            try:
-                paths.append(server_path(path, "image_list"))
-            except ValidationError:
-                errors.append(f"line {number}: {os.path.abspath(path)} is outside the allowed data roots")
-        if errors or not paths:
-            raise ValidationError({"image_list": errors[:10] or ["the list has no image paths"]})
-        spec.update(source="list")
-        files["inputs/images.txt"] = "".join(f"{p}\n" for p in paths)
-        name = f"{model.name}: {len(paths)} images"
-    else:
-        raise ValidationError({"image_list": ["upload a list of image paths, an archive "
-                                              "(image_archive), or choose split=val"]})
-    job = create_job(model, epoch, spec, str(values.get("job_name") or name), files, kind=TEST)
-    return accepted(job)
+    from ..models.testing import submit_test
+
+    return submit_test(MODEL, WHAT, TEST, lambda model: {"threshold": _threshold(model)})
 
 
 def _test_file(job_id: str, relative: str):

@@ -270,3 +270,49 @@ def test_split(job_id: str):
     job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": model.spec["dataset"]["id"]},
                      str(values.get("job_name") or f"{model.name}: test on {split} ({entries} images)"))
     return accepted(job)
+
+
+def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}):
+    """Any generic task's ``infer_many``: the model (``job_id``, ``snapshot_epoch``), and its
+    images: ``split`` (val or train: the dataset's, with their labels), ``image_archive``, or
+    ``image_list`` (paths; relative to ``image_folder``; inside the data roots); a test job of
+    ``test_kind`` (202). ``extra(model)`` adds the task's own keys to the job's spec."""
+    values = form_values()
+    model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
+                                    "snapshot_epoch": values.get("snapshot_epoch", "")}, kind, what)
+    spec: dict = {"limit": _limit(values), **extra(model)}
+    files: dict = {}
+    archive = request.files.get("image_archive")
+    upload = request.files.get("image_list")
+    if str(values.get("split") or "") in ("val", "train"):
+        spec.update(source="split", split=str(values["split"]))
+        name = f"{model.name}: {values['split']} images"
+    elif archive is not None and archive.filename:
+        suffix = archive_suffix(archive.filename)
+        if suffix is None:
+            raise ValidationError({"image_archive": ["upload a .zip, .tar, .tar.gz or .tgz of images"]})
+        spec.update(source="archive", archive=f"uploads/images{suffix}")
+        files[spec["archive"]] = archive
+        name = f"{model.name}: {archive.filename}"
+    elif upload is not None and upload.filename:
+        folder = str(values.get("image_folder") or "")
+        paths, errors = [], []
+        for number, line in enumerate(upload.read().decode("utf-8", "replace").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            path = line if os.path.isabs(line) or not folder else os.path.join(folder, line)
+            try:
+                paths.append(server_path(path, "image_list"))
+            except ValidationError:
+                errors.append(f"line {number}: {os.path.abspath(path)} is outside the allowed data roots")
+        if errors or not paths:
+            raise ValidationError({"image_list": errors[:10] or ["the list has no image paths"]})
+        spec.update(source="list")
+        files["inputs/images.txt"] = "".join(f"{p}\n" for p in paths)
+        name = f"{model.name}: {len(paths)} images"
+    else:
+        raise ValidationError({"image_list": ["upload a list of image paths, an archive "
+                                              "(image_archive), or choose split=val"]})
+    job = create_job(model, epoch, spec, str(values.get("job_name") or name), files, kind=test_kind)
+    return accepted(job)

@@ -1,0 +1,277 @@
+"""Worker: build a segmentation dataset into LMDB.
+
+    python -m digitsx.segmentation.build JOB_DIR
+
+Pairs each feature image with the label of the same base name (any extension), reads the label
+as class indexes — palette or grayscale images (``colormap_method=label``; one palette for all)
+or RGB images quantised to ``colormap.txt`` (``textfile``) — resizes (images bilinear, labels
+nearest), and writes ``train/`` and ``val/`` LMDBs of :mod:`~.records`, ``labels.txt`` and
+``meta.json``: pixel share and image count per class and split, the palette, and the health
+report (every skipped file, named). Images are processed on every core (threads).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import archives
+from ..datasets.lmdb_io import LmdbWriter, encode_image, pack as pack_image
+from ..detection.build import convert
+from ..files import InputError
+from ..jobs.protocol import Emitter, run_worker
+from . import IGNORE, records
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
+MAX_LISTED = 1000
+VOC_IGNORE = (224 << 16) | (224 << 8) | 192
+
+
+@dataclass
+class Done:
+    record: bytes | None
+    counts: np.ndarray | None  # pixels per class (256 bins; 255 = ignore)
+    issues: list[dict]
+    palette: list[int] | None = None
+
+
+def _files(folder: str, what: str) -> dict[str, str]:
+    if not os.path.isdir(folder):
+        raise InputError(f"{what}: {folder} does not exist or is not a folder")
+    return {os.path.splitext(n)[0]: os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS}
+
+
+def pairs(features: str, labels: str, what: str, issues: list[dict]) -> list[tuple[str, str]]:
+    """(image, label) by base name; images without a label and labels without an image listed."""
+    images, marks = _files(features, f"{what}feature_folder"), _files(labels, f"{what}label_folder")
+    for base in sorted(set(marks) - set(images)):
+        issues.append({"kind": "label without image", "where": marks[base],
+                       "message": f"{os.path.basename(marks[base])}: no image {base}.* in the feature folder"})
+    out = []
+    for base, image in images.items():
+        if base not in marks:
+            issues.append({"kind": "image without label", "where": image,
+                           "message": f"{os.path.basename(image)}: no label {base}.* in the label folder"})
+        else:
+            out.append((image, marks[base]))
+    return out
+
+
+def read_colormap(path: str) -> list[tuple[int, int, int]]:
+    """``R G B`` per line (class i on line i); InputError naming the line."""
+    colours = []
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as err:
+        raise InputError(f"colormap_text_file: cannot read {path} ({err.strerror})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            rgb = tuple(int(p) for p in parts[:3])
+        except ValueError:
+            rgb = ()
+        if len(parts) < 3 or len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+            raise InputError(f"colormap_text_file: {os.path.basename(path)}:{number}: expected "
+                             f"'R G B' (0–255), got {line.strip()!r}")
+        colours.append(rgb)
+    if not colours:
+        raise InputError(f"colormap_text_file: {os.path.basename(path)} has no colours")
+    return colours
+
+
+def class_map(label_path: str, spec: dict, lut: dict | None) -> tuple[np.ndarray | None, list[dict], list[int] | None]:
+    """A label file → (class indexes H×W uint8 or None, issues, its palette)."""
+    from PIL import Image
+
+    name = os.path.basename(label_path)
+    with Image.open(label_path) as opened:
+        opened.load()
+        mode = opened.mode
+        palette = opened.getpalette() if mode == "P" else None
+        if spec["colormap_method"] == "textfile":
+            rgb = np.asarray(opened.convert("RGB")).astype(np.int32)
+            keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+            out = np.full(keys.shape, IGNORE, np.uint8)
+            for key, cls in lut.items():
+                out[keys == key] = cls
+            out[keys == VOC_IGNORE] = IGNORE  # VOC's border colour means "ignore", silently
+            unknown = int(((out == IGNORE) & (keys != VOC_IGNORE)).sum())
+            issues = []
+            if unknown:
+                colours = np.unique(keys[(out == IGNORE) & (keys != VOC_IGNORE)])[:5]
+                shown = ", ".join(f"({k >> 16} {(k >> 8) & 255} {k & 255})" for k in colours)
+                issues.append({"kind": "colour outside the colour map", "where": label_path,
+                               "message": f"{name}: {unknown} pixels of colours not in the colour map "
+                                          f"({shown}); stored as ignore (255)"})
+            return out, issues, None
+        if mode in ("P", "L"):
+            return np.asarray(opened, np.uint8), [], palette
+        if mode == "1":
+            return np.asarray(opened, np.uint8), [], None
+        return None, [{"kind": "RGB label without a colour map", "where": label_path,
+                       "message": f"{name}: a {mode} label needs colormap_method=textfile and a "
+                                  f"colour map (or a palette/grayscale PNG)"}], None
+
+
+def process(image_path: str, label_path: str, spec: dict, lut: dict | None) -> Done:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(image_path) as opened:
+            opened.load()
+            image = convert(opened, spec["channel_conversion"])
+        label, issues, palette = class_map(label_path, spec, lut)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
+        return Done(None, None, [{"kind": "unreadable image", "where": image_path,
+                                  "message": f"{os.path.basename(image_path)} or its label: not a "
+                                             f"readable image ({err})"}])
+    if label is None:
+        return Done(None, None, issues)
+    if label.shape != (image.size[1], image.size[0]):
+        return Done(None, None, issues + [{
+            "kind": "size mismatch", "where": label_path,
+            "message": f"{os.path.basename(label_path)} is {label.shape[1]}×{label.shape[0]}, its image "
+                       f"{image.size[0]}×{image.size[1]}"}])
+    if spec.get("resize"):
+        w, h = spec["resize"]
+        image = image.resize((w, h), Image.BILINEAR)
+        label = np.asarray(Image.fromarray(label, "L").resize((w, h), Image.NEAREST))
+    array = np.asarray(image)
+    record = pack_image(0, array.shape, encode_image(array, spec["encoding"]), spec["encoding"])
+    return Done(records.pack(record, label), np.bincount(label.ravel(), minlength=256), issues, palette)
+
+
+def run(folder: Path, out: Emitter) -> dict:
+    spec = json.loads((folder / "spec.json").read_text())
+    started = time.time()
+    for split in ("train", "val"):
+        shutil.rmtree(folder / split, ignore_errors=True)
+    base = None
+    if spec.get("archive"):
+        dest = folder / "uploads" / "extracted"
+        shutil.rmtree(dest, ignore_errors=True)
+        archives.extract(folder / spec["archive"], dest, int(spec.get("max_extract_bytes", 8 * 2**30)))
+        base = dest.resolve()
+
+    def where(path: str) -> str:
+        if base is None:
+            return path
+        full = (base / path).resolve()
+        if not str(full).startswith(str(base)):
+            raise InputError(f"{path}: leaves the uploaded archive")
+        return str(full)
+
+    issues: list[dict] = []
+    items = {"train": pairs(where(spec["train"]["features"]), where(spec["train"]["labels"]), "", issues)}
+    if spec.get("val"):
+        items["val"] = pairs(where(spec["val"]["features"]), where(spec["val"]["labels"]), "validation_", issues)
+    else:
+        train = list(items["train"])
+        random.Random(spec.get("seed", 0)).shuffle(train)
+        n_val = int(round(len(train) * float(spec.get("pct_val", 10)) / 100))
+        if spec.get("pct_val", 10) and len(train) > 1:
+            n_val = min(max(1, n_val), len(train) - 1)
+        items = {"train": sorted(train[n_val:]), "val": sorted(train[:n_val])}
+    if not items["train"]:
+        raise InputError("no training image has a label (see the health report)")
+    lut, names = None, None
+    if spec["colormap_method"] == "textfile":
+        colours = read_colormap(where(spec["colormap_file"]))
+        lut = {(r << 16) | (g << 8) | b: i for i, (r, g, b) in enumerate(colours)}
+    if spec.get("class_labels_file"):
+        names = [line.strip() for line in Path(where(spec["class_labels_file"])).read_text(errors="replace").splitlines()]
+    total = sum(len(v) for v in items.values())
+    done_count, last = 0, 0.0
+    pixels = {s: np.zeros(256, np.int64) for s in items}
+    images = {s: np.zeros(256, np.int64) for s in items}
+    stats, first_palette = {}, None
+    workers = int(spec.get("workers") or os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        for split, entries in items.items():
+            if not entries:
+                continue
+            writer = LmdbWriter(folder / split)
+            stored = 0
+            for (image_path, _), done in zip(entries, pool.map(lambda p: process(p[0], p[1], spec, lut), entries)):
+                issues += done.issues
+                if done.record is not None:
+                    if done.palette is not None:
+                        if first_palette is None:
+                            first_palette = done.palette
+                        elif done.palette[:768] != first_palette[:768]:
+                            issues.append({"kind": "palette differs", "where": image_path,
+                                           "message": f"{os.path.basename(image_path)}'s label has another "
+                                                      f"palette than the first; its indexes are used as they are"})
+                    writer.put(done.record)
+                    stored += 1
+                    pixels[split] += done.counts
+                    images[split] += done.counts > 0
+                done_count += 1
+                now = time.monotonic()
+                if now - last > 0.5 or done_count == total:
+                    last = now
+                    out.progress(done_count, total)
+                    out.result(pixels={s: v[:255].tolist() for s, v in pixels.items()})
+            writer.close()
+            stats[split] = {"entries": stored}
+            out.log(f"{split}: {stored} images")
+    if not stats.get("train", {}).get("entries"):
+        raise InputError("no training image could be read (see the health report)")
+    seen = np.nonzero((pixels["train"] + pixels.get("val", 0))[:255])[0]
+    count = max(len(names) if names else 0, len(lut) if lut else 0, int(seen.max()) + 1 if len(seen) else 1)
+    labels = [(names[i] if names and i < len(names) and names[i] else f"Class #{i}") for i in range(count)]
+    for i in range(count):
+        if not pixels["train"][i]:
+            issues.append({"kind": "class never appears", "where": labels[i],
+                           "message": f"class {i} ({labels[i]}) has no pixel in the training images"})
+    if lut:
+        colours = [list(c) for c in read_colormap(where(spec["colormap_file"]))]
+    elif first_palette:
+        colours = [first_palette[3 * i:3 * i + 3] for i in range(count)]
+    else:
+        colours = None
+    for split in stats:
+        valid = max(1, int(pixels[split][:255].sum()))
+        stats[split].update(pixels=pixels[split][:count].tolist(), ignored=int(pixels[split][255]),
+                            share=[round(float(v) / valid, 5) for v in pixels[split][:count]],
+                            images=images[split][:count].tolist())
+    (folder / "labels.txt").write_text("".join(f"{n}\n" for n in labels))
+    from ..datasets.lmdb_io import LmdbReader
+
+    reader = LmdbReader(folder / "train")
+    array, _ = records.decode(reader.raw(0))
+    reader.close()
+    kinds: dict[str, int] = {}
+    for issue in issues:
+        kinds[issue["kind"]] = kinds.get(issue["kind"], 0) + 1
+    elapsed = time.time() - started
+    meta = {"task": "segmentation", "labels": labels, "palette": colours,
+            "image": {"width": int(array.shape[1]), "height": int(array.shape[0]),
+                      "channels": 1 if array.ndim == 2 else int(array.shape[2]), "encoding": spec["encoding"],
+                      "resize": spec.get("resize"), "channel_conversion": spec["channel_conversion"]},
+            "backend": "lmdb", "splits": stats, "health": {"counts": kinds, "issues": issues[:MAX_LISTED]},
+            "elapsed": elapsed, "images_per_second": sum(s["entries"] for s in stats.values()) / max(elapsed, 1e-9)}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    if base is not None:
+        archives.remove_tree(folder / "uploads" / "extracted")
+    out.result(labels=labels, splits=stats, health=kinds, images_per_second=meta["images_per_second"])
+    return meta
+
+
+def main(job_dir: str) -> int:
+    return run_worker(run, job_dir, (InputError,))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,141 @@
+"""The segmentation forms: DIGITS's dataset fields (feature and label folders, validation
+folders or a percentage, channel conversion, class labels file, colour-map method) and the
+model form (the engine's TRAINING plus network and label-moving augmentation). Torch-free."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from werkzeug.datastructures import FileStorage
+
+from ..archives import archive_suffix
+from ..datasets.forms import DatasetForm
+from ..errors import ValidationError
+from ..fields import Field, Form
+from ..models import registry
+from ..models.forms import TRAINING, dataset_job, training_jobs
+from . import DATASET, MODEL
+
+DATASET_FORM = Form("New segmentation dataset", {
+    "dataset_name": Field("name", required=True),
+    "group_name": Field("name"),
+    "feature_folder": Field("text", help="the images (a folder on the server, or inside the archive)"),
+    "label_folder": Field("text", help="the labels: the image's base name, any extension"),
+    "folder_pct_val": Field("float", 10, 0, 90, help="percent split off for validation (seeded)"),
+    "has_val_folder": Field("flag", ""),
+    "validation_feature_folder": Field("text"),
+    "validation_label_folder": Field("text"),
+    "channel_conversion": Field("choice", "none", options=("none", "RGB", "L"), help="features only"),
+    "class_labels_file": Field("text", help="line i names class i"),
+    "colormap_method": Field("choice", "label", options=("label", "textfile"),
+                             help="label: palette or grayscale label images; textfile: RGB labels "
+                                  "quantised to colormap_text_file"),
+    "colormap_text_file": Field("text", help="'R G B' per line, class i on line i"),
+    "resize_image_width": Field("int", None, 1, 8192, blank=True, help="images bilinear, labels nearest"),
+    "resize_image_height": Field("int", None, 1, 8192, blank=True),
+    "dsopts_feature_encoding": Field("choice", "png", options=("png", "jpg", "none")),
+    "train_archive": Field("file", help="a .zip/.tar.gz/.tar holding the folders named above"),
+})
+DATASET_DEFAULTS: dict[str, Any] = DATASET_FORM.defaults()
+
+
+def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -> DatasetForm:
+    r = DATASET_FORM.reader(values)
+    roots = list(config["DATA_ROOTS"])
+    name = r.name("dataset_name")
+    group = r.name("group_name", required=False)
+    upload = files.get("train_archive")
+    archive = upload is not None and bool(upload.filename)
+    uploads: dict[str, FileStorage | bytes] = {}
+    spec: dict[str, Any] = {"task": "segmentation", "data_roots": roots,
+                            "seed": int(config.get("DATASET_SEED", 0)), "workers": config.get("DATASET_WORKERS"),
+                            "max_extract_bytes": int(config["MAX_CONTENT_LENGTH"]) * 4}
+    if archive:
+        suffix = archive_suffix(upload.filename)
+        if suffix is None:
+            r.error("train_archive", f"{upload.filename}: expected a .zip, .tar.gz, .tgz or .tar archive")
+        else:
+            spec["archive"] = f"uploads/train_archive{suffix}"
+            uploads[spec["archive"]] = upload
+
+    def path(field: str, folder: bool = True) -> str | None:
+        value = r.text(field)
+        if archive:
+            if not value or value.startswith("/") or ".." in value.split("/"):
+                r.error(field, "with an archive: a relative path inside it" if value else "required")
+                return None
+            return value
+        return r.path(field, roots, folder=folder)
+
+    spec["train"] = {"features": path("feature_folder"), "labels": path("label_folder")}
+    spec["val"] = {"features": path("validation_feature_folder"), "labels": path("validation_label_folder")} \
+        if r.flag("has_val_folder") else None
+    spec["pct_val"] = r.number("folder_pct_val")
+    spec["channel_conversion"] = r.choice("channel_conversion")
+    spec["colormap_method"] = r.choice("colormap_method")
+    if spec["colormap_method"] == "textfile":
+        spec["colormap_file"] = path("colormap_text_file", folder=False)
+    spec["class_labels_file"] = path("class_labels_file", folder=False) if r.text("class_labels_file") else None
+    size = (r.number("resize_image_width"), r.number("resize_image_height"))
+    if (size[0] is None) != (size[1] is None):
+        r.error("resize_image_width", "give both width and height, or neither")
+    spec["resize"] = list(size) if None not in size else None
+    spec["encoding"] = r.choice("dsopts_feature_encoding")
+    if not archive and spec.get("colormap_file") and not r.errors:
+        from ..files import InputError
+        from .build import read_colormap
+
+        try:  # a bad line answers now, naming it
+            read_colormap(spec["colormap_file"])
+        except InputError as err:
+            r.error("colormap_text_file", str(err))
+    if r.errors:
+        raise ValidationError(r.errors)
+    spec["form"] = {k: str(v) for k, v in values.items() if k != "username"}
+    return DatasetForm(name, group, spec, uploads)
+
+
+MODEL_FORM = TRAINING | Form("New segmentation model", {
+    "method": Field("choice", "standard", options=("standard", "previous", "custom")),
+    "standard_networks": Field("choice", "lraspp_mobilenet_v3_large", options=registry.names("segmentation")),
+    "previous_networks": Field("id", help="a segmentation model to continue from"),
+    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
+    "custom_network": Field("text", help="Python defining build(num_classes, in_channels); needs can_run_code"),
+    "aug_flip": Field("choice", "fliplr", options=("none", "fliplr"), help="labels flip too"),
+    "aug_scale": Field("float", 0.3, 0, 0.9, help="scale jitter: a random crop, labels nearest"),
+    "aug_color": Field("float", 0.2, 0, 1, help="brightness jitter (images only)"),
+})
+MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM", "learning_rate": "0.001",
+                                  "lr_policy": "fixed", "batch_size": "8", "train_epochs": "30"}
+
+
+def parse_model(values: dict[str, Any], store, config: dict):
+    from ..engine import checkpoint
+
+    values = {**MODEL_DEFAULTS, **values}
+    r = MODEL_FORM.reader(values)
+    name = r.name("model_name")
+    group = r.name("group_name")
+    dataset = dataset_job(r, store, DATASET, "segmentation dataset")
+    method = r.choice("method")
+    network: dict[str, Any] = {"method": "standard", "name": r.choice("standard_networks")}
+    if method == "custom":
+        source = r.text("custom_network")
+        if "def build" not in source:
+            r.error("custom_network", "define build(num_classes, in_channels) returning a torch.nn.Module")
+        network = {"method": "custom", "source": source}
+    elif method == "previous":
+        job_id = r.text("previous_networks")
+        job = store.db.get(job_id) if job_id else None
+        snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
+        if job is None or job.kind != MODEL or not snaps:
+            r.error("previous_networks", f"{job_id or '(none)'} is not a segmentation model with a snapshot")
+        else:
+            epoch = float(r.text("previous_snapshot") or snaps[-1])
+            file = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
+            if not file.exists():
+                r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
+            network = {**job.spec.get("network", {}), "previous": {"job_id": job_id, "epoch": epoch, "file": str(file)}}
+    augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    return jobs, dataset, group, request

@@ -1,0 +1,97 @@
+"""Worker: a warm segmenter. Loads one snapshot, then answers requests until stdin closes.
+
+    python -m digitsx.segmentation.infer MODEL_JOB_DIR EPOCH
+
+A request is ``{"image": base64 | "path", "dont_resize": bool}``; the answer is DIGITS's
+``{"outputs": {"class_map": [[class per pixel]...]}}`` with ``labels``, ``palette`` and the
+``image_size``. The image is prepared as the dataset stored it (channels, resize); the map comes
+back at the source image's size (nearest) unless ``dont_resize``.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..detection.build import convert
+from ..engine import checkpoint
+from ..engine.spec import TrainingSpec
+from ..jobs.protocol import serve
+from .data import SegmentationData
+from .networks import build_network, input_channels
+
+
+class Segmenter:
+    def __init__(self, job_dir: Path, epoch: float | None = None, device: str | None = None) -> None:
+        spec = TrainingSpec.from_dict(json.loads((job_dir / "spec.json").read_text()))
+        self.data = SegmentationData(Path(spec.dataset.dir))
+        self.labels, self.image = self.data.labels, self.data.meta["image"]
+        self.palette = self.data.meta.get("palette")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        network = {k: v for k, v in spec.network.items() if k != "previous"}
+        self.channels = input_channels(network, self.data.channels)
+        self.model = build_network(network, len(self.labels), self.channels)
+        chosen = checkpoint.latest_snapshot(job_dir) if epoch is None else checkpoint.snapshot_path(job_dir, epoch)
+        if chosen is None or not chosen.exists():
+            raise FileNotFoundError(f"model {job_dir.name} has no snapshot" + (f" for epoch {epoch:g}" if epoch else " yet"))
+        state = torch.load(chosen, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.model.to(self.device).eval()
+        self.epoch = state["epoch"]
+
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        x = torch.from_numpy(np.array(array, copy=True)).to(self.device).float().div_(255)[None]
+        if x.shape[1] != self.channels:
+            x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(1, keepdim=True)
+        return x
+
+    @torch.no_grad()
+    def segment(self, source, dont_resize: bool = False) -> dict:
+        from PIL import Image
+
+        t0 = time.perf_counter()
+        with Image.open(source) as opened:
+            opened.load()
+            image = convert(opened, self.image.get("channel_conversion", "RGB"))
+        size = image.size
+        if self.image.get("resize"):
+            image = image.resize(tuple(self.image["resize"]), Image.BILINEAR)
+        x = self.tensor(np.asarray(image))
+        t1 = time.perf_counter()
+        logits = self.model(x)
+        if not dont_resize and tuple(logits.shape[-2:]) != (size[1], size[0]):
+            logits = F.interpolate(logits.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
+        classes = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        t2 = time.perf_counter()
+        return {"outputs": {"class_map": classes.tolist()}, "labels": self.labels, "palette": self.palette,
+                "image_size": [int(classes.shape[1]), int(classes.shape[0])],
+                "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
+
+
+def answer(segmenter: Segmenter, request: dict) -> dict:
+    source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request else request["path"]
+    try:
+        return segmenter.segment(source, bool(request.get("dont_resize")))
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ValueError(f"not a readable image: {err}") from None
+
+
+def main(job_dir: str, epoch: str = "") -> int:
+    def load():
+        segmenter = Segmenter(Path(job_dir), float(epoch) if epoch else None)
+        return (lambda request: answer(segmenter, request),
+                {"epoch": segmenter.epoch, "device": str(segmenter.device)})
+
+    return serve(load, sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

@@ -1,0 +1,120 @@
+"""Segmentation routes: the dataset and model forms and creates, infer_one (the overlay view)
+and infer_many (test jobs) — the last three answer DIGITS's generic routes through
+:mod:`digitsx.models.generic` — and test results."""
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, current_app, jsonify, render_template, request, send_file
+
+from ..errors import BadRequest, NotFound
+from ..fields import accepts
+from ..http import form_values, page, platform, twin_route, wants_json
+from ..jobs.status import Status
+from ..models import registry
+from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
+from . import DATASET, MODEL, TEST, forms
+
+bp = Blueprint("segmentation", __name__)
+WHAT = "a segmentation model"
+TRUE = ("1", "y", "yes", "on", "true")
+
+
+@bp.route("/datasets/images/segmentation/new")
+@page
+def new_dataset():
+    values = dict(forms.DATASET_DEFAULTS)
+    clone = request.args.get("clone")
+    if clone:
+        values.update(platform().store.get(clone).spec.get("form", {}))
+        values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
+    return render_template("segmentation/dataset_new.html", values=values, roots=current_app.config["DATA_ROOTS"])
+
+
+@twin_route(bp, "/datasets/generic/create/image-segmentation", methods=["POST"])
+@accepts(forms.DATASET_FORM)
+def create_dataset():
+    """Create a segmentation dataset job: ``{id, name, status}`` (400 ``errors``)."""
+    from ..datasets.routes import create_dataset as create
+
+    return create(DATASET, forms.parse_dataset)
+
+
+@bp.route("/models/images/segmentation/new")
+@page
+def new_model():
+    from ..engine.schedules import POLICIES
+
+    values = dict(forms.MODEL_DEFAULTS)
+    p = platform()
+    clone = request.args.get("clone")
+    if clone:
+        values.update(p.store.get(clone).spec.get("form", {}))
+        values["model_name"] = values.get("model_name", "") + " (clone)"
+    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
+    models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
+    return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
+                           task_title="segmentation", new_dataset="segmentation.new_dataset",
+                           custom_signature="build(num_classes, in_channels)",
+                           networks=list(registry.networks("segmentation").values()), policies=POLICIES)
+
+
+def create_model():
+    """Create a segmentation model job (one per learning rate × batch size)."""
+    from .. import auth
+    from ..models.routes import create_models
+
+    values = form_values()
+    if values.get("method") == "previous":  # continuing a custom network runs its code too
+        previous = platform().store.db.get(str(values.get("previous_networks") or ""))
+        if previous is not None and previous.spec.get("network", {}).get("method") == "custom":
+            auth.require_code_permission("Continuing a custom network")
+    return create_models(MODEL, forms.parse_model)
+
+
+def infer_one():
+    """Segment one image: DIGITS's ``{"outputs": {"class_map": [[...]]}}`` with the class names
+    and palette; the page overlays it (opacity, contours, hover) in the browser."""
+    values = form_values()
+    p = platform()
+    job_id = str(values.get("job_id", ""))
+    job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": snapshot_epoch(values)}, MODEL, WHAT)
+    if JOB_ID.fullmatch(job_id):
+        epoch = warm_epoch(p.store.job_dir(job_id), epoch)
+    ask, data = image_request()
+    ask["dont_resize"] = str(values.get("dont_resize", "")).lower() in TRUE
+    answer = p.serving.classify(job_id, epoch, ask)
+    if wants_json():
+        return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing") if k in answer})
+    shown = data if data is not None else open(ask["path"], "rb").read()
+    return render_template("segmentation/infer_one.html", job=p.job_json(job), answer=answer,
+                           image=base64.b64encode(shown).decode())
+
+
+def infer_many():
+    """A test job: ``image_list``, ``image_archive`` or ``split=val`` (with labels: mIoU)."""
+    from ..models.testing import submit_test
+
+    return submit_test(MODEL, WHAT, TEST)
+
+
+def _test_file(job_id: str, relative: str):
+    p = platform()
+    job = p.store.get(job_id)
+    if job.kind != TEST:
+        raise BadRequest(f"{job.name} ({job.id}) is not a segmentation test")
+    path = p.store.job_dir(job.id) / "results" / relative
+    if not path.exists():
+        raise NotFound(f"test {job.name} has no {relative} (yet)")
+    return path
+
+
+@bp.route("/models/<job_id>/segmentation.json")
+def results(job_id: str):
+    """A segmentation test's report and every image's row."""
+    return send_file(_test_file(job_id, "segmentation.json"), mimetype="application/json")
+
+
+@bp.route("/models/<job_id>/segmentation-images/<int:index>_<any(image, label, predicted):part>.png")
+def gallery_image(job_id: str, index: int, part: str):
+    return send_file(_test_file(job_id, f"images/{index}_{part}.png"), mimetype="image/png")

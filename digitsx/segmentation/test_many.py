@@ -1,0 +1,126 @@
+"""Worker: a segmentation test job, with progress.
+
+    python -m digitsx.segmentation.test_many JOB_DIR
+
+Sources: ``split`` (the dataset's validation images with their labels: mIoU, pixel accuracy,
+per-class IoU, the confusion matrix, and the images of lowest IoU beside their labels and
+predictions), ``list`` (``inputs/images.txt``) or ``archive`` (unpacked into ``scratch/``):
+each image's class shares. Writes ``results/segmentation.json`` and ``results/images/``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import archives
+from ..datasets.discover import is_image
+from ..datasets.lmdb_io import LmdbReader
+from ..files import InputError
+from ..jobs.protocol import Emitter, run_worker
+from . import IGNORE, records
+from .infer import Segmenter
+from .task import summarize
+
+GALLERY = 8
+
+
+def colour(classes: np.ndarray, palette: list | None) -> np.ndarray:
+    lut = np.zeros((256, 3), np.uint8)
+    for i, rgb in enumerate(palette or []):
+        lut[i] = rgb
+    if not palette:
+        rng = np.random.default_rng(0)
+        lut[1:255] = rng.integers(40, 255, (254, 3))
+    lut[IGNORE] = (224, 224, 192)
+    return lut[classes]
+
+
+def run(folder: Path, out: Emitter) -> dict:
+    try:
+        return test(folder, out)
+    finally:
+        shutil.rmtree(folder / "scratch", ignore_errors=True)
+
+
+def test(folder: Path, out: Emitter) -> dict:
+    from PIL import Image
+
+    spec = json.loads((folder / "spec.json").read_text())
+    seg = Segmenter(Path(spec["model"]["dir"]), spec.get("epoch"))
+    k = len(seg.labels)
+    results = folder / "results"
+    (results / "images").mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    report: dict = {"labels": seg.labels, "palette": seg.palette, "epoch": seg.epoch, "source": spec["source"]}
+    if spec["source"] == "split":
+        reader = LmdbReader(seg.data.folder / spec.get("split", "val"))
+        total = seg.data.entries(spec.get("split", "val"))
+        if spec.get("limit"):
+            total = min(total, int(spec["limit"]))
+        confusion = torch.zeros(k * k, dtype=torch.long)
+        for i in range(total):
+            image, label = records.decode(reader.raw(i))
+            with torch.no_grad():
+                predicted = seg.model(seg.tensor(image)).argmax(1)[0].cpu()
+            target = torch.from_numpy(label.astype(np.int64))
+            valid = (target != IGNORE) & (target < k)
+            one = torch.bincount(target[valid] * k + predicted[valid], minlength=k * k)
+            confusion += one
+            scalars, _ = summarize(one.view(k, k))
+            rows.append({"index": i, "path": f"{spec.get('split', 'val')}/{i}", "miou": round(scalars["miou"], 4),
+                         "accuracy": round(scalars["accuracy"], 2)})
+            out.progress(i + 1, total)
+        reader.close()
+        scalars, details = summarize(confusion.view(k, k))
+        report.update(miou=scalars["miou"], accuracy=scalars["accuracy"], **details)
+        worst = sorted(rows, key=lambda r: r["miou"])[:GALLERY]
+        reader = LmdbReader(seg.data.folder / spec.get("split", "val"))
+        for row in worst:
+            image, label = records.decode(reader.raw(row["index"]))
+            with torch.no_grad():
+                predicted = seg.model(seg.tensor(image)).argmax(1)[0].to(torch.uint8).cpu().numpy()
+            for name, array in (("image", image), ("label", colour(label, seg.palette)),
+                                ("predicted", colour(predicted, seg.palette))):
+                Image.fromarray(array).save(results / "images" / f"{row['index']}_{name}.png")
+        reader.close()
+        report["gallery"] = [r["index"] for r in worst]
+    else:
+        if spec["source"] == "archive":
+            dest = folder / "scratch" / "archive"
+            archives.extract(folder / spec["archive"], dest, 16 * 2**30)
+            paths = sorted(str(p) for p in dest.rglob("*") if p.is_file() and is_image(p.name))
+            shown = [str(Path(p).relative_to(dest)) for p in paths]
+        else:
+            paths = (folder / "inputs" / "images.txt").read_text().splitlines()
+            shown = list(paths)
+        if spec.get("limit"):
+            paths, shown = paths[:int(spec["limit"])], shown[:int(spec["limit"])]
+        for i, (path, name) in enumerate(zip(paths, shown)):
+            row: dict = {"index": i, "path": name}
+            try:
+                classes = np.asarray(seg.segment(path)["outputs"]["class_map"], np.uint8)
+                counts = np.bincount(classes.ravel(), minlength=k)[:k]
+                row["share"] = [round(float(c) / max(1, classes.size), 4) for c in counts]
+            except (OSError, ValueError, SyntaxError) as err:
+                row["error"] = f"not a readable image: {err}"
+            rows.append(row)
+            out.progress(i + 1, len(paths))
+    report.update(images=len(rows), errors=sum(1 for r in rows if r.get("error")))
+    (results / "segmentation.json").write_text(json.dumps({"report": report, "images": rows}))
+    out.result(report=report)
+    out.log(f"{len(rows)} images" + (f"; mIoU {report['miou']:.3f}, pixel accuracy {report['accuracy']:.1f}%"
+                                     if "miou" in report else ""))
+    return report
+
+
+def main(job_dir: str) -> int:
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,78 @@
+/* The segmentation view: the class map the model returned, overlaid on the image in the browser
+   (class 0 transparent), with contours, a legend of colour chips, hover naming a pixel's class,
+   and DIGITS's settings (opacity, mask, line width, colour map) kept in localStorage. */
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const data = JSON.parse($("overlay-data").textContent);
+  const KEY = "dx.overlay.settings";
+  const defaults = {opacity: 0.3, mask: 0, lineWidth: 3, colormap: "dataset"};
+  const settings = () => ({...defaults, ...JSON.parse(localStorage.getItem(KEY) || "{}")});
+  const PAIRED = [[166, 206, 227], [31, 120, 180], [178, 223, 138], [51, 160, 44], [251, 154, 153], [227, 26, 28],
+    [253, 191, 111], [255, 127, 0], [202, 178, 214], [106, 61, 154], [255, 255, 153], [177, 89, 40]];
+  const map = data.class_map, h = map.length, w = h ? map[0].length : 0;
+  const image = $("overlay-image"), canvas = $("overlay-canvas");
+  let hovered = -1;
+
+  function colours(s) {
+    const n = data.labels.length;
+    if (s.colormap === "paired" || !data.palette) return Array.from({length: n}, (_, i) => PAIRED[(i + 11) % 12]);
+    return Array.from({length: n}, (_, i) => data.palette[i] || PAIRED[i % 12]);
+  }
+
+  function draw() {
+    const s = settings(), lut = colours(s);
+    const scale = Math.min(1, 900 / image.naturalWidth);
+    canvas.width = Math.round(image.naturalWidth * scale);
+    canvas.height = Math.round(image.naturalHeight * scale);
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+    const layer = new ImageData(w, h);
+    const px = layer.data;
+    let drawn = 0;
+    for (let y = 0; y < h; y++) {
+      const row = map[y];
+      for (let x = 0; x < w; x++) {
+        const c = row[x], i = 4 * (y * w + x);
+        const edge = s.lineWidth > 0 && ((x + 1 < w && row[x + 1] !== c) || (y + 1 < h && map[y + 1][x] !== c));
+        if (c === 0 || c >= lut.length) {  // unsegmented: dimmed by the mask
+          if (s.mask > 0) { px[i + 3] = Math.round(255 * s.mask); }
+          continue;
+        }
+        const [r, g, b] = s.colormap === "none" ? [255, 255, 255] : lut[c];
+        px[i] = r; px[i + 1] = g; px[i + 2] = b;
+        px[i + 3] = edge ? 255 : s.colormap === "none" ? 0 : Math.round(255 * (c === hovered ? Math.min(1, s.opacity + 0.4) : s.opacity));
+        drawn++;
+      }
+    }
+    const off = document.createElement("canvas");
+    off.width = w; off.height = h;
+    off.getContext("2d").putImageData(layer, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+    canvas.dataset.drawn = String(drawn);
+    canvas.dataset.opacity = String(s.opacity);
+    const present = new Set(map.flat());
+    $("overlay-legend").innerHTML = data.labels.map((name, i) => i === 0 || !present.has(i) ? "" :
+      `<span class="legend-item${i === hovered ? " hovered" : ""}" data-class="${i}"><span class="key" style="background:rgb(${lut[i].join(",")})"></span>${dx.esc(name || `Class #${i}`)}</span>`).join(" ");
+  }
+
+  const s0 = settings();
+  $("opacity").value = s0.opacity; $("mask").value = s0.mask; $("line-width").value = s0.lineWidth; $("colormap").value = s0.colormap;
+  [["opacity", "opacity"], ["mask", "mask"], ["line-width", "lineWidth"], ["colormap", "colormap"]].forEach(([id, key]) =>
+    $(id).addEventListener("input", () => {
+      const v = $(id).value;
+      localStorage.setItem(KEY, JSON.stringify({...settings(), [key]: key === "colormap" ? v : Number(v)}));
+      draw();
+    }));
+  canvas.addEventListener("mousemove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    const x = Math.floor((e.clientX - r.left) / r.width * w), y = Math.floor((e.clientY - r.top) / r.height * h);
+    const c = y >= 0 && y < h && x >= 0 && x < w ? map[y][x] : -1;
+    if (c === hovered) return;
+    hovered = c;
+    $("hovered").textContent = c < 0 ? "" : `${data.labels[c] || `Class #${c}`} (class ${c}) at ${x}, ${y}`;
+    draw();
+  });
+  if (image.complete) draw(); else image.addEventListener("load", draw);
+})();

@@ -1,0 +1,55 @@
+"""The segmentation pages in a real browser: the dataset form and page, the model page's mIoU
+graph, and the overlay view, whose opacity and hover work without a request."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.test_home_live import login
+from tests.conftest import api_session
+from tests.segmentation.conftest import fields, train
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path):
+    from digitsx.segmentation.shapes import write_shapes
+
+    data = tmp_path / "data"
+    shapes = write_shapes(data / "seg", train=16, val=4, width=96, height=96)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    server.session = api_session(server)
+    login(page, server)
+    page.click("#new-dataset-images-segmentation")
+    page.wait_for_url("**/datasets/images/segmentation/new")
+    values = fields(shapes, "textfile")
+    for name in ("feature_folder", "label_folder", "validation_feature_folder", "validation_label_folder",
+                 "class_labels_file", "colormap_text_file"):
+        page.fill(f"#{name}", values[name])
+    page.check("#has_val_folder")
+    page.select_option("#colormap_method", "textfile")
+    page.fill("#dataset_name", "browser seg")
+    page.click("#create")
+    page.wait_for_url("**/datasets/2*")
+    page.locator("#job-status", has_text="Done").wait_for(timeout=60000)
+    page.locator("#class-shares td", has_text="triangle").wait_for()
+    dataset_id = page.url.rstrip("/").split("/")[-1]
+    model = train(server, dataset_id, standard_networks="unet")
+    assert model["status"] == "Done", model
+    page.goto(f"{server.url}/models/{model['id']}")
+    page.wait_for_function("(window.dxChartSeries || []).includes('miou (val)')", timeout=20000)
+    page.locator("#per-class-iou td", has_text="circle").wait_for()
+    page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
+    page.click("#infer-one")
+    page.wait_for_url("**/infer_one")
+    page.wait_for_function("document.querySelector('#overlay-canvas').dataset.drawn !== undefined")
+    requests_after: list[str] = []
+    page.on("request", lambda r: requests_after.append(r.url))
+    page.fill("#opacity", "0.8")
+    page.dispatch_event("#opacity", "input")
+    assert page.get_attribute("#overlay-canvas", "data-opacity") == "0.8"
+    assert page.evaluate("JSON.parse(localStorage.getItem('dx.overlay.settings')).opacity") == 0.8
+    box = page.locator("#overlay-canvas").bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.wait_for_function("document.querySelector('#hovered').textContent.includes('(class ')")
+    assert requests_after == []  # all of it in the browser
+    assert page.js_errors == []

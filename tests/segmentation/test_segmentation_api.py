@@ -1,0 +1,75 @@
+"""Segmentation end to end through a real server: palette and colour-map labels → LMDB →
+training with live mIoU → infer_one (the class map) → an infer_many report; bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.detection.conftest import wait_done
+from tests.segmentation.conftest import build, fields, train
+
+pytestmark = pytest.mark.server
+
+
+@pytest.mark.parametrize("method", ["label", "textfile"])
+def test_dataset_training_infer_one_and_report(server, shapes, method):
+    dataset = build(server, fields(shapes, method))
+    assert dataset["status"] == "Done", dataset
+    d = dataset["segmentation"]
+    assert d["labels"] == ["background", "circle", "square", "triangle"]
+    assert d["palette"][:2] == [[0, 0, 0], [220, 40, 40]]
+    assert d["splits"]["train"]["entries"] == 24 and d["splits"]["val"]["entries"] == 8
+    assert abs(sum(d["splits"]["train"]["share"]) - 1) < 1e-3 and d["splits"]["train"]["ignored"] > 0
+    assert d["health"]["counts"] == {}  # VOC's border colour is "ignore", not an unknown colour
+    model = train(server, dataset["id"], train_epochs="2" if method == "label" else "1",
+                  standard_networks="unet" if method == "textfile" else "lraspp_mobilenet_v3_large")
+    assert model["status"] == "Done", model
+    v = model["model"]["validation"]
+    assert 0 <= v["miou"] <= 1 and 0 <= v["accuracy"] <= 100 and len(v["per_class_iou"]) == 4
+    assert len(v["confusion"]) == 4
+    metrics = server.session.get(f"{server.url}/models/{model['id']}/metrics.json").json()["metrics"]
+    assert {"miou", "accuracy", "loss"} <= set(next(p for p in metrics if p["phase"] == "val")["values"])
+    image = shapes / "images" / "val" / "0000.png"
+    answer = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                 data={"job_id": model["id"], "image_path": str(image)}).json()
+    classes = answer["outputs"]["class_map"]
+    assert len(classes) == 96 and len(classes[0]) == 96 and {c for row in classes for c in row} <= {0, 1, 2, 3}
+    assert answer["labels"][1] == "circle" and answer["palette"][1] == [220, 40, 40]
+    res = server.session.post(server.url + "/models/images/generic/infer_many.json",
+                              data={"job_id": model["id"], "split": "val"})
+    assert res.status_code == 202, res.text
+    test = wait_done(server, res.json()["job_id"], 120, "/models")
+    assert test["status"] == "Done", test
+    report = test["report"]
+    assert report["images"] == 8 and 0 <= report["miou"] <= 1 and len(report["gallery"]) == 8
+    rows = server.session.get(f"{server.url}/models/{test['id']}/segmentation.json").json()["images"]
+    assert len(rows) == 8 and all("miou" in r for r in rows)
+    gallery = server.session.get(f"{server.url}/models/{test['id']}/segmentation-images/{report['gallery'][0]}_label.png")
+    assert gallery.headers["Content-Type"] == "image/png"
+
+
+def test_bad_input_is_named(server, shapes, data_root):
+    from PIL import Image
+
+    s = server.session
+    url = server.url + "/datasets/generic/create/image-segmentation.json"
+    missing = s.post(url, data=fields(shapes, label_folder=str(data_root / "nope")))
+    assert missing.status_code == 400 and "does not exist" in json.dumps(missing.json()["errors"]["label_folder"])
+    bad_map = shapes / "bad_colormap.txt"
+    bad_map.write_text("0 0 0\n255 0\n")
+    res = s.post(url, data=fields(shapes, "textfile", colormap_text_file=str(bad_map)))
+    assert res.status_code == 400 and "bad_colormap.txt:2: expected 'R G B'" in res.text
+    train_labels = shapes / "palette" / "train"
+    (train_labels / "0001.png").unlink()  # an image without its label
+    Image.new("P", (50, 50)).save(train_labels / "0002.png")  # another size
+    Image.new("RGB", (96, 96), (1, 2, 3)).save(train_labels / "0003.png")  # RGB without a colour map
+    Image.new("P", (10, 10)).save(train_labels / "orphan.png")
+    job = build(server, fields(shapes))
+    assert job["status"] == "Done", job
+    messages = {i["kind"]: i["message"] for i in job["segmentation"]["health"]["issues"]}
+    assert "0001.png: no label" in messages["image without label"]
+    assert "0002.png is 50×50, its image 96×96" in messages["size mismatch"]
+    assert "0003.png: a RGB label needs colormap_method=textfile" in messages["RGB label without a colour map"]
+    assert "orphan.png" in messages["label without image"]
+    assert job["segmentation"]["splits"]["train"]["entries"] == 21
