@@ -66,6 +66,108 @@ def pairs(features: str, labels: str, what: str, issues: list[dict]) -> list[tup
     return out
 
 
+def coco_pairs(features: str, json_path: str, what: str, issues: list[dict]) -> tuple[list, list[str]]:
+    """COCO instance annotations (polygons or RLE) → ``(image, ("coco", annotations, height,
+    width))`` pairs and the class names (``background`` then the categories by id)."""
+    if not os.path.isdir(features):
+        raise InputError(f"{what}feature_folder: {features} does not exist or is not a folder")
+    try:
+        data = json.loads(Path(json_path).read_text(errors="replace"))
+    except OSError as err:
+        raise InputError(f"{what}label_folder: cannot read {json_path} ({err.strerror})") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{what}label_folder: {os.path.basename(json_path)} is not valid JSON "
+                         f"(line {err.lineno}: {err.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise InputError(f"{what}label_folder: {os.path.basename(json_path)} is not a COCO file")
+    cats = sorted((c for c in data.get("categories") or [] if isinstance(c, dict) and "id" in c),
+                  key=lambda c: c["id"])
+    index = {c["id"]: i + 1 for i, c in enumerate(cats)}
+    names = ["background"] + [str(c.get("name", c["id"])) for c in cats]
+    anns: dict = {}
+    for n, ann in enumerate(data.get("annotations") or []):
+        if isinstance(ann, dict) and ann.get("category_id") in index and ann.get("segmentation"):
+            anns.setdefault(ann.get("image_id"), []).append({**ann, "_class": index[ann["category_id"]], "_n": n})
+        else:
+            issues.append({"kind": "bad annotation", "where": json_path,
+                           "message": f"{os.path.basename(json_path)}: annotations[{n}] has no segmentation "
+                                      f"or an unknown category_id; skipped"})
+    out = []
+    for image in data["images"]:
+        if not isinstance(image, dict) or not isinstance(image.get("file_name"), str):
+            continue
+        path = os.path.normpath(os.path.join(features, image["file_name"]))
+        if not path.startswith(os.path.normpath(features) + os.sep) or not os.path.isfile(path):
+            issues.append({"kind": "label without image", "where": json_path,
+                           "message": f"{os.path.basename(json_path)}: image {image['file_name']!r} is not in "
+                                      f"the feature folder"})
+            continue
+        out.append((path, ("coco", anns.get(image.get("id"), []), int(image.get("height") or 0),
+                           int(image.get("width") or 0), os.path.basename(json_path))))
+    return out, names
+
+
+def rasterize(label: tuple, size: tuple[int, int]) -> tuple[np.ndarray, list[dict]]:
+    """A COCO image's annotations → its class map (larger objects first, so small ones stay on
+    top; crowd regions are ignore), decoded by pycocotools."""
+    from pycocotools import mask as coco_mask
+
+    _, anns, h, w, source = label
+    width, height = size
+    out = np.zeros((height, width), np.uint8)
+    issues = []
+    for ann in sorted(anns, key=lambda a: -float(a.get("area") or 0)):
+        seg = ann["segmentation"]
+        try:
+            if isinstance(seg, list):
+                points = [p for poly in seg for p in poly]
+                if any(v < -1 for v in points) or any(x > width + 1 for x in points[0::2]) \
+                        or any(y > height + 1 for y in points[1::2]):
+                    issues.append({"kind": "polygon outside the image", "where": source,
+                                   "message": f"{source}: annotations[{ann['_n']}] has points outside the "
+                                              f"{width}×{height} image; clipped"})
+                rle = coco_mask.merge(coco_mask.frPyObjects(seg, height, width))
+            elif isinstance(seg.get("counts"), list):
+                rle = coco_mask.frPyObjects(seg, height, width)
+            else:
+                rle = seg
+            mask = coco_mask.decode(rle).astype(bool)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            issues.append({"kind": "bad annotation", "where": source,
+                           "message": f"{source}: annotations[{ann['_n']}] cannot be decoded ({err})"})
+            continue
+        if mask.shape != out.shape:
+            issues.append({"kind": "size mismatch", "where": source,
+                           "message": f"{source}: annotations[{ann['_n']}] is for a {mask.shape[1]}×"
+                                      f"{mask.shape[0]} image, the image is {width}×{height}"})
+            continue
+        out[mask] = IGNORE if ann.get("iscrowd") else ann["_class"]
+    return out, issues
+
+
+def cvat_labelmap(label_folder: str) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """CVAT "Segmentation Mask 1.1": ``labelmap.txt`` beside ``SegmentationClass`` (``name:r,g,b::``
+    per line) → (names, colours)."""
+    for folder in (label_folder, os.path.dirname(os.path.normpath(label_folder))):
+        path = os.path.join(folder, "labelmap.txt")
+        if os.path.isfile(path):
+            names, colours = [], []
+            for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split(":")
+                try:
+                    rgb = tuple(int(v) for v in parts[1].split(","))
+                    assert len(rgb) == 3 and all(0 <= v <= 255 for v in rgb)
+                except (IndexError, ValueError, AssertionError):
+                    raise InputError(f"label_folder: labelmap.txt:{number}: expected 'name:r,g,b::', "
+                                     f"got {line.strip()!r}") from None
+                names.append(parts[0])
+                colours.append(rgb)
+            return names, colours
+    raise InputError(f"label_folder: no labelmap.txt beside {label_folder} (CVAT's Segmentation Mask 1.1)")
+
+
 def read_colormap(path: str) -> list[tuple[int, int, int]]:
     """``R G B`` per line (class i on line i); InputError naming the line."""
     colours = []
@@ -99,7 +201,7 @@ def class_map(label_path: str, spec: dict, lut: dict | None) -> tuple[np.ndarray
         opened.load()
         mode = opened.mode
         palette = opened.getpalette() if mode == "P" else None
-        if spec["colormap_method"] == "textfile":
+        if spec["colormap_method"] in ("textfile", "cvat"):
             rgb = np.asarray(opened.convert("RGB")).astype(np.int32)
             keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
             out = np.full(keys.shape, IGNORE, np.uint8)
@@ -131,7 +233,12 @@ def process(image_path: str, label_path: str, spec: dict, lut: dict | None) -> D
         with Image.open(image_path) as opened:
             opened.load()
             image = convert(opened, spec["channel_conversion"])
-        label, issues, palette = class_map(label_path, spec, lut)
+        if isinstance(label_path, tuple):  # COCO: drawn from its annotations
+            label, issues = rasterize(label_path, image.size)
+            palette = None
+            label_path = f"{label_path[4]} ({os.path.basename(image_path)})"
+        else:
+            label, issues, palette = class_map(label_path, spec, lut)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
         return Done(None, None, [{"kind": "unreadable image", "where": image_path,
                                   "message": f"{os.path.basename(image_path)} or its label: not a "
@@ -173,9 +280,18 @@ def run(folder: Path, out: Emitter) -> dict:
         return str(full)
 
     issues: list[dict] = []
-    items = {"train": pairs(where(spec["train"]["features"]), where(spec["train"]["labels"]), "", issues)}
+    method, coco_names = spec["colormap_method"], None
+
+    def split_pairs(part: dict, what: str):
+        nonlocal coco_names
+        if method == "coco":
+            found, coco_names = coco_pairs(where(part["features"]), where(part["labels"]), what, issues)
+            return found
+        return pairs(where(part["features"]), where(part["labels"]), what, issues)
+
+    items = {"train": split_pairs(spec["train"], "")}
     if spec.get("val"):
-        items["val"] = pairs(where(spec["val"]["features"]), where(spec["val"]["labels"]), "validation_", issues)
+        items["val"] = split_pairs(spec["val"], "validation_")
     else:
         train = list(items["train"])
         random.Random(spec.get("seed", 0)).shuffle(train)
@@ -185,9 +301,12 @@ def run(folder: Path, out: Emitter) -> dict:
         items = {"train": sorted(train[n_val:]), "val": sorted(train[:n_val])}
     if not items["train"]:
         raise InputError("no training image has a label (see the health report)")
-    lut, names = None, None
-    if spec["colormap_method"] == "textfile":
+    lut, names, colours = None, coco_names, None
+    if method == "textfile":
         colours = read_colormap(where(spec["colormap_file"]))
+    elif method == "cvat":
+        names, colours = cvat_labelmap(where(spec["train"]["labels"]))
+    if colours:
         lut = {(r << 16) | (g << 8) | b: i for i, (r, g, b) in enumerate(colours)}
     if spec.get("class_labels_file"):
         names = [line.strip() for line in Path(where(spec["class_labels_file"])).read_text(errors="replace").splitlines()]
@@ -230,13 +349,18 @@ def run(folder: Path, out: Emitter) -> dict:
         raise InputError("no training image could be read (see the health report)")
     seen = np.nonzero((pixels["train"] + pixels.get("val", 0))[:255])[0]
     count = max(len(names) if names else 0, len(lut) if lut else 0, int(seen.max()) + 1 if len(seen) else 1)
+    if colours is None and method == "coco":
+        from .shapes import palette as default_palette
+
+        flat = default_palette()
+        colours = [flat[3 * i:3 * i + 3] for i in range(count)]
     labels = [(names[i] if names and i < len(names) and names[i] else f"Class #{i}") for i in range(count)]
     for i in range(count):
         if not pixels["train"][i]:
             issues.append({"kind": "class never appears", "where": labels[i],
                            "message": f"class {i} ({labels[i]}) has no pixel in the training images"})
-    if lut:
-        colours = [list(c) for c in read_colormap(where(spec["colormap_file"]))]
+    if colours:
+        colours = [list(c) for c in colours]
     elif first_palette:
         colours = [first_palette[3 * i:3 * i + 3] for i in range(count)]
     else:

@@ -27,9 +27,11 @@ DATASET_FORM = Form("New segmentation dataset", {
     "validation_label_folder": Field("text"),
     "channel_conversion": Field("choice", "none", options=("none", "RGB", "L"), help="features only"),
     "class_labels_file": Field("text", help="line i names class i"),
-    "colormap_method": Field("choice", "label", options=("label", "textfile"),
-                             help="label: palette or grayscale label images; textfile: RGB labels "
-                                  "quantised to colormap_text_file"),
+    "colormap_method": Field("choice", "label", options=("label", "textfile", "cvat", "coco"),
+                             help="label: palette or grayscale label images (VOC); textfile: RGB labels "
+                                  "quantised to colormap_text_file; cvat: CVAT's Segmentation Mask 1.1 "
+                                  "(label_folder = SegmentationClass, labelmap.txt beside it); coco: "
+                                  "label_folder is a COCO JSON file of polygons or RLE"),
     "colormap_text_file": Field("text", help="'R G B' per line, class i on line i"),
     "resize_image_width": Field("int", None, 1, 8192, blank=True, help="images bilinear, labels nearest"),
     "resize_image_height": Field("int", None, 1, 8192, blank=True),
@@ -67,9 +69,10 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
             return value
         return r.path(field, roots, folder=folder)
 
-    spec["train"] = {"features": path("feature_folder"), "labels": path("label_folder")}
-    spec["val"] = {"features": path("validation_feature_folder"), "labels": path("validation_label_folder")} \
-        if r.flag("has_val_folder") else None
+    coco = r.text("colormap_method") == "coco"  # then the labels are one JSON file
+    spec["train"] = {"features": path("feature_folder"), "labels": path("label_folder", folder=not coco)}
+    spec["val"] = {"features": path("validation_feature_folder"),
+                   "labels": path("validation_label_folder", folder=not coco)} if r.flag("has_val_folder") else None
     spec["pct_val"] = r.number("folder_pct_val")
     spec["channel_conversion"] = r.choice("channel_conversion")
     spec["colormap_method"] = r.choice("colormap_method")

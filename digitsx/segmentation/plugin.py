@@ -22,7 +22,8 @@ def init_app(app: Flask) -> None:
         lambda spec: Request.from_dict(spec.get("resources") or {"gpu_count": 1}),
         new_endpoint="segmentation.new_model", new_label="New model: images → segmentation",
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
-        template="segmentation/model.html", serve="digitsx.segmentation.infer"))
+        template="segmentation/model.html", serve="digitsx.segmentation.infer",
+        export="digitsx.segmentation.export"))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Segmentation test", "digitsx.segmentation.test_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,

@@ -25,11 +25,15 @@ def server(server_factory, data_root):  # noqa: F811
 
 
 def fields(shapes: Path, method: str = "label", **extra) -> dict:
+    """The dataset form for one label encoding of the generated shapes."""
+    labels = {"label": shapes / "palette" / "{}", "textfile": shapes / "rgb" / "{}",
+              "cvat": shapes / "cvat" / "{}" / "SegmentationClass", "coco": shapes / "coco" / "{}.json"}[method]
     out = {"dataset_name": f"seg {method}", "feature_folder": str(shapes / "images" / "train"),
-           "label_folder": str(shapes / ("palette" if method == "label" else "rgb") / "train"),
+           "label_folder": str(labels).format("train"),
            "has_val_folder": "y", "validation_feature_folder": str(shapes / "images" / "val"),
-           "validation_label_folder": str(shapes / ("palette" if method == "label" else "rgb") / "val"),
-           "class_labels_file": str(shapes / "classes.txt"), "colormap_method": method}
+           "validation_label_folder": str(labels).format("val"), "colormap_method": method}
+    if method in ("label", "textfile"):
+        out["class_labels_file"] = str(shapes / "classes.txt")
     if method == "textfile":
         out["colormap_text_file"] = str(shapes / "colormap.txt")
     out.update(extra)

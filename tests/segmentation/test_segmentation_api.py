@@ -12,7 +12,7 @@ from tests.segmentation.conftest import build, fields, train
 pytestmark = pytest.mark.server
 
 
-@pytest.mark.parametrize("method", ["label", "textfile"])
+@pytest.mark.parametrize("method", ["label", "textfile", "cvat", "coco"])
 def test_dataset_training_infer_one_and_report(server, shapes, method):
     dataset = build(server, fields(shapes, method))
     assert dataset["status"] == "Done", dataset
@@ -20,10 +20,11 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     assert d["labels"] == ["background", "circle", "square", "triangle"]
     assert d["palette"][:2] == [[0, 0, 0], [220, 40, 40]]
     assert d["splits"]["train"]["entries"] == 24 and d["splits"]["val"]["entries"] == 8
-    assert abs(sum(d["splits"]["train"]["share"]) - 1) < 1e-3 and d["splits"]["train"]["ignored"] > 0
+    assert abs(sum(d["splits"]["train"]["share"]) - 1) < 1e-3
+    assert (d["splits"]["train"]["ignored"] > 0) == (method != "coco")  # the VOC-style borders
     assert d["health"]["counts"] == {}  # VOC's border colour is "ignore", not an unknown colour
     model = train(server, dataset["id"], train_epochs="2" if method == "label" else "1",
-                  standard_networks="unet" if method == "textfile" else "lraspp_mobilenet_v3_large")
+                  standard_networks="lraspp_mobilenet_v3_large" if method in ("label", "coco") else "unet")
     assert model["status"] == "Done", model
     v = model["model"]["validation"]
     assert 0 <= v["miou"] <= 1 and 0 <= v["accuracy"] <= 100 and len(v["per_class_iou"]) == 4
@@ -47,6 +48,20 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     assert len(rows) == 8 and all("miou" in r for r in rows)
     gallery = server.session.get(f"{server.url}/models/{test['id']}/segmentation-images/{report['gallery'][0]}_label.png")
     assert gallery.headers["Content-Type"] == "image/png"
+    if method != "label":
+        return
+    archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
+    assert archive.ok, archive.text
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive.content)) as tf:
+        names = set(tf.getnames())
+        info = json.loads(tf.extractfile("info.json").read())
+    assert {"model.pt", "network.py", "labels.txt", "palette.json", "info.json"} <= names
+    for name, check in info["exports"].items():  # shipped only when it agrees, else says why
+        assert (check["file"] in names) if check["file"] else check["error"], (name, check)
+    assert info["exports"]["torchscript"]["file"] == "model.torchscript.pt"
 
 
 def test_bad_input_is_named(server, shapes, data_root):
