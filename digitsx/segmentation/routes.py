@@ -118,3 +118,72 @@ def results(job_id: str):
 @bp.route("/models/<job_id>/segmentation-images/<int:index>_<any(image, label, predicted):part>.png")
 def gallery_image(job_id: str, index: int, part: str):
     return send_file(_test_file(job_id, f"images/{index}_{part}.png"), mimetype="image/png")
+
+
+def _dataset(job_id: str):
+    job = platform().store.get(job_id)
+    if job.kind != DATASET:
+        raise BadRequest(f"{job.name} ({job.id}) is not a segmentation dataset")
+    return job
+
+
+@twin_route(bp, "/datasets/<job_id>/segmentation/explore")
+def explore(job_id: str):
+    """A page of stored images with their labels overlaid (``split``, ``page``, ``size``)."""
+    from ..datasets.folder import DatasetFolder
+
+    job = _dataset(job_id)
+    folder = DatasetFolder(platform().store.job_dir(job.id))
+    split = request.args.get("split", "train")
+    if split not in ("train", "val"):
+        raise BadRequest("split: train or val")
+    try:
+        page_no = max(0, int(request.args.get("page", 0)))
+        size = min(100, max(1, int(request.args.get("size", 24))))
+    except ValueError:
+        raise BadRequest("page and size are whole numbers") from None
+    total = folder.entries(split)
+    indexes = range(page_no * size, min(total, (page_no + 1) * size))
+    data = {"split": split, "page": page_no, "size": size, "total": total, "labels": folder.labels,
+            "palette": (folder.read_meta() or {}).get("palette"),
+            "images": [{"index": i, "image": f"/datasets/{job.id}/segmentation/{split}/{i}/image.png",
+                        "label": f"/datasets/{job.id}/segmentation/{split}/{i}/label.png"} for i in indexes]}
+    if wants_json():
+        return data
+    return render_template("segmentation/explore.html", job=platform().job_json(job), data=data)
+
+
+@bp.route("/datasets/<job_id>/segmentation/<any(train, val):split>/<int:index>/<any(image, label):part>.png")
+def stored(job_id: str, split: str, index: int, part: str):
+    """A stored image, or its label coloured with the dataset's palette (class 0 and ignore
+    transparent), as PNG."""
+    import io
+
+    import numpy as np
+    from flask import Response
+    from PIL import Image
+
+    from ..datasets.folder import DatasetFolder
+    from ..datasets.lmdb_io import LmdbReader
+    from . import IGNORE, records
+
+    job = _dataset(job_id)
+    folder = DatasetFolder(platform().store.job_dir(job.id))
+    if not folder.has_split(split):
+        raise NotFound(f"dataset {job.name} has no {split} images")
+    reader = LmdbReader(folder.folder / split)
+    try:
+        image, label = records.decode(reader.raw(index))
+    except IndexError:
+        raise NotFound(f"no image {index} in {split}") from None
+    finally:
+        reader.close()
+    if part == "label":
+        lut = np.zeros((256, 4), np.uint8)
+        for i, rgb in enumerate((folder.read_meta() or {}).get("palette") or []):
+            lut[i] = [*rgb, 255]
+        lut[0, 3] = lut[IGNORE, 3] = 0
+        image = lut[label]
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "max-age=86400"})

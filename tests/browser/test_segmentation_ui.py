@@ -33,6 +33,12 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.locator("#job-status", has_text="Done").wait_for(timeout=60000)
     page.locator("#class-shares td", has_text="triangle").wait_for()
     dataset_id = page.url.rstrip("/").split("/")[-1]
+    page.click("#explore-link")
+    page.wait_for_load_state("load")  # the scripts after the gallery have run
+    assert page.locator("#explore-gallery img.label-layer").count() == 16
+    page.fill("#label-opacity", "0.9")
+    page.dispatch_event("#label-opacity", "input")
+    assert page.evaluate("document.querySelector('.label-layer').style.opacity") == "0.9"
     model = train(server, dataset_id, standard_networks="unet")
     assert model["status"] == "Done", model
     page.goto(f"{server.url}/models/{model['id']}")

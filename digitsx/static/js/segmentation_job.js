@@ -69,6 +69,9 @@
     }
   }
 
+  const opacity = $("label-opacity");  // Explore: the labels' opacity, in the browser
+  if (opacity) opacity.addEventListener("input", () => document.querySelectorAll(".label-layer").forEach((img) => { img.style.opacity = opacity.value; }));
+
   window.dxJobHooks = window.dxJobHooks || [];
   window.dxJobHooks.push((job) => { dataset(job); model(job); report(job).catch((e) => { loaded = false; $("seg-report-state").textContent = e.message; }); });
 })();
