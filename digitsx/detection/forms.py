@@ -15,7 +15,7 @@ from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..files import InputError
 from ..models import registry
-from ..models.forms import TRAINING, ModelJob, dataset_job, training_jobs
+from ..models.forms import BACKBONE, TRAINING, ModelJob, backbone_source, dataset_job, training_jobs
 from . import DATASET
 from .labels import FORMATS, parse
 
@@ -122,8 +122,7 @@ MODEL_FORM = TRAINING | Form("New object detection model", {
     "method": Field("choice", "standard", options=("standard", "previous", "backbone", "custom"),
                     help="backbone: a standard network whose backbone starts from a classification "
                          "model's snapshot or a pretrained model"),
-    "backbone_job": Field("id", help="method=backbone: an image classification model or a pretrained model"),
-    "backbone_snapshot": Field("text", help="its epoch (blank: the last)"),
+    **BACKBONE,
     "standard_networks": Field("choice", "ssdlite320_mobilenet_v3_large",
                                options=registry.names("detection")),
     "previous_networks": Field("id", help="a detection model to continue from"),
@@ -173,38 +172,10 @@ def parse_model(values: dict[str, Any], store, config: dict):
             network = {**job.spec.get("network", {}),
                        "previous": {"job_id": job_id, "epoch": epoch, "file": str(path)}}
     elif method == "backbone":
-        network["backbone"] = _backbone(r, store)
+        network["backbone"] = backbone_source(r, store)
     augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
     jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
     return jobs, dataset, group, request
-
-
-def _backbone(r: FieldReader, store) -> dict:
-    """The classification weights a detector's backbone starts from."""
-    from pathlib import Path
-
-    from ..engine import checkpoint
-    from ..jobs.status import Status
-    from ..models import CLASSIFICATION, PRETRAINED
-
-    job_id = r.text("backbone_job")
-    job = store.db.get(job_id) if job_id else None
-    if job is not None and job.kind == PRETRAINED and job.status == Status.DONE.value:
-        return {"job_id": job_id, "name": job.name, "file": str(Path(store.job_dir(job_id)) / "model.pt")}
-    snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
-    if job is None or job.kind != CLASSIFICATION or not snaps:
-        r.error("backbone_job", f"{job_id or '(none)'} is not an image classification model with a "
-                                f"snapshot, nor a ready pretrained model")
-        return {}
-    try:
-        epoch = float(r.text("backbone_snapshot") or snaps[-1])
-    except ValueError:
-        r.error("backbone_snapshot", "expected an epoch number")
-        return {}
-    path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
-    if not path.exists():
-        r.error("backbone_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
-    return {"job_id": job_id, "name": f"{job.name} (epoch {epoch:g})", "file": str(path)}
 
 
 __all__ = ["DATASET_FORM", "MODEL_FORM", "ModelJob", "parse_dataset", "parse_model"]

@@ -164,6 +164,38 @@ def lr_params(r: FieldReader) -> dict[str, Any]:
     return params
 
 
+BACKBONE = {
+    "backbone_job": Field("id", help="method=backbone: an image classification model or a pretrained model"),
+    "backbone_snapshot": Field("text", help="its epoch (blank: the last)"),
+}
+
+
+def backbone_source(r: FieldReader, store) -> dict:
+    """``method=backbone``: the classification weights (a model's snapshot or a pretrained
+    model) a detector's or segmenter's backbone starts from."""
+    from pathlib import Path
+
+
+    job_id = r.text("backbone_job")
+    job = store.db.get(job_id) if job_id else None
+    if job is not None and job.kind == PRETRAINED and job.status == Status.DONE.value:
+        return {"job_id": job_id, "name": job.name, "file": str(Path(store.job_dir(job_id)) / "model.pt")}
+    snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
+    if job is None or job.kind != CLASSIFICATION or not snaps:
+        r.error("backbone_job", f"{job_id or '(none)'} is not an image classification model with a "
+                                f"snapshot, nor a ready pretrained model")
+        return {}
+    try:
+        epoch = float(r.text("backbone_snapshot") or snaps[-1])
+    except ValueError:
+        r.error("backbone_snapshot", "expected an epoch number")
+        return {}
+    path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
+    if not path.exists():
+        r.error("backbone_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
+    return {"job_id": job_id, "name": f"{job.name} (epoch {epoch:g})", "file": str(path)}
+
+
 def dataset_job(r: FieldReader, store, kind: str, what: str):
     """The finished dataset job of ``kind`` named by the ``dataset`` field (None after an error)."""
     job_id = r.text("dataset")

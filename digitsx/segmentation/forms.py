@@ -13,7 +13,7 @@ from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, Form
 from ..models import registry
-from ..models.forms import TRAINING, dataset_job, training_jobs
+from ..models.forms import BACKBONE, TRAINING, backbone_source, dataset_job, training_jobs
 from . import DATASET, MODEL
 
 DATASET_FORM = Form("New segmentation dataset", {
@@ -99,7 +99,10 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
 
 
 MODEL_FORM = TRAINING | Form("New segmentation model", {
-    "method": Field("choice", "standard", options=("standard", "previous", "custom")),
+    "method": Field("choice", "standard", options=("standard", "previous", "backbone", "custom"),
+                    help="backbone: a torchvision segmenter whose backbone starts from a classification "
+                         "model's snapshot or a pretrained model"),
+    **BACKBONE,
     "standard_networks": Field("choice", "lraspp_mobilenet_v3_large", options=registry.names("segmentation")),
     "previous_networks": Field("id", help="a segmentation model to continue from"),
     "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
@@ -139,6 +142,8 @@ def parse_model(values: dict[str, Any], store, config: dict):
             if not file.exists():
                 r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
             network = {**job.spec.get("network", {}), "previous": {"job_id": job_id, "epoch": epoch, "file": str(file)}}
+    elif method == "backbone":
+        network["backbone"] = backbone_source(r, store)
     augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
     jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
     return jobs, dataset, group, request

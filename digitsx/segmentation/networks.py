@@ -82,6 +82,13 @@ def build_network(network: dict, num_classes: int, in_channels: int) -> nn.Modul
         entry = get("segmentation", network["name"])
         channels = in_channels if in_channels in entry.channels else 3
         model = entry.load()(num_classes, channels, None, **entry.kwargs)
+    if network.get("backbone"):
+        from ..engine.transfer import load_backbone
+
+        if not isinstance(model, Unwrap):
+            raise ValueError(f"{network.get('name')} has no pretrainable backbone; pick one of "
+                             f"torchvision's segmenters")
+        model.digitsx_transfer = load_backbone(model, network["backbone"]["file"], "model.backbone.")  # type: ignore[attr-defined]
     previous = network.get("previous")
     if previous:
         state = torch.load(previous["file"], map_location="cpu", weights_only=True)["model"]

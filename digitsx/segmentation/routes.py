@@ -53,8 +53,12 @@ def new_model():
         values["model_name"] = values.get("model_name", "") + " (clone)"
     datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
     models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
+    from ..models import CLASSIFICATION, PRETRAINED
+
+    backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
+                 or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
     return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
-                           task_title="segmentation", new_dataset="segmentation.new_dataset",
+                           backbones=backbones, task_title="segmentation", new_dataset="segmentation.new_dataset",
                            custom_signature="build(num_classes, in_channels)",
                            networks=list(registry.networks("segmentation").values()), policies=POLICIES)
 

@@ -33,7 +33,8 @@ def model_details(job, folder: Path) -> dict[str, Any]:
                   "solver": spec.get("solver"), "lr": spec.get("lr"), "train_epochs": spec.get("train_epochs"),
                   "batch_size": spec.get("batch_size"), "augment": spec.get("augment"),
                   "labels": meta.get("labels", []), "palette": meta.get("palette"),
-                  "validation": result.get("validation"), "parameters": network.get("parameters")},
+                  "validation": result.get("validation"), "parameters": network.get("parameters"),
+                  "transfer": result.get("transfer")},
     }
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torchvision
 
-from digitsx.detection.networks import build_network, load_backbone
+from digitsx.detection.networks import build_network
+from digitsx.engine.transfer import load_backbone
 from digitsx.models import registry
 
 
