@@ -88,3 +88,31 @@ def test_bad_input_is_named(server, shapes, data_root):
     assert "0003.png: a RGB label needs colormap_method=textfile" in messages["RGB label without a colour map"]
     assert "orphan.png" in messages["label without image"]
     assert job["segmentation"]["splits"]["train"]["entries"] == 21
+
+
+def test_palettes_that_differ_and_coco_polygons_outside_the_image(server, shapes):
+    from PIL import Image
+
+    label = shapes / "palette" / "train" / "0004.png"
+    other = Image.open(label)
+    other.putpalette([255 - v for v in other.getpalette()])
+    other.save(label)
+    job = build(server, fields(shapes))
+    kinds = {i["kind"]: i["message"] for i in job["segmentation"]["health"]["issues"]}
+    assert "0004.png's label has another palette than the first" in kinds["palette differs"]
+
+    coco = json.loads((shapes / "coco" / "train.json").read_text())
+    polygon = next(a for a in coco["annotations"] if isinstance(a["segmentation"], list))
+    polygon["segmentation"][0][0] = 500.0
+    coco["annotations"].append({"id": 999, "image_id": 0, "category_id": 42, "segmentation": [[0, 0, 1, 1, 2, 0]]})
+    (shapes / "coco" / "train.json").write_text(json.dumps(coco))
+    job = build(server, fields(shapes, "coco"))
+    assert job["status"] == "Done", job
+    messages = [i["message"] for i in job["segmentation"]["health"]["issues"]]
+    assert any(f"annotations[{coco['annotations'].index(polygon)}] has points outside the 96×96 image" in m
+               for m in messages)
+    assert any("annotations[" in m and "unknown category_id" in m for m in messages)
+    broken = shapes / "coco" / "broken.json"
+    broken.write_text("{not json")
+    job = build(server, fields(shapes, "coco", label_folder=str(broken)))
+    assert job["status"] == "Error" and "broken.json is not valid JSON (line 1" in job["error"]
