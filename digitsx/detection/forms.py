@@ -15,7 +15,7 @@ from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..files import InputError
 from ..models import registry
-from ..models.forms import BACKBONE, TRAINING, ModelJob, backbone_source, dataset_job, training_jobs
+from ..models.forms import BACKBONE, TRAINING, ModelJob, generic_model
 from . import DATASET
 from .labels import FORMATS, parse
 
@@ -141,41 +141,10 @@ MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM"
 
 def parse_model(values: dict[str, Any], store, config: dict):
     """Validate the model form: (jobs, dataset job, group, resource request)."""
-    from pathlib import Path
-
-    from ..engine import checkpoint
     from . import MODEL
 
-    values = {**MODEL_DEFAULTS, **values}  # detection's solver defaults differ from DIGITS's
-    r = MODEL_FORM.reader(values)
-    name = r.name("model_name")
-    group = r.name("group_name")
-    dataset = dataset_job(r, store, DATASET, "object detection dataset")
-    method = r.choice("method")
-    network: dict[str, Any] = {"method": "standard", "name": r.choice("standard_networks")}
-    if method == "custom":
-        source = r.text("custom_network")
-        if "def build" not in source:
-            r.error("custom_network", "define build(num_classes, image_size) returning a detector")
-        network = {"method": "custom", "source": source}
-    elif method == "previous":
-        job_id = r.text("previous_networks")
-        job = store.db.get(job_id) if job_id else None
-        snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
-        if job is None or job.kind != MODEL or not snaps:
-            r.error("previous_networks", f"{job_id or '(none)'} is not a detection model with a snapshot")
-        else:
-            epoch = float(r.text("previous_snapshot") or snaps[-1])
-            path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
-            if not path.exists():
-                r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
-            network = {**job.spec.get("network", {}),
-                       "previous": {"job_id": job_id, "epoch": epoch, "file": str(path)}}
-    elif method == "backbone":
-        network["backbone"] = backbone_source(r, store)
-    augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
-    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
-    return jobs, dataset, group, request
+    return generic_model(MODEL_FORM, MODEL_DEFAULTS, values, store, config, DATASET, MODEL,
+                         "object detection", "build(num_classes, image_size)")
 
 
 __all__ = ["DATASET_FORM", "MODEL_FORM", "ModelJob", "parse_dataset", "parse_model"]

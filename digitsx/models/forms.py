@@ -196,6 +196,49 @@ def backbone_source(r: FieldReader, store) -> dict:
     return {"job_id": job_id, "name": f"{job.name} (epoch {epoch:g})", "file": str(path)}
 
 
+def generic_model(form: Form, defaults: dict, values: dict[str, Any], store, config: dict,
+                  dataset_kind: str, model_kind: str, what: str, signature: str):
+    """A generic task's model form (detection, segmentation): the dataset of ``dataset_kind``, a
+    standard network, a custom one (``signature``), one continued from a ``model_kind`` snapshot,
+    or a standard one whose backbone starts from classification weights; box- or label-moving
+    augmentation; the engine's fields. Returns (jobs, dataset job, group, resource request)."""
+    values = {**defaults, **values}  # the tasks' solver defaults differ from DIGITS's
+    r = form.reader(values)
+    name = r.name("model_name")
+    group = r.name("group_name")
+    dataset = dataset_job(r, store, dataset_kind, f"{what} dataset")
+    method = r.choice("method")
+    network: dict[str, Any] = {"method": "standard", "name": r.choice("standard_networks")}
+    if method == "custom":
+        source = r.text("custom_network")
+        if "def build" not in source:
+            r.error("custom_network", f"define {signature} returning a torch.nn.Module")
+        network = {"method": "custom", "source": source}
+    elif method == "previous":
+        job_id = r.text("previous_networks")
+        job = store.db.get(job_id) if job_id else None
+        snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
+        if job is None or job.kind != model_kind or not snaps:
+            article = "an" if what[0] in "aeiou" else "a"
+            r.error("previous_networks", f"{job_id or '(none)'} is not {article} {what} model with a snapshot")
+        else:
+            try:
+                epoch = float(r.text("previous_snapshot") or snaps[-1])
+            except ValueError:
+                epoch = snaps[-1]
+                r.error("previous_snapshot", "expected an epoch number")
+            path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
+            if not path.exists():
+                r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
+            network = {**job.spec.get("network", {}),
+                       "previous": {"job_id": job_id, "epoch": epoch, "file": str(path)}}
+    elif method == "backbone":
+        network["backbone"] = backbone_source(r, store)
+    augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    return jobs, dataset, group, request
+
+
 def dataset_job(r: FieldReader, store, kind: str, what: str):
     """The finished dataset job of ``kind`` named by the ``dataset`` field (None after an error)."""
     job_id = r.text("dataset")

@@ -53,6 +53,10 @@ def create_models(kind: str, parse) -> Any:
     values = form_values()
     if values.get("method") == "custom":
         auth.require_code_permission("A custom network")
+    if values.get("method") == "previous":  # continuing a custom network runs its code too
+        previous = platform().store.db.get(str(values.get("previous_networks") or ""))
+        if previous is not None and previous.spec.get("network", {}).get("method") == "custom":
+            auth.require_code_permission("Continuing a custom network")
     auth.rate_limit("new jobs", "JOB_LIMIT")
     p = platform()
     jobs, dataset, group, _ = parse(values, p.store, current_app.config)

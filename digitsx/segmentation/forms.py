@@ -3,7 +3,6 @@ folders or a percentage, channel conversion, class labels file, colour-map metho
 model form (the engine's TRAINING plus network and label-moving augmentation). Torch-free."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from werkzeug.datastructures import FileStorage
@@ -13,7 +12,7 @@ from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, Form
 from ..models import registry
-from ..models.forms import BACKBONE, TRAINING, backbone_source, dataset_job, training_jobs
+from ..models.forms import BACKBONE, TRAINING, generic_model
 from . import DATASET, MODEL
 
 DATASET_FORM = Form("New segmentation dataset", {
@@ -116,34 +115,6 @@ MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM"
 
 
 def parse_model(values: dict[str, Any], store, config: dict):
-    from ..engine import checkpoint
-
-    values = {**MODEL_DEFAULTS, **values}
-    r = MODEL_FORM.reader(values)
-    name = r.name("model_name")
-    group = r.name("group_name")
-    dataset = dataset_job(r, store, DATASET, "segmentation dataset")
-    method = r.choice("method")
-    network: dict[str, Any] = {"method": "standard", "name": r.choice("standard_networks")}
-    if method == "custom":
-        source = r.text("custom_network")
-        if "def build" not in source:
-            r.error("custom_network", "define build(num_classes, in_channels) returning a torch.nn.Module")
-        network = {"method": "custom", "source": source}
-    elif method == "previous":
-        job_id = r.text("previous_networks")
-        job = store.db.get(job_id) if job_id else None
-        snaps = sorted(float(s["epoch"]) for s in (job.result.get("snapshots", []) if job else []))
-        if job is None or job.kind != MODEL or not snaps:
-            r.error("previous_networks", f"{job_id or '(none)'} is not a segmentation model with a snapshot")
-        else:
-            epoch = float(r.text("previous_snapshot") or snaps[-1])
-            file = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
-            if not file.exists():
-                r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
-            network = {**job.spec.get("network", {}), "previous": {"job_id": job_id, "epoch": epoch, "file": str(file)}}
-    elif method == "backbone":
-        network["backbone"] = backbone_source(r, store)
-    augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
-    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
-    return jobs, dataset, group, request
+    """Validate the model form: (jobs, dataset job, group, resource request)."""
+    return generic_model(MODEL_FORM, MODEL_DEFAULTS, values, store, config, DATASET, MODEL,
+                         "segmentation", "build(num_classes, in_channels)")

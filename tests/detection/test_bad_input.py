@@ -126,7 +126,7 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
     wrong = s.post(server.url + "/models/images/generic/infer_one.json",
                    data={"job_id": dataset["id"], "image_path": str(shapes / "images" / "val" / "0000.png")})
-    assert wrong.status_code == 400 and "is not a model of a task the generic routes serve (object detection)" in wrong.text
+    assert wrong.status_code == 400 and "is not a model of a task the generic routes serve (object detection, segmentation)" in wrong.text
     (shapes / "broken.png").write_bytes(b"\x89PNG broken")
     listing = "\n".join(["images/val/0000.png", "broken.png", "images/val/0001.png"])
     res = s.post(server.url + "/models/images/generic/infer_many.json",

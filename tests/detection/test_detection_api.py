@@ -54,6 +54,8 @@ def test_train_infer_one_and_a_report(server, shapes, fmt):
                                  data={"job_id": model["id"]}, files={"image_file": ("x.png", image.read_bytes())})
     assert upload.json()["outputs"]["bbox-list"] == rows  # the same warm worker, the same answer
 
+    if fmt != "voc":  # the report reads the LMDB, whatever the format was: one format is enough
+        return
     res = server.session.post(server.url + "/models/images/generic/infer_many.json",
                               data={"job_id": model["id"], "split": "val"})
     assert res.status_code == 202, res.text
@@ -67,8 +69,6 @@ def test_train_infer_one_and_a_report(server, shapes, fmt):
     csv = server.session.get(f"{server.url}/models/{test['id']}/detections.csv").text
     assert csv.splitlines()[0] == "image,label,class,confidence,left,top,right,bottom"
     assert len(csv.splitlines()) == 1 + report["detections"]
-    if fmt != "voc":
-        return  # one download check is enough
     archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
     assert archive.ok, archive.text
     import io

@@ -37,6 +37,8 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     classes = answer["outputs"]["class_map"]
     assert len(classes) == 96 and len(classes[0]) == 96 and {c for row in classes for c in row} <= {0, 1, 2, 3}
     assert answer["labels"][1] == "circle" and answer["palette"][1] == [220, 40, 40]
+    if method in ("cvat", "coco"):  # the report reads the LMDB, whatever the labels were
+        return
     res = server.session.post(server.url + "/models/images/generic/infer_many.json",
                               data={"job_id": model["id"], "split": "val"})
     assert res.status_code == 202, res.text
