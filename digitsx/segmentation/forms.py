@@ -85,7 +85,7 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
     spec["encoding"] = r.choice("dsopts_feature_encoding")
     if not archive and spec.get("colormap_file") and not r.errors:
         from ..files import InputError
-        from .build import read_colormap
+        from .labels import read_colormap
 
         try:  # a bad line answers now, naming it
             read_colormap(spec["colormap_file"])
