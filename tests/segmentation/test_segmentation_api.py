@@ -118,3 +118,18 @@ def test_palettes_that_differ_and_coco_polygons_outside_the_image(server, shapes
     broken.write_text("{not json")
     job = build(server, fields(shapes, "coco", label_folder=str(broken)))
     assert job["status"] == "Error" and "broken.json is not valid JSON (line 1" in job["error"]
+
+
+def test_an_archive_upload(server, shapes, tmp_path):
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "seg"), "zip", shapes)
+    data = {"dataset_name": "from zip", "feature_folder": "images/train", "label_folder": "palette/train",
+            "class_labels_file": "classes.txt", "folder_pct_val": "25"}
+    res = server.session.post(server.url + "/datasets/generic/create/image-segmentation.json", data=data,
+                              files={"train_archive": ("seg.zip", open(archive, "rb"))})
+    assert res.ok, res.text
+    job = wait_done(server, res.json()["id"])
+    assert job["status"] == "Done", job
+    assert job["segmentation"]["splits"]["train"]["entries"] == 18 and job["segmentation"]["splits"]["val"]["entries"] == 6
+    assert job["segmentation"]["labels"][3] == "triangle"

@@ -59,6 +59,7 @@
     if (r.per_class_iou) {
       $("seg-report-per-class").hidden = false;
       $("seg-report-per-class").tBodies[0].innerHTML = r.per_class_iou.map((iou, i) => `<tr><td>${chip((r.palette || [])[i])} ${dx.esc(r.labels[i])}</td><td>${iou == null ? "—" : iou.toFixed(3)}</td></tr>`).join("");
+      confusion($("seg-report-confusion"), r.confusion, r.labels);
       $("seg-gallery-title").hidden = false;
       const byIndex = new Map(data.images.map((im) => [im.index, im]));
       $("seg-gallery").innerHTML = (r.gallery || []).map((i) => `<figure class="triptych">${["image", "label", "predicted"].map((part) =>
