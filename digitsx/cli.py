@@ -68,10 +68,20 @@ def main(argv: list[str] | None = None) -> int:
                            "{train,val}, DEST/voc/{train,val}")
     demo.add_argument("--shapes", type=int, metavar="N",
                       help="N generated shapes images with labels in every format (KITTI, COCO, VOC, YOLO)")
+    demo.add_argument("--segmentation", type=int, metavar="N",
+                      help="N generated shapes images with class maps in every format (palette, "
+                           "colour map, CVAT, COCO polygons and RLE)")
     from .auth.cli import add_parser as add_users_parser, run as run_users
 
     add_users_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "demo-data" and args.segmentation:
+        from .segmentation.shapes import write_shapes as write_segmentation
+
+        write_segmentation(args.dest, train=args.segmentation, val=max(1, args.segmentation // 4))
+        print(f"wrote {args.segmentation} + {max(1, args.segmentation // 4)} images with palette/, rgb/ "
+              f"(+ colormap.txt), cvat/ and coco/ labels and classes.txt under {args.dest}")
+        return 0
     if args.command == "demo-data" and (args.detection or args.shapes):
         from .detection.demo import write_trees
         from .detection.shapes import write_shapes
