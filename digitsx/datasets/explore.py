@@ -23,6 +23,14 @@ def _int(args: Mapping, name: str, default: int) -> int:
         raise BadRequest(f"{name}: expected an integer, got {args.get(name)!r}") from None
 
 
+def page_args(args: Mapping, splits: tuple[str, ...] = ("train", "val")) -> tuple[str, int, int]:
+    """Explore's ``split``, ``page`` and ``size`` (at most 100), checked: a 400 names the field."""
+    split = args.get("split", splits[0])
+    if split not in splits:
+        raise BadRequest(f"split: must be one of {', '.join(splits)}, got {split!r}")
+    return split, max(0, _int(args, "page", 0)), min(100, max(1, _int(args, "size", 24)))
+
+
 def gallery(job, folder: Path, args: Mapping) -> dict[str, Any]:
     """``{db, page, size, label, total, pages, labels, items: [{index, label, name, url}]}``."""
     split = args.get("db", "train")

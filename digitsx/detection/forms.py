@@ -14,8 +14,7 @@ from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..files import InputError
-from ..models import registry
-from ..models.forms import BACKBONE, TRAINING, ModelJob, generic_model
+from ..models.forms import ModelJob, generic_form, generic_model
 from . import DATASET
 from .labels import FORMATS, parse
 
@@ -118,22 +117,11 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
     return DatasetForm(name, group, spec, uploads)
 
 
-MODEL_FORM = TRAINING | Form("New object detection model", {
-    "method": Field("choice", "standard", options=("standard", "previous", "backbone", "custom"),
-                    help="backbone: a standard network whose backbone starts from a classification "
-                         "model's snapshot or a pretrained model"),
-    **BACKBONE,
-    "standard_networks": Field("choice", "ssdlite320_mobilenet_v3_large",
-                               options=registry.names("detection")),
-    "previous_networks": Field("id", help="a detection model to continue from"),
-    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
-    "custom_network": Field("text", help="Python defining build(num_classes, image_size) that "
-                                         "returns a torchvision-style detector; needs can_run_code"),
-    "aug_flip": Field("choice", "fliplr", options=("none", "fliplr"), help="boxes flip too"),
-    "aug_scale": Field("float", 0.3, 0, 0.9, help="scale jitter: a random crop of up to this "
-                                                   "fraction, boxes cropped with it"),
-    "aug_color": Field("float", 0.2, 0, 1, help="brightness and contrast jitter"),
-})
+MODEL_FORM = generic_form(
+    "New object detection model", "detection", "ssdlite320_mobilenet_v3_large", "object detection",
+    "build(num_classes, image_size) returning a torchvision-style detector", "boxes flip too",
+    "scale jitter: a random crop of up to this fraction, boxes cropped with it",
+    "brightness and contrast jitter")
 MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM",
                                   "learning_rate": "0.001", "lr_policy": "fixed", "batch_size": "16",
                                   "train_epochs": "30"}

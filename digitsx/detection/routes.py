@@ -55,21 +55,18 @@ def _dataset(job_id: str):
 @twin_route(bp, "/datasets/<job_id>/detection/explore")
 def explore(job_id: str):
     """A page of stored images with their boxes: ``split``, ``page``, ``size``, ``class``."""
+    from ..datasets.explore import page_args
     from ..datasets.folder import DatasetFolder
     from ..datasets.lmdb_io import LmdbReader
     from . import records
 
     job = _dataset(job_id)
     folder = DatasetFolder(platform().store.job_dir(job.id))
-    split = request.args.get("split", "train")
-    if split not in ("train", "val"):
-        raise BadRequest("split: train or val")
+    split, page_no, size = page_args(request.args)
     try:
-        page_no = max(0, int(request.args.get("page", 0)))
-        size = min(100, max(1, int(request.args.get("size", 24))))
         wanted = int(request.args["class"]) if request.args.get("class", "") != "" else None
     except ValueError:
-        raise BadRequest("page, size and class are whole numbers") from None
+        raise BadRequest("class: expected a class id") from None
     total = folder.entries(split)
     items = []
     if total and folder.has_split(split):

@@ -196,6 +196,26 @@ def backbone_source(r: FieldReader, store) -> dict:
     return {"job_id": job_id, "name": f"{job.name} (epoch {epoch:g})", "file": str(path)}
 
 
+def generic_form(title: str, task: str, default: str, what: str, signature: str,
+                 flip: str, scale: str, color: str) -> Form:
+    """A generic task's model form (detection, segmentation): :data:`TRAINING`, the network
+    (standard, continued, backbone from classification weights, custom), and augmentation that
+    moves the boxes or labels with the pixels (``flip``, ``scale``, ``color``: the helps)."""
+    return TRAINING | Form(title, {
+        "method": Field("choice", "standard", options=("standard", "previous", "backbone", "custom"),
+                        help="backbone: a standard network whose backbone starts from a classification "
+                             "model's snapshot or a pretrained model"),
+        **BACKBONE,
+        "standard_networks": Field("choice", default, options=registry.names(task)),
+        "previous_networks": Field("id", help=f"a {what} model to continue from"),
+        "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
+        "custom_network": Field("text", help=f"Python defining {signature}; needs can_run_code"),
+        "aug_flip": Field("choice", "fliplr", options=("none", "fliplr"), help=flip),
+        "aug_scale": Field("float", 0.3, 0, 0.9, help=scale),
+        "aug_color": Field("float", 0.2, 0, 1, help=color),
+    })
+
+
 def generic_model(form: Form, defaults: dict, values: dict[str, Any], store, config: dict,
                   dataset_kind: str, model_kind: str, what: str, signature: str):
     """A generic task's model form (detection, segmentation): the dataset of ``dataset_kind``, a

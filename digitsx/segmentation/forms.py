@@ -11,8 +11,7 @@ from ..archives import archive_suffix
 from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, Form
-from ..models import registry
-from ..models.forms import BACKBONE, TRAINING, generic_model
+from ..models.forms import generic_form, generic_model
 from . import DATASET, MODEL
 
 DATASET_FORM = Form("New segmentation dataset", {
@@ -97,19 +96,10 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
     return DatasetForm(name, group, spec, uploads)
 
 
-MODEL_FORM = TRAINING | Form("New segmentation model", {
-    "method": Field("choice", "standard", options=("standard", "previous", "backbone", "custom"),
-                    help="backbone: a torchvision segmenter whose backbone starts from a classification "
-                         "model's snapshot or a pretrained model"),
-    **BACKBONE,
-    "standard_networks": Field("choice", "lraspp_mobilenet_v3_large", options=registry.names("segmentation")),
-    "previous_networks": Field("id", help="a segmentation model to continue from"),
-    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
-    "custom_network": Field("text", help="Python defining build(num_classes, in_channels); needs can_run_code"),
-    "aug_flip": Field("choice", "fliplr", options=("none", "fliplr"), help="labels flip too"),
-    "aug_scale": Field("float", 0.3, 0, 0.9, help="scale jitter: a random crop, labels nearest"),
-    "aug_color": Field("float", 0.2, 0, 1, help="brightness jitter (images only)"),
-})
+MODEL_FORM = generic_form(
+    "New segmentation model", "segmentation", "lraspp_mobilenet_v3_large", "segmentation",
+    "build(num_classes, in_channels)", "labels flip too",
+    "scale jitter: a random crop, labels nearest", "brightness jitter (images only)")
 MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM", "learning_rate": "0.001",
                                   "lr_policy": "fixed", "batch_size": "8", "train_epochs": "30"}
 

@@ -128,18 +128,12 @@ def _dataset(job_id: str):
 @twin_route(bp, "/datasets/<job_id>/segmentation/explore")
 def explore(job_id: str):
     """A page of stored images with their labels overlaid (``split``, ``page``, ``size``)."""
+    from ..datasets.explore import page_args
     from ..datasets.folder import DatasetFolder
 
     job = _dataset(job_id)
     folder = DatasetFolder(platform().store.job_dir(job.id))
-    split = request.args.get("split", "train")
-    if split not in ("train", "val"):
-        raise BadRequest("split: train or val")
-    try:
-        page_no = max(0, int(request.args.get("page", 0)))
-        size = min(100, max(1, int(request.args.get("size", 24))))
-    except ValueError:
-        raise BadRequest("page and size are whole numbers") from None
+    split, page_no, size = page_args(request.args)
     total = folder.entries(split)
     indexes = range(page_no * size, min(total, (page_no + 1) * size))
     data = {"split": split, "page": page_no, "size": size, "total": total, "labels": folder.labels,
