@@ -39,7 +39,8 @@ class Platform:
         uuids = {d["index"]: d["uuid"] for d in self.devices}
         self.runner = Runner(self.store, self.events.task, socketio.start_background_task,
                              socketio.sleep, self._on_exit, float(cfg["ABORT_GRACE_SECONDS"]),
-                             lambda ids: ",".join(uuids.get(i, str(i)) for i in ids))
+                             lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),
+                             prestart=bool(cfg.get("PRESTART_WORKER")))
         self.scheduler = Scheduler(self.store, self.pool, self.runner,
                                    socketio.start_background_task)
         self.history = History(self.store.job_dir, self._gpus_of,
@@ -80,8 +81,9 @@ class Platform:
             return
         self.lock.acquire()  # before recovery: it must never touch a live server's jobs
         self.started = True
-        self.scheduler.recover()
+        self.scheduler.recover()  # stops orphans: before the prestarted worker starts
         self.scheduler.tick()
+        self.runner.prestart_if_idle()
         self.scheduler.start()
         socketio.start_background_task(self.telemetry.run)
         socketio.start_background_task(self.serving.reap_forever)
@@ -89,6 +91,7 @@ class Platform:
     def stop(self) -> None:
         """Stop the loops (running workers are left to finish or be aborted)."""
         self.scheduler.stop()
+        self.runner.close_prestarted()
         self.telemetry.stop()
         self.serving.stop()
         self.lock.release()

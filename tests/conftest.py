@@ -58,7 +58,8 @@ def make_app(tmp_path):
 
     def make(**config):
         cfg = {"JOBS_DIR": str(tmp_path / "jobs"), "PLUGINS": [PLUGIN], "TESTING": True,
-               "SCHEDULER_AUTOSTART": False, "ABORT_GRACE_SECONDS": 1.0, "SECRET_KEY": "test"}
+               "SCHEDULER_AUTOSTART": False, "ABORT_GRACE_SECONDS": 1.0, "SECRET_KEY": "test",
+               "PRESTART_WORKER": False}
         cfg.update(config)
         if "DATABASE_URL" not in cfg:  # a fresh database (PostgreSQL: emptied) per new app
             cfg["DATABASE_URL"] = database_url(tmp_path)
@@ -127,6 +128,7 @@ class Server:
         self.jobs_dir = jobs_dir
         self.host = host
         self.env = {**os.environ, "DIGITSX_PLUGINS": PLUGIN, "DIGITSX_ABORT_GRACE_SECONDS": "2",
+                    "DIGITSX_PRESTART_WORKER": "0",
                     "DIGITSX_SECRET_KEY": "test", **env}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -60,6 +60,72 @@ def write(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
+def host_copy(state):
+    """A copy of ``state`` (nested dicts and lists of tensors) in host memory, taken now: the
+    loop may change the live tensors as soon as this returns. GPU tensors are copied into
+    pinned buffers without waiting one by one, then synchronised once."""
+    import torch
+
+    pending = []
+
+    def copy(value):
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+            if value.is_cuda:
+                host = torch.empty(value.shape, dtype=value.dtype, pin_memory=True)
+                host.copy_(value, non_blocking=True)
+                pending.append(value.device)
+                return host
+            return value.clone()
+        if isinstance(value, dict):
+            return {k: copy(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(copy(v) for v in value)
+        return value
+
+    out = copy(state)
+    for device in set(pending):
+        torch.cuda.synchronize(device)
+    return out
+
+
+class BackgroundWriter:
+    """Writes snapshots off the training loop: :meth:`submit` takes a host copy of the state
+    (see :func:`host_copy`) and returns; a thread writes the file atomically and then calls
+    ``done``. One write at a time; a failed write (a full disk) is raised by the next
+    :meth:`submit` or by :meth:`wait`, so the job still ends in Error with the reason."""
+
+    def __init__(self) -> None:
+        self.thread = None
+        self.error: BaseException | None = None
+
+    def submit(self, path: Path, state: dict, done=None) -> None:
+        import threading
+
+        self.wait()
+        snapshot = host_copy(state)
+
+        def work() -> None:
+            try:
+                write(path, snapshot)
+                if done is not None:
+                    done()
+            except BaseException as err:  # noqa: BLE001 - re-raised in the loop's thread
+                self.error = err
+
+        self.thread = threading.Thread(target=work, name="snapshot-writer", daemon=False)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Until the write in flight is done; raises its error if it failed."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+
 def prune(folder: Path, keep: int) -> list[dict]:
     """Delete all but the newest ``keep`` snapshots; the kept ones as ``{epoch, file}``."""
     found = snapshots(folder)

@@ -1,10 +1,28 @@
-"""Task-neutral data loading for the trainer: a seeded DataLoader over any map-style dataset."""
+"""Task-neutral data loading for the trainer.
+
+Two ways to feed a split:
+
+- :func:`loader`: a seeded DataLoader with worker processes reading LMDB (the streaming path,
+  for datasets larger than memory);
+- :class:`MemoryLoader`: a split small enough to hold (see :func:`memory_budget`) is read
+  **once**, on every core, and each epoch is cut into batches by index in the training process:
+  no worker processes, no per-item Python, no per-epoch re-reading. Images of one shape with
+  integer labels are stacked into one tensor (on the GPU when training there and it fits), so
+  a batch is a single ``index_select``.
+
+Both expose what the trainer uses: ``len()``, iteration, a ``generator`` (its state goes into
+snapshots, so a resumed job draws the same order), and a DistributedSampler under DDP.
+"""
 from __future__ import annotations
 
+import math
 import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.data._utils.collate import default_collate
 
 
 def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: int,
@@ -21,10 +39,125 @@ def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: 
                       prefetch_factor=4 if workers > 0 else None)
 
 
-def default_loader_workers() -> int:
-    """Loader processes: every core but one for the training loop (at least 1, at most 8)."""
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: a container's or a reservation's)."""
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(8, cores - 1))
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_loader_workers(processes: int = 1) -> int:
+    """Loader processes for one of ``processes`` training processes on this node: its share of
+    the usable cores, less one for the training loop itself (at least 1; no fixed cap)."""
+    return max(1, usable_cores() // max(1, processes) - 1)
+
+
+def memory_budget() -> int:
+    """Bytes a job may hold decoded in memory: ``DIGITSX_IN_MEMORY_MB`` when set (0 turns the
+    in-memory path off), else a quarter of the available memory, at most 8 GiB."""
+    raw = os.environ.get("DIGITSX_IN_MEMORY_MB")
+    if raw not in (None, ""):
+        return max(0, int(float(raw) * 2**20))
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except Exception:  # noqa: BLE001 - no psutil: be modest
+        available = 2 * 2**30
+    return min(8 * 2**30, available // 4)
+
+
+def item_bytes(item: Any) -> int:
+    """The bytes of the tensors and arrays in one dataset item (nested tuples, lists, dicts)."""
+    if isinstance(item, torch.Tensor):
+        return item.element_size() * item.nelement()
+    if hasattr(item, "nbytes"):
+        return int(item.nbytes)
+    if isinstance(item, dict):
+        return sum(item_bytes(v) for v in item.values())
+    if isinstance(item, (tuple, list)):
+        return sum(item_bytes(v) for v in item)
+    return 8
+
+
+def decoded_size(images: Dataset) -> int:
+    """Estimated bytes of a whole split decoded: its first item × its length."""
+    n = len(images)  # type: ignore[arg-type]
+    return item_bytes(images[0]) * n if n else 0
+
+
+def read_all(images: Dataset, threads: int) -> list:
+    """Every item of ``images``, read with ``threads`` threads (LMDB reads and image decoding
+    release the GIL), in index order."""
+    n = len(images)  # type: ignore[arg-type]
+    if threads <= 1 or n < 256:
+        return [images[i] for i in range(n)]
+    chunk = math.ceil(n / (threads * 4))
+
+    def part(start: int) -> list:
+        return [images[i] for i in range(start, min(n, start + chunk))]
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [item for items in pool.map(part, range(0, n, chunk)) for item in items]
+
+
+class MemoryLoader:
+    """A split read once into memory, then served in seeded batches by index."""
+
+    def __init__(self, images: Dataset, batch_size: int, shuffle: bool, seed: int, *,
+                 sampler=None, collate: Callable | None = None, threads: int = 1,
+                 device: torch.device | None = None, device_budget: int = 0) -> None:
+        self.batch_size, self.shuffle, self.sampler = batch_size, shuffle, sampler
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed)
+        self.items = read_all(images, threads)
+        self.n = len(self.items)
+        self.collate = collate
+        self.stacked: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.location = "host"
+        if collate is None and self._stackable():
+            pixels = torch.stack([item[0] for item in self.items])
+            labels = torch.tensor([int(item[1]) for item in self.items], dtype=torch.long)
+            if device is not None and device.type == "cuda" and \
+                    item_bytes(pixels) + item_bytes(labels) <= device_budget:
+                pixels, labels = pixels.to(device), labels.to(device)  # batches never leave the GPU
+                self.location = str(device)
+            self.stacked = (pixels, labels)
+            self.items = []  # the stacked copy is the one kept
+        self.bytes = item_bytes(self.stacked) if self.stacked is not None else item_bytes(self.items)
+
+    def _stackable(self) -> bool:
+        """Items ``(tensor, int)`` of one shape: default_collate would stack them."""
+        if not self.items:
+            return False
+        first = self.items[0]
+        if not (isinstance(first, tuple) and len(first) == 2 and isinstance(first[0], torch.Tensor)
+                and isinstance(first[1], int)):
+            return False
+        shape = first[0].shape
+        return all(item[0].shape == shape for item in self.items)
+
+    def __len__(self) -> int:
+        count = len(self.sampler) if self.sampler is not None else self.n
+        return max(1, math.ceil(count / self.batch_size)) if count else 0
+
+    def order(self) -> torch.Tensor:
+        """This epoch's indices: the sampler's share, a seeded permutation, or 0..n-1."""
+        if self.sampler is not None:
+            return torch.tensor(list(iter(self.sampler)), dtype=torch.long)
+        if self.shuffle:
+            return torch.randperm(self.n, generator=self.generator)
+        return torch.arange(self.n)
+
+    def __iter__(self) -> Iterator:
+        order = self.order()
+        if self.stacked is not None:
+            pixels, labels = self.stacked
+            order = order.to(pixels.device)
+            for idx in order.split(self.batch_size):
+                yield pixels.index_select(0, idx), labels.index_select(0, idx)
+            return
+        collate = self.collate or default_collate
+        for idx in order.split(self.batch_size):
+            yield collate([self.items[i] for i in idx.tolist()])

@@ -36,7 +36,7 @@ def train_one_epoch(model: torch.nn.Module, task: Task, optimizer: torch.optim.O
                     accumulation: int = 1, lr_at: Callable[[int], float] = lambda step: 0.0,
                     generator: torch.Generator | None = None, world: int = 1,
                     report: Callable[[float, int, dict[str, float], float], None] | None = None,
-                    reports_per_epoch: int = 5) -> None:
+                    reports_per_epoch: int = 5, phases: Any = None) -> None:
     """One pass over ``loader``: set the policy's rate every ``accumulation`` batches, step the
     optimizer, and call ``report(epoch, step, means, images_per_second)`` a few times."""
     model.train()
@@ -45,7 +45,11 @@ def train_one_epoch(model: torch.nn.Module, task: Task, optimizer: torch.optim.O
     loss_sum = torch.zeros((), device=device)
     sums: dict[str, torch.Tensor] = {}
     seen, tick = 0, time.perf_counter()
-    for i, batch in enumerate(loader):
+    waited, batches_iter = 0.0, iter(loader)
+    for i in range(batches):
+        wait_start = time.perf_counter()
+        batch = next(batches_iter)
+        waited += time.perf_counter() - wait_start
         if i % accumulation == 0:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(progress.step) * group.get("lr_mult", 1.0)
@@ -82,6 +86,8 @@ def train_one_epoch(model: torch.nn.Module, task: Task, optimizer: torch.optim.O
                 report(epoch, i + 1, means, seen / max(now - tick, 1e-9))
             loss_sum = torch.zeros((), device=device)
             sums, seen, tick = {}, 0, now
+    if phases is not None:
+        phases.add("waiting for data", waited)
 
 
 @torch.no_grad()

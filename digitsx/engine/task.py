@@ -28,6 +28,14 @@ class Task:
 
     name = "task"
     collate: Any = None  # the DataLoader's collate_fn (detection batches are lists)
+    eval_batch_scale = 2  # validation batches are this many training batches (no gradients)
+    fixed_input_size = True  # every batch has one shape: cudnn.benchmark pays off
+
+    def streamed(self, split: Any) -> tuple[Any, Any]:
+        """(dataset, collate) for loader processes when a split does not fit in memory. A task
+        may hand the processes encoded records instead, and decode a batch on the device in
+        ``to_device`` (classification does on CUDA with JPEG)."""
+        return split, self.collate
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec  # a TrainingSpec (the engine's fields; a task's own are in spec.extra)

@@ -20,8 +20,9 @@ from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter
 from . import checkpoint, schedules
-from .data import default_loader_workers, loader
+from .data import MemoryLoader, decoded_size, default_loader_workers, loader, memory_budget, usable_cores
 from .loop import Progress, TrainingError, evaluate, train_one_epoch
+from .phases import Phases, process_age
 from .spec import Solver, TrainingSpec
 from .task import Task
 
@@ -72,6 +73,7 @@ class Trainer:
 
     def __init__(self, folder: Path, spec: TrainingSpec, out: Emitter, task: Task) -> None:
         self.folder, self.spec, self.task = folder, spec, task
+        self.phases = Phases()
         self.world, self.rank, local = distributed()
         self.device = pick_device(local, self.world)
         if self.world > 1:
@@ -86,6 +88,8 @@ class Trainer:
         self.amp = bool(spec.amp) and self.device.type == "cuda"
         self.channels_last = bool(spec.channels_last) and self.device.type == "cuda"
         task.device = self.device
+        if self.device.type == "cuda" and task.fixed_input_size:
+            torch.backends.cudnn.benchmark = True  # one shape all along: pick the fastest kernels
         self.net = task.build().to(self.device)  # the bare module: snapshots
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -95,8 +99,12 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.aug_gen = torch.Generator(device=self.device)
         self.aug_gen.manual_seed(self.seed + 1)
+        self.writer = checkpoint.BackgroundWriter()
+        start = time.perf_counter()
         self.load_data()
+        self.phases.add("reading", time.perf_counter() - start)
         self.progress = Progress(total_steps=self.total_steps)
+        self.phases.add("start-up", max(0.0, process_age() - self.phases.seconds["reading"]))
 
     @property
     def epoch(self) -> int:
@@ -107,42 +115,72 @@ class Trainer:
         return self.progress.step
 
     def load_data(self) -> None:
+        """The training and validation loaders: both splits held in memory when they fit
+        (:func:`~.data.memory_budget`), else streamed by loader processes, one per usable core
+        but one (``loader_workers`` overrides)."""
         spec, data = self.spec, self.task.dataset()
-        workers = int(spec.loader_workers or default_loader_workers())
+        workers = int(spec.loader_workers or default_loader_workers(self.world))
         pin = self.device.type == "cuda"
-        train = data.split("train")
-        if train is None:
+        train, val = data.split("train"), data.split("val")
+        if train is None or len(train) == 0:
             raise TrainingError("the dataset has no training images")
         batch = max(1, int(spec.batch_size) // self.world)  # the form's batch is global
+        val_batch = max(1, int(spec.batch_size) * int(self.task.eval_batch_scale))
         shuffle = bool(spec.shuffle)
         self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
             if self.world > 1 else None
-        collate = self.task.collate
-        self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
-        val = data.split("val")
-        self.val_loader = loader(val, int(spec.batch_size), False, max(1, workers // 2),
-                                 self.seed, pin, None, collate) if val is not None else None
+        size = decoded_size(train) + (decoded_size(val) if val is not None else 0)
+        if size <= memory_budget() and spec.extra.get("data_path", "auto") != "stream":
+            threads = max(1, usable_cores() // self.world)
+            gpu_budget = 0
+            if self.device.type == "cuda":
+                gpu_budget = torch.cuda.get_device_properties(self.device).total_memory // 4
+            collate = self.task.collate
+            self.train_loader = MemoryLoader(train, batch, shuffle, self.seed, sampler=self.sampler,
+                                             collate=collate, threads=threads, device=self.device,
+                                             device_budget=gpu_budget)
+            self.val_loader = MemoryLoader(val, val_batch, False, self.seed, collate=collate,
+                                           threads=threads, device=self.device,
+                                           device_budget=gpu_budget) if val is not None else None
+            held = self.train_loader.bytes + (self.val_loader.bytes if self.val_loader else 0)
+            self.data_path = f"in memory ({held / 2**20:.1f} MiB on {self.train_loader.location})"
+        else:
+            train, collate = self.task.streamed(train)
+            self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
+            if val is not None:
+                val, val_collate = self.task.streamed(val)
+                self.val_loader = loader(val, val_batch, False, max(1, workers // 2),
+                                         self.seed, pin, None, val_collate)
+            else:
+                self.val_loader = None
+            self.data_path = f"streamed by {workers} loader process(es)" + \
+                (f", decoded on {self.device}" if collate is not self.task.collate else "")
         self.accumulation = max(1, int(spec.batch_accumulation or 1))
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / self.accumulation))
         self.total_steps = self.steps_per_epoch * int(spec.train_epochs)
 
     # -- snapshots ------------------------------------------------------------------------
     def save(self, epoch: int) -> None:
-        """Everything needed to resume after ``epoch``."""
+        """Everything needed to resume after ``epoch``: copied to host memory here, written to
+        disk (atomically) by a background thread while training goes on; the snapshot event
+        follows the file."""
         if self.rank != 0:
             return
         path = checkpoint.snapshot_path(self.folder, epoch)
-        checkpoint.write(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
+        keep = int(self.spec.keep_snapshots or 0)
+
+        def done() -> None:
+            self.out.snapshot(epoch, path.name)
+            if keep > 0:
+                self.out.result(snapshots=checkpoint.prune(self.folder, keep))
+
+        self.writer.submit(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
                     "seed": self.seed, "torch_rng": torch.get_rng_state(),
                     "loader_rng": self.train_loader.generator.get_state(),
                     "aug_rng": self.aug_gen.get_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-                    "python_rng": list(random.getstate()[1])})
-        self.out.snapshot(epoch, path.name)
-        keep = int(self.spec.keep_snapshots or 0)
-        if keep > 0:
-            self.out.result(snapshots=checkpoint.prune(self.folder, keep))
+                    "python_rng": list(random.getstate()[1])}, done)
 
     def restore(self, path: Path) -> None:
         """Continue from a snapshot: weights, optimizer, RNG, epoch."""
@@ -182,7 +220,8 @@ class Trainer:
         train_one_epoch(self.model, self.task, self.optimizer, self.train_loader, self.device,
                         self.progress, scaler=self.scaler, amp=self.amp,
                         channels_last=self.channels_last, accumulation=self.accumulation,
-                        lr_at=self.lr_at, generator=self.aug_gen, world=self.world, report=report)
+                        lr_at=self.lr_at, generator=self.aug_gen, world=self.world, report=report,
+                        phases=self.phases)
 
     def evaluate(self) -> tuple[dict, dict]:
         return evaluate(self.net, self.task, self.val_loader, self.device, amp=self.amp,
@@ -198,7 +237,7 @@ class Trainer:
         epochs = int(self.spec.train_epochs)
         self.out.log(f"training {self.spec.network_name} on "
                      f"{self.device} for {epochs} epochs, {self.steps_per_epoch} steps/epoch, "
-                     f"seed {self.seed}, amp {self.amp}")
+                     f"seed {self.seed}, amp {self.amp}; data {self.data_path}")
         if self.rank == 0:
             (self.folder / "network.json").write_text(json.dumps(self.task.describe(self.net), indent=1))
         val_every = max(1, int(float(self.spec.val_interval or 1)))
@@ -206,17 +245,25 @@ class Trainer:
         while self.epoch < epochs:
             if self.sampler is not None:
                 self.sampler.set_epoch(self.epoch)
-            self.train_one_epoch()
+            with self.phases.time("training"):
+                self.train_one_epoch()
             self.progress.epoch += 1
             if self.rank == 0 and self.val_loader is not None and \
                     (self.epoch % val_every == 0 or self.epoch == epochs):
-                scalars, details = self.evaluate()
+                with self.phases.time("validation"):
+                    scalars, details = self.evaluate()
                 self.out.metric("val", self.epoch, self.step, **scalars)
                 self.out.result(validation={"epoch": self.epoch, **scalars, **details},
                                 **self.task.result())
             if self.epoch % snap_every == 0 or self.epoch == epochs:
-                self.save(self.epoch)
+                with self.phases.time("snapshots"):
+                    self.save(self.epoch)
             if self.world > 1:
                 dist.barrier()  # the others wait while rank 0 validates and saves
+        with self.phases.time("snapshots"):
+            self.writer.wait()  # the last file is on disk before the job says Done
+        if self.rank == 0:
+            self.out.log(f"phases: {self.phases.line()}")
+            self.out.result(timings=self.phases.as_dict())
         if self.world > 1:
             dist.destroy_process_group()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -51,11 +52,14 @@ class Emitter:
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.lock = threading.Lock()  # a background snapshot writer speaks too
 
     def emit(self, event: str, **fields: Any) -> None:
         """Write one event and flush it, so the page sees it at once."""
-        self.stream.write(encode(event, **fields))
-        self.stream.flush()
+        line = encode(event, **fields)
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
 
     def progress(self, done: float, total: float) -> None:
         """Report ``done`` out of ``total`` units of work."""

@@ -52,12 +52,15 @@ class Runner:
     def __init__(self, store: JobStore, publish: Callable[[str, str, dict], None],
                  spawn: Callable[..., Any], sleep: Callable[[float], Any],
                  on_exit: Callable[[str], None], grace: float = 10.0,
-                 gpu_names: Callable[[tuple[int, ...]], str] | None = None) -> None:
+                 gpu_names: Callable[[tuple[int, ...]], str] | None = None,
+                 prestart: bool = False) -> None:
         self.store = store
         self.publish = publish  # publish(job_id, event_name, data): live events to the job's room
         self.spawn, self.sleep, self.on_exit, self.grace = spawn, sleep, on_exit, grace
         self.gpu_names = gpu_names or (lambda ids: ",".join(map(str, ids)))
         self.handles: dict[str, Handle] = {}
+        self.prestart = prestart  # keep a worker with torch imported ready while idle
+        self.ready: subprocess.Popen | None = None
 
     def command(self, job: Job, reservation: Reservation | None = None) -> list[str]:
         """The worker's command line: one process, or one per GPU under torchrun (DDP) for a
@@ -80,13 +83,62 @@ class Runner:
         return launch.environment(self.store.jobs_dir, self.gpu_names(reservation.gpus),
                                   DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
 
+    # -- a worker started ahead of its job (digitsx.jobs.prestart) ----------------------------
+    def prestart_if_idle(self) -> None:
+        """With no job running, start a worker that imports torch now and waits for the next
+        training job (it would otherwise spend ~5 s of its start importing). Never while a job
+        runs: on a small machine the imports would slow that job down by as much."""
+        if not self.prestart or self.handles or (self.ready is not None and self.ready.poll() is None):
+            return
+        try:
+            self.ready = launch.launch([sys.executable, "-m", "digitsx.jobs.prestart"],
+                                       self.store.jobs_dir, cwd=self.store.jobs_dir,
+                                       stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:
+            log.exception("could not prestart a worker")
+            self.ready = None
+
+    def close_prestarted(self) -> None:
+        """End the waiting worker (the server stops)."""
+        ready, self.ready = self.ready, None
+        if ready is not None and ready.poll() is None:
+            _signal_group(ready.pid, signal.SIGKILL)
+            ready.wait()
+
+    def _hand_over(self, command: list[str], folder: Path, env: dict[str, str]) -> subprocess.Popen | None:
+        """Give ``python -m module JOB_DIR`` to the prestarted worker; None if there is none."""
+        ready, self.ready = self.ready, None
+        if ready is None or ready.poll() is not None or len(command) != 4 or command[1] != "-m":
+            if ready is not None and ready.poll() is None:
+                self.ready = ready  # not this job: keep it for the next
+            return None
+        job = {"module": command[2], "args": command[3:], "cwd": str(folder),
+               "stderr": str(folder / "log.txt"), "env": env}
+        try:
+            assert ready.stdin is not None
+            ready.stdin.write(json.dumps(job) + "\n")
+            ready.stdin.close()
+        except (OSError, ValueError):  # it died meanwhile: start the job the usual way
+            _signal_group(ready.pid, signal.SIGKILL)
+            return None
+        return ready
+
     def start(self, job: Job, reservation: Reservation) -> Handle:
-        """Launch the worker and a watcher for it; raises OSError if it cannot start."""
+        """Launch the worker and a watcher for it; raises OSError if it cannot start. A
+        training job is handed to the prestarted worker when one is waiting."""
         folder = self.store.job_dir(job.id)
-        with open(folder / "log.txt", "ab") as stderr:
-            proc = launch.launch(self.command(job, reservation), self.store.jobs_dir,
-                                 gpus=self.gpu_names(reservation.gpus), cwd=folder, stderr=stderr,
-                                 DIGITSX_JOB_ID=job.id, DIGITSX_DEVICE=reservation.device)
+        command = self.command(job, reservation)
+        gpus = self.gpu_names(reservation.gpus)
+        proc = None
+        if kinds.get(job.kind).distributed:
+            proc = self._hand_over(command, folder, {
+                "CUDA_VISIBLE_DEVICES": gpus, "DIGITSX_JOB_ID": job.id,
+                "DIGITSX_DEVICE": reservation.device})
+        if proc is None:
+            with open(folder / "log.txt", "ab") as stderr:
+                proc = launch.launch(command, self.store.jobs_dir, gpus=gpus, cwd=folder,
+                                     stderr=stderr, DIGITSX_JOB_ID=job.id,
+                                     DIGITSX_DEVICE=reservation.device)
         handle = Handle(job.id, proc, folder)
         self.handles[job.id] = handle
         self.store.update(job.id, "attribute", pid=proc.pid)
@@ -134,6 +186,7 @@ class Runner:
         finally:
             self.handles.pop(handle.job_id, None)
             self.on_exit(handle.job_id)
+            self.prestart_if_idle()
 
     def _handle_line(self, handle: Handle, line: str, events) -> None:
         if not line.strip():

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..engine.spec import TrainingSpec
 from ..engine.task import Evaluator, Task
 from .augment import Augment, prepare
-from .data import DatasetInfo
+from .data import DatasetInfo, LmdbEncoded, collate_encoded, decode_batch
 from .networks import build_network, describe
 
 MAX_CONFUSION = 100  # classes; a larger matrix is not kept
@@ -20,6 +20,7 @@ MAX_CONFUSION = 100  # classes; a larger matrix is not kept
 
 class ClassificationTask(Task):
     name = "classification"
+    eval_batch_scale = 8  # validation is a forward pass: large batches, few of them
 
     def __init__(self, spec: TrainingSpec) -> None:
         super().__init__(spec)
@@ -37,8 +38,23 @@ class ClassificationTask(Task):
             self._mean[str(device)] = mean.to(device) if mean is not None else None
         return self._mean[str(device)]
 
+    def decode_on_device(self) -> bool:
+        """Stream JPEG records undecoded and decode batches on the device: on CUDA by default
+        (nvJPEG), or wherever the spec's ``decode`` says ``device``; ``host`` turns it off."""
+        choice = self.spec.extra.get("decode", "auto")
+        if self.info.encoding != "jpg" or choice == "host":
+            return False
+        return choice == "device" or (self.device is not None and self.device.type == "cuda")
+
+    def streamed(self, split):
+        if self.decode_on_device() and split is not None:
+            return LmdbEncoded(split.reader.path), collate_encoded
+        return split, self.collate
+
     def to_device(self, batch, device, channels_last, training, generator):
         images, labels = batch
+        if isinstance(images, list):  # encoded records (streamed): decode the batch here
+            images = decode_batch(images, self.info.channels, device)
         images = images.to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)

@@ -179,3 +179,32 @@ def test_the_page_json_is_pushed_only_to_a_watched_job(app, client):
     assert pages and pages[-1]["job"]["status"] == "Done" and "log" in pages[-1]["job"]
     assert set(built) == {job_id} and unwatched["id"] not in built
     watcher.disconnect(namespace="/jobs")
+
+
+def test_a_training_job_runs_in_the_prestarted_worker(make_app):
+    """The worker started ahead (torch imported while idle) takes the next training job with
+    that job's environment and log; a dataset job starts its own; a new one waits once idle."""
+    app = make_app(PRESTART_WORKER=True)
+    client = app.test_client()
+    login(client)
+    runner, store = app.extensions["digitsx"].runner, app.extensions["digitsx"].store
+    try:
+        runner.prestart_if_idle()
+        first = runner.ready
+        assert first is not None and first.poll() is None
+        job = run_job(app, client, kind="test.prestart", steps=3, delay=0.01, timeout=60)
+        assert job["status"] == "Done", job
+        assert store.get(job["id"]).result["worker_pid"] == first.pid
+        log = (store.job_dir(job["id"]) / "log.txt").read_text()
+        assert "CUDA_VISIBLE_DEVICES=''" in log and "starting at step 0 of 3 on cpu" in log
+        second = wait_for(lambda: runner.ready if runner.ready is not None and runner.ready.pid != first.pid
+                          else None, 10, what="a new prestarted worker")
+        counted = run_job(app, client, kind="test.count", steps=2, delay=0.01)
+        assert store.get(counted["id"]).result["worker_pid"] != second.pid  # not a training job
+        assert runner.ready is second and second.poll() is None
+        failed = run_job(app, client, kind="test.prestart", steps=3, fail=1, timeout=60)
+        assert failed["status"] == "Error" and "failing on purpose at step 1" in failed["error"]
+        assert store.get(failed["id"]).result["worker_pid"] == second.pid
+    finally:
+        runner.close_prestarted()
+    assert runner.ready is None and second.poll() is not None
