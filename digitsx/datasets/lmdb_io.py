@@ -8,7 +8,9 @@ little-endian. The payload is PNG or JPEG bytes, or raw ``H×W×C`` uint8 pixels
 from __future__ import annotations
 
 import io
+import os
 import struct
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -112,23 +114,31 @@ class LmdbWriter:
         self.env.close()
 
 
+_ENVS: dict[tuple[str, int], "lmdb.Environment"] = {}  # (path, pid) → the open environment
+_ENVS_LOCK = threading.Lock()
+
+
 class LmdbReader:
-    """Random access to a split's records; the environment opens on first use in a process."""
+    """Random access to a split's records. The environment opens on first use in a process and
+    is shared by every reader of that path in it (LMDB allows one per process), from any
+    thread. LMDB refuses to open a path in a forked child whose parent had it open: close it
+    before starting loader processes (:meth:`close`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._env = None
-        self._pid = None
+        self._where = str(self.path.resolve())
 
     @property
     def env(self):
-        import os
-
-        if self._env is None or self._pid != os.getpid():
-            self._env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False,
-                                  meminit=False, subdir=True)
-            self._pid = os.getpid()
-        return self._env
+        key = (self._where, os.getpid())
+        env = _ENVS.get(key)
+        if env is None:
+            with _ENVS_LOCK:
+                env = _ENVS.get(key)
+                if env is None:
+                    env = _ENVS[key] = lmdb.open(str(self.path), readonly=True, lock=False,
+                                                 readahead=False, meminit=False, subdir=True)
+        return env
 
     def __len__(self) -> int:
         return self.env.stat()["entries"]
@@ -150,7 +160,8 @@ class LmdbReader:
                 yield decode(value)
 
     def close(self) -> None:
-        """Close the environment (it reopens on next use)."""
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        """Close this process's environment of the path (it reopens on next use)."""
+        with _ENVS_LOCK:
+            env = _ENVS.pop((self._where, os.getpid()), None)
+        if env is not None:
+            env.close()

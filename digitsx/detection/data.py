@@ -16,6 +16,10 @@ class DetectionImages(Dataset):
     def __init__(self, path: Path, length: int) -> None:
         self.reader, self.length = LmdbReader(path), length
 
+    def close(self) -> None:
+        """Close the LMDB in this process (before loader processes fork; reopens on use)."""
+        self.reader.close()
+
     def __len__(self) -> int:
         return self.length
 

@@ -111,6 +111,7 @@ class MemoryLoader:
         self.batch_size, self.shuffle, self.sampler = batch_size, shuffle, sampler
         self.generator = torch.Generator()
         self.generator.manual_seed(seed)
+        self.started = False
         self.items = read_all(images, threads)
         self.n = len(self.items)
         self.collate = collate
@@ -146,7 +147,10 @@ class MemoryLoader:
         """This epoch's indices: the sampler's share, a seeded permutation, or 0..n-1."""
         if self.sampler is not None:
             return torch.tensor(list(iter(self.sampler)), dtype=torch.long)
-        if self.shuffle:
+        if self.shuffle:  # the first epoch in the order a DataLoader draws from this seed:
+            if not self.started:  # its first iterator takes its workers' base seed first
+                torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+                self.started = True
             return torch.randperm(self.n, generator=self.generator)
         return torch.arange(self.n)
 

@@ -145,6 +145,8 @@ class Trainer:
             held = self.train_loader.bytes + (self.val_loader.bytes if self.val_loader else 0)
             self.data_path = f"in memory ({held / 2**20:.1f} MiB on {self.train_loader.location})"
         else:
+            for split in (train, val):  # opened to size them: LMDB must not be open across a fork
+                getattr(split, "close", lambda: None)()
             train, collate = self.task.streamed(train)
             self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
             if val is not None:

@@ -56,6 +56,16 @@ def take(job: dict) -> None:
     if torch is not None and torch.cuda.is_initialized():
         raise RuntimeError("CUDA was initialised before the job's GPUs were known")
     sys.argv = ["-m", *[str(a) for a in job.get("args") or []]]
+    if torch is not None and os.environ.get("CUDA_VISIBLE_DEVICES"):
+        import threading
+
+        def init_cuda() -> None:  # the context starts while the job reads its data
+            try:
+                torch.cuda.init()
+            except Exception:  # noqa: BLE001 - the job's own first CUDA call reports it
+                pass
+
+        threading.Thread(target=init_cuda, name="cuda-init", daemon=True).start()
 
 
 def main() -> int:

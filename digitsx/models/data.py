@@ -20,6 +20,10 @@ class LmdbImages(Dataset):
             if Path(str(path) + "_labels.npy").exists() else len(self.reader)
         self.reader.close()  # reopened after fork, per worker process
 
+    def close(self) -> None:
+        """Close the LMDB in this process (before loader processes fork; reopens on use)."""
+        self.reader.close()
+
     def __len__(self) -> int:
         return self.length
 

@@ -49,6 +49,10 @@ def test_a_split_in_memory_is_stacked_and_served_in_seeded_batches():
     following = [ids(b) for b in loader]
     loader.generator.set_state(state)
     assert [ids(b) for b in loader] == following  # a resumed job draws the same next epoch
+    streamed = data.loader(Squares(), 8, True, workers=1, seed=5, pin=False)
+    fresh = MemoryLoader(Squares(), 8, True, seed=5)
+    # the first epoch's batches are those the loader processes would give from the same seed
+    assert [ids(b) for b in fresh] == [ids(b) for b in streamed]
     plain = MemoryLoader(Squares(), 16, False, seed=0)
     assert [i for batch in plain for i in ids(batch)] == list(range(50))
 
