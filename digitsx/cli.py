@@ -45,7 +45,8 @@ def devserver(argv: list[str] | None = None) -> None:
         print(f"digitsx-devserver: {err}", file=sys.stderr)
         sys.exit(2)
     except (OSError, SQLAlchemyError) as err:  # a read-only jobs folder, a port in use...
-        reason = getattr(err, "orig", None) or err
+        reason = getattr(err, "orig", None) or (
+            err.strerror if isinstance(err, OSError) and err.strerror and not err.filename else err)
         print(f"digitsx-devserver: cannot start: {reason}", file=sys.stderr)
         sys.exit(2)
 

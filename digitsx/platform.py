@@ -49,6 +49,9 @@ class Platform:
                                    self._on_telemetry, socketio.sleep,
                                    float(cfg["TELEMETRY_INTERVAL"]))
         self.events.server_state = self.gpu_state
+        from collections import deque
+
+        self.gpu_history: deque = deque(maxlen=600)  # the system page's utilisation history
         from .jobs.serving import WarmPool
 
         self.serving = WarmPool(self.store, self.scheduler,
@@ -70,6 +73,9 @@ class Platform:
     def _on_telemetry(self, sample: dict[str, Any]) -> None:
         self.events.telemetry(sample)
         self.history.record(sample)
+        self.gpu_history.append({"time": sample.get("time"), "gpus": [
+            {k: g.get(k) for k in ("index", "utilization", "memory_used", "memory_total")}
+            for g in sample.get("gpus") or []]})
 
     def _on_exit(self, job_id: str) -> None:
         self.scheduler.on_exit(job_id)

@@ -47,17 +47,40 @@ class NoDelayServer(pywsgi.WSGIServer):
         super().handle(sock, address)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else starts; a port in use is one clear
+    line (OSError) naming it and ``--port``, not a traceback after "serving on"."""
+    import errno
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+        return sock
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise OSError(err.errno, f"port {port} on {host} is already in use (another digitsx "
+                                     f"or another server?); choose another with --port") from None
+        if err.errno == errno.EACCES:
+            raise OSError(err.errno, f"no permission to listen on port {port} (ports below 1024 "
+                                     f"need root); choose another with --port") from None
+        raise
+
+
 def serve(host: str, port: int, debug: bool = False) -> None:
     """Create the app and serve it until SIGINT/SIGTERM."""
     from . import create_app
     from .config import is_loopback
 
+    listener = listen(host, port)
     app = create_app({"LISTEN_HOST": host,
                       "AUTH_DEFAULT": "open" if is_loopback(host) else "password"})
     app.debug = debug
     if not debug:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = NoDelayServer((host, port), app, log=None if not debug else log, error_log=log,
+    server = NoDelayServer(listener, app, log=None if not debug else log, error_log=log,
                            nodelay=bool(app.config.get("TCP_NODELAY", True)))
 
     def stop(*_):

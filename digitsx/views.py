@@ -86,3 +86,53 @@ def files(path: str):
 def openapi():
     """The OpenAPI 3.1 document of every JSON route."""
     return openapi_document(current_app)
+
+
+def _versions() -> dict[str, str]:
+    """Versions of the platform and what it stands on (read from the installed metadata: the
+    web process never imports torch)."""
+    import platform as host
+    from importlib import metadata
+
+    out = {"digitsx": current_app.config["VERSION"], "python": host.python_version()}
+    for name in ("torch", "torchvision", "flask", "flask-socketio", "sqlalchemy", "gevent", "lmdb",
+                 "pillow", "torchmetrics"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@twin_route(bp, "/system", endpoint="system")
+def system():
+    """The system page: versions, GPUs (memory, utilisation history, who holds each and its
+    queue), the host's CPU and memory, the jobs folder's disk; and what digitsx is (About)."""
+    import os
+
+    import psutil
+
+    p = platform()
+    jobs_dir = current_app.config["JOBS_DIR"]
+    disk = psutil.disk_usage(jobs_dir)
+    memory = psutil.virtual_memory()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    running = [j for j in p.store.db.jobs() if Status(j.status).active]
+    data = {
+        "versions": _versions(),
+        "gpus": {**p.gpu_state(), "telemetry": p.telemetry.last, "history": list(p.gpu_history)},
+        "host": {"cpu_cores": cores, "cpu_percent": psutil.cpu_percent(interval=None),
+                 "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+                 "memory_total": memory.total, "memory_available": memory.available},
+        "jobs_folder": {"path": jobs_dir, "disk_total": disk.total, "disk_free": disk.free,
+                        "disk_used": disk.used},
+        "database": p.store.db.engine.dialect.name,
+        "auth": current_app.config.get("AUTH"),
+        "jobs": {"total": len(p.store.db.jobs()), "active": len(running)},
+    }
+    if wants_json():
+        return data
+    return render_template("system.html", system=data)

@@ -33,7 +33,13 @@ ARCHIVE_TYPES = {"tar.gz": "application/gzip", "tgz": "application/gzip", "tar":
                  "zip": "application/zip"}
 
 
-@bp.route("/models/<job_id>/download", defaults={"extension": "tar.gz"})
+@bp.route("/models/<job_id>/download")
+def download_default(job_id: str):
+    """``download.tar.gz``. (A second rule with ``defaults`` would make Werkzeug answer the
+    documented ``download.tar.gz`` URL with a 308 to this one.)"""
+    return download(job_id, "tar.gz")
+
+
 @bp.route("/models/<job_id>/download.<path:extension>")
 def download(job_id: str, extension: str):
     """The snapshot (``?epoch=``, default the newest) as ``<id>_epoch_<E>.<ext>``: weights,

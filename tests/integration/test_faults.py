@@ -14,9 +14,9 @@ from tests.conftest import api_session, free_port, wait_for
 pytestmark = pytest.mark.server
 
 
-def devserver(jobs_dir: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def devserver(jobs_dir: Path, env: dict | None = None, port: int | None = None) -> subprocess.CompletedProcess:
     exe = shutil.which("digitsx-devserver", path=str(Path(sys.executable).parent))
-    return subprocess.run([exe or "digitsx-devserver", "--port", str(free_port()), "--jobs-dir",
+    return subprocess.run([exe or "digitsx-devserver", "--port", str(port or free_port()), "--jobs-dir",
                            str(jobs_dir)], env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=60)
 
@@ -45,6 +45,21 @@ def test_an_unusable_jobs_folder_is_one_clear_line(tmp_path):
     proc = devserver(blocker / "jobs")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("digitsx-devserver: cannot start:") and "a-file" in proc.stderr
+
+
+def test_a_port_in_use_is_one_line_naming_it_and_nothing_starts(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = devserver(tmp_path / "jobs", port=port)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "serving on" not in proc.stdout
+    assert proc.stderr.strip() == (f"digitsx-devserver: cannot start: port {port} on 127.0.0.1 is "
+                                   f"already in use (another digitsx or another server?); choose "
+                                   f"another with --port")
+    assert not (tmp_path / "jobs").exists()  # refused before the jobs folder or a worker was touched
 
 
 def test_bulk_delete_of_queued_jobs_is_one_pass(server_factory):

@@ -76,3 +76,53 @@ document.addEventListener("DOMContentLoaded", () => {
   const el = document.getElementById("gpu-badge");
   if (el && el.textContent.trim() === "…") dx.api("GET", "/gpus.json").then(dx.gpuBadge).catch(() => {});
 });
+
+/* In-page dialogs instead of the browser's confirm()/prompt(): styled like the page, keyboard
+   friendly (Enter confirms, Escape cancels), and testable. Both answer a Promise:
+   dx.confirm → true/false, dx.prompt → the text, or null when cancelled. */
+dx.dialog = (message, {input = null, ok = "OK", danger = false} = {}) => new Promise((resolve) => {
+  const dlg = document.createElement("dialog");
+  dlg.className = "dx-dialog";
+  dlg.innerHTML = `<form method="dialog"><p class="dialog-message"></p>
+    ${input !== null ? '<input type="text" class="dialog-input" autocomplete="off">' : ""}
+    <div class="dialog-buttons"><button value="cancel" type="submit" class="dialog-cancel">Cancel</button>
+    <button value="ok" type="submit" class="dialog-ok ${danger ? "danger" : "primary"}">${dx.esc(ok)}</button></div></form>`;
+  dlg.querySelector(".dialog-message").textContent = message;
+  const field = dlg.querySelector(".dialog-input");
+  if (field) field.value = input;
+  document.body.appendChild(dlg);
+  dlg.addEventListener("close", () => {
+    const yes = dlg.returnValue === "ok";
+    dlg.remove();
+    resolve(input !== null ? (yes ? field.value : null) : yes);
+  });
+  dlg.showModal();
+  (field || dlg.querySelector(".dialog-ok")).focus();
+});
+dx.confirm = (message, opts = {}) => dx.dialog(message, opts);
+dx.prompt = (message, value = "", opts = {}) => dx.dialog(message, {...opts, input: value});
+
+/* Light or dark: the system's choice (prefers-color-scheme) unless the toggle picked one; the
+   choice is kept in localStorage and applied before the page paints (base.html's head). */
+dx.theme = () => document.documentElement.dataset.theme ||
+  (window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+dx.cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+dx.styleCharts = () => {  // chart text and grid lines follow the theme
+  if (!window.Chart) return;
+  Chart.defaults.color = dx.cssVar("--muted") || "#666";
+  Chart.defaults.borderColor = dx.cssVar("--line") || "#ddd";
+  for (const chart of Object.values(Chart.instances || {})) chart.update("none");
+};
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.getElementById("theme-toggle");
+  const label = () => { if (toggle) toggle.textContent = dx.theme() === "dark" ? "☀ Light" : "☾ Dark"; };
+  label();
+  dx.styleCharts();
+  if (toggle) toggle.addEventListener("click", () => {
+    const next = dx.theme() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    localStorage.setItem("dx.theme", next);
+    label();
+    dx.styleCharts();
+  });
+});

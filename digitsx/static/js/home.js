@@ -78,6 +78,8 @@
     } else html = rows.map(jobRow).join("");
     $("jobs-table").tBodies[0].innerHTML = html;
     $("jobs-none").hidden = rows.length > 0;
+    const started = $("getting-started");
+    if (started) started.hidden = state.jobs.size > 0;  // the first job ends the welcome
     for (const btn of document.querySelectorAll(".tabs button")) {
       const n = [...state.jobs.values()].filter((j) => tabOf(j) === btn.dataset.tab).length;
       btn.querySelector(".count").textContent = n ? `(${n})` : "";
@@ -150,12 +152,13 @@
     state.selected = new Set(e.target.checked ? visibleJobs().map((j) => j.id) : []);
     renderJobs();
   });
-  $("btn-delete").addEventListener("click", () => {
-    if (confirm(`Delete ${state.selected.size} job(s) and their files?`)) bulk("DELETE", "/jobs");
+  $("btn-delete").addEventListener("click", async () => {
+    if (await dx.confirm(`Delete ${state.selected.size} job(s) and their files?`, {ok: "Delete", danger: true}))
+      bulk("DELETE", "/jobs");
   });
   $("btn-abort").addEventListener("click", () => bulk("POST", "/abort_jobs"));
-  $("btn-group").addEventListener("click", () => {
-    const name = prompt("Group name (blank to ungroup):", "");
+  $("btn-group").addEventListener("click", async () => {
+    const name = await dx.prompt("Group name (blank to ungroup):", "", {ok: "Group"});
     if (name !== null) bulk("POST", "/group", {group_name: name});
   });
 

@@ -88,8 +88,8 @@
 
   $("btn-abort").addEventListener("click", () => act("POST", `/jobs/${job.id}/abort`, "Aborting…"));
   $("btn-resume").addEventListener("click", () => act("POST", `/jobs/${job.id}/resume`, "Resumed.", refresh));
-  $("btn-delete").addEventListener("click", () => {
-    if (confirm(`Delete ${job.name} and its files?`))
+  $("btn-delete").addEventListener("click", async () => {
+    if (await dx.confirm(`Delete ${job.name} and its files?`, {ok: "Delete", danger: true}))
       act("DELETE", `/jobs/${job.id}`, "Deleted.", () => { window.location = "/"; });
   });
   $("btn-save").addEventListener("click", async () => {

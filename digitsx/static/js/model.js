@@ -33,23 +33,29 @@
     return keys.map((key, i) => {
       const [phase, name] = key.split(":");
       const isLoss = name.includes("loss");
-      return ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") ? " %" : ""} (${phase})`, series[key],
-        PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null);
+      // validation points are drawn as points too: the first one shows before there is a line
+      const points = phase === "val" || series[key].length < 2 ? 3 : 0;
+      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") ? " %" : ""} (${phase})`, series[key],
+        PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null),
+        pointRadius: points};
     });
   }
 
   function draw() {
     const data = {datasets: datasets()};
     const lrData = {datasets: [{label: "learning rate", data: series.lr || [], borderColor: "#d68910",
-      backgroundColor: "#d68910", pointRadius: 0, borderWidth: 2, parsing: false}]};
+      backgroundColor: "#d68910", pointRadius: (series.lr || []).length < 2 ? 3 : 0, borderWidth: 2,
+      parsing: false, stepped: "after"}]};  // a step policy drops at once: draw steps, not slopes
     if (!chart) {
       chart = new Chart($("train-chart"), {type: "line", data, options: {animation: false, normalized: true,
+        maintainAspectRatio: false,  // the .chart-box gives it a usable height at every width
         interaction: {mode: "nearest", intersect: false},
         scales: {x: {type: "linear", title: {display: true, text: "epoch"}},
                  y: {title: {display: true, text: "loss"}, beginAtZero: true},
                  y1: {position: "right", min: 0, suggestedMax: 100, title: {display: true, text: "metric (%)"}, grid: {drawOnChartArea: false}}}}});
       lrChart = new Chart($("lr-chart"), {type: "line", data: lrData,
-        options: {animation: false, scales: {x: {type: "linear", title: {display: true, text: "epoch"}}}}});
+        options: {animation: false, maintainAspectRatio: false,
+                  scales: {x: {type: "linear", title: {display: true, text: "epoch"}}}}});
       zoomable(chart);
       zoomable(lrChart);
     } else {  // "none": keeps the user's view (the zoom lives in the x scale)

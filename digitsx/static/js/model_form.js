@@ -20,7 +20,7 @@
       const datasets = data.data.columns.map((c) => ({label: c[0], data: c.slice(1), pointRadius: 0, borderWidth: 2}));
       const labels = datasets[0].data.map((_, i) => i);
       if (!chart) chart = new Chart($("lr-chart"), {type: "line", data: {labels, datasets},
-        options: {animation: false, scales: {x: {title: {display: true, text: "% of training"}}, y: {title: {display: true, text: "learning rate"}}}}});
+        options: {animation: false, maintainAspectRatio: false, scales: {x: {title: {display: true, text: "% of training"}}, y: {title: {display: true, text: "learning rate"}}}}});
       else { chart.data.datasets = datasets; chart.update("none"); }
     } catch (e) { /* the next change retries */ }
   }
