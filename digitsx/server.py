@@ -48,8 +48,9 @@ class NoDelayServer(pywsgi.WSGIServer):
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before anything else starts; a port in use is one clear
-    line (OSError) naming it and ``--port``, not a traceback after "serving on"."""
+    """The server's socket, bound before anything else starts (a port in use is one clear line,
+    an OSError naming it and ``--port``, not a traceback after "serving on"). It listens only
+    once the app is ready (:func:`serve`): until then a client is refused, not left waiting."""
     import errno
 
     try:
@@ -57,7 +58,6 @@ def listen(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(1024)
         return sock
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
@@ -98,4 +98,5 @@ def serve(host: str, port: int, debug: bool = False) -> None:
           f"{app.config['AUTH']} mode"
           f"{' (accounts and passwords)' if app.config['AUTH'] == 'password' else ' (no passwords: loopback only)'}",
           flush=True)
+    listener.listen(1024)
     server.serve_forever()

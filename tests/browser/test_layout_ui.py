@@ -1,0 +1,125 @@
+"""Every page at a phone's width and a desktop's, light and dark: nothing wider than the window,
+screenshots kept for review; in-page dialogs and errors where the user is; the system page."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from digitsx.datasets.demo import write_mnist_folder
+from tests.browser.test_home_live import login
+from tests.conftest import api_session, built_dataset, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("DIGITSX_SCREENSHOTS") or ROOT / "test-screenshots")
+WIDTHS = (420, 1366)
+DARK_BG = "rgb(18, 22, 29)"
+
+
+def overflow(page) -> int:
+    """How many pixels the page is wider than the window (0: it fits)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_every_page_fits_from_phone_to_desktop_in_light_and_dark(server_factory, browser, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=8)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    # an empty home page welcomes a new user
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    page = context.new_page()
+    login(page, server)
+    assert page.locator("#getting-started").is_visible()
+    assert "digitsx demo-data" in page.inner_text("#getting-started")
+    context.close()
+    dataset = built_dataset(s, server, data / "digits", folder_pct_val=25)
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "a model with a rather long name that must wrap on a phone", "dataset": dataset,
+        "train_epochs": 2, "random_seed": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    pages = {"home": "/", "system": "/system", "dataset": f"/datasets/{dataset}",
+             "explore": f"/datasets/{dataset}/explore?split=train", "model": f"/models/{model}",
+             "new-dataset": "/datasets/images/classification/new",
+             "new-model": "/models/images/classification/new",
+             "new-detection-model": "/models/images/generic/new?task=detection",
+             "account": "/account"}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for scheme in ("light", "dark"):
+        for width in WIDTHS:
+            context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            login(page, server)
+            for name, path in pages.items():
+                response = page.goto(server.url + path)
+                if response.status != 200:
+                    problems.append(f"{name} answered {response.status}")
+                    continue
+                page.wait_for_load_state("networkidle")
+                if overflow(page) > 0:
+                    problems.append(f"{name} at {width} px ({scheme}) is {overflow(page)} px too wide")
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                if (background == DARK_BG) != (scheme == "dark"):
+                    problems.append(f"{name} ({scheme}) has background {background}")
+                page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
+            if width == 420:  # the training chart keeps a usable height on a phone
+                page.goto(f"{server.url}/models/{model}")
+                height = page.evaluate("document.getElementById('train-chart').getBoundingClientRect().height")
+                if height < 200:
+                    problems.append(f"the training chart is {height} px tall at 420 px")
+            problems += [f"{scheme} {width}: {e}" for e in errors]
+            context.close()
+    assert problems == []
+
+
+def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_factory, page, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=4)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    dataset = built_dataset(s, server, data / "digits")
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "uses the dataset", "dataset": dataset, "train_epochs": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    native = []
+    page.on("dialog", lambda d: (native.append(d.message), d.dismiss()))
+    login(page, server)
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != DARK_BG
+    page.click("#theme-toggle")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == DARK_BG  # kept
+    # Delete a dataset a model uses: an in-page dialog, then the server's reason in words.
+    row = page.locator(f"#jobs-table tr[data-id='{dataset}']")
+    row.locator("input.sel").check()
+    page.click("#btn-delete")
+    dialog = page.locator("dialog.dx-dialog")
+    assert dialog.is_visible() and "Delete 1 job(s)" in dialog.inner_text()
+    dialog.locator(".dialog-cancel").click()
+    assert page.locator("dialog.dx-dialog").count() == 0 and row.count() == 1  # cancelled
+    row.locator("input.sel").check()
+    page.click("#btn-delete")
+    page.locator("dialog.dx-dialog .dialog-ok").click()
+    page.locator("#action-message.error-text").wait_for(timeout=10000)
+    reason = page.inner_text("#action-message")
+    assert "uses the dataset" in reason or "used by" in reason, reason
+    assert "BAD REQUEST" not in reason and row.count() == 1
+    # Group: an in-page prompt
+    page.locator(f"#jobs-table tr[data-id='{model}'] input.sel").check()
+    page.click("#btn-group")
+    page.fill("dialog.dx-dialog .dialog-input", "experiments")
+    page.keyboard.press("Enter")
+    page.locator("#jobs-table .group-row", has_text="experiments").wait_for(timeout=10000)
+    assert native == []  # no browser confirm()/prompt()
+    # the system page, from the GPU badge
+    page.click("#gpu-badge")
+    page.wait_for_url("**/system")
+    assert "torch" in page.inner_text("#system-versions")
+    assert "free of" in page.inner_text("#system-host")
+    assert page.locator("#about").is_visible()
+    assert page.js_errors == []
