@@ -65,6 +65,8 @@ def _resumable(job) -> bool:
         kind = kinds.get(job.kind)
     except NotFound:
         return False
+    if kind.category == "dataset" and job.status == Status.ERROR.value:
+        return False  # it failed on its input: the same input fails again (Clone to fix it)
     return kind.resumable and job.status in (Status.ABORTED.value, Status.ERROR.value,
                                              Status.INTERRUPTED.value)
 

@@ -7,6 +7,7 @@ open the images behind them (most confident first), every image's top 5, top N p
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -81,6 +82,7 @@ def image_request() -> tuple[dict, bytes | None]:
     upload = request.files.get("image_file")
     if upload is not None and upload.filename:
         data = upload.read()
+        readable_image(io.BytesIO(data), "image_file", upload.filename)
         return {"image": base64.b64encode(data).decode()}, data
     path = str(form_values().get("image_path") or "")
     if not path:
@@ -88,7 +90,21 @@ def image_request() -> tuple[dict, bytes | None]:
     path = server_path(path, "image_path")
     if not os.path.isfile(path):
         raise ValidationError({"image_path": [f"{path} does not exist"]})
+    readable_image(path, "image_path", path)
     return {"path": path}, None
+
+
+def readable_image(source, field: str, name: str) -> None:
+    """A 400 on ``field`` unless ``source`` (a path or a file object) is an image Pillow can
+    read: the header and the data's integrity (``verify``), without decoding the pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(source) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValidationError({field: [f"{os.path.basename(str(name)) or 'the upload'} is not a readable "
+                                       f"image (PNG, JPEG, BMP, GIF, TIFF or WebP)"]}) from None
 
 
 def class_names(model) -> list[str]:

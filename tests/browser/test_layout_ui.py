@@ -41,10 +41,10 @@ def test_every_page_fits_from_phone_to_desktop_in_light_and_dark(server_factory,
         "train_epochs": 2, "random_seed": 1}).json()["id"]
     wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
     pages = {"home": "/", "system": "/system", "dataset": f"/datasets/{dataset}",
-             "explore": f"/datasets/{dataset}/explore?split=train", "model": f"/models/{model}",
+             "explore": f"/datasets/images/classification/explore?job_id={dataset}&db=train", "model": f"/models/{model}",
              "new-dataset": "/datasets/images/classification/new",
              "new-model": "/models/images/classification/new",
-             "new-detection-model": "/models/images/generic/new?task=detection",
+             "new-detection-model": "/models/images/object-detection/new",
              "account": "/account"}
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
@@ -69,6 +69,7 @@ def test_every_page_fits_from_phone_to_desktop_in_light_and_dark(server_factory,
                 page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
             if width == 420:  # the training chart keeps a usable height on a phone
                 page.goto(f"{server.url}/models/{model}")
+                page.wait_for_function("window.Chart && Chart.getChart('train-chart')")
                 height = page.evaluate("document.getElementById('train-chart').getBoundingClientRect().height")
                 if height < 200:
                     problems.append(f"the training chart is {height} px tall at 420 px")
@@ -110,6 +111,7 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     assert "uses the dataset" in reason or "used by" in reason, reason
     assert "BAD REQUEST" not in reason and row.count() == 1
     # Group: an in-page prompt
+    page.click(".tabs button[data-tab=models]")
     page.locator(f"#jobs-table tr[data-id='{model}'] input.sel").check()
     page.click("#btn-group")
     page.fill("dialog.dx-dialog .dialog-input", "experiments")
@@ -122,4 +124,34 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     assert "torch" in page.inner_text("#system-versions")
     assert "free of" in page.inner_text("#system-host")
     assert page.locator("#about").is_visible()
+    assert page.js_errors == []
+
+
+def test_a_bad_image_in_test_one_is_an_error_beside_the_form_and_a_result_keeps_the_form_url(
+        server_factory, page, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=4)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    dataset = built_dataset(s, server, data / "digits")
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "m", "dataset": dataset, "train_epochs": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    login(page, server)
+    page.goto(f"{server.url}/models/{model}")
+    assert page.locator("#test-card").is_visible()  # a snapshot exists
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    page.set_input_files("#test-card input[name=image_file]", str(text))
+    page.click("#classify-one")
+    error = page.locator("#test-card .form-error")
+    error.wait_for(timeout=10000)
+    assert error.inner_text() == ("image_file: notes.png is not a readable image "
+                                  "(PNG, JPEG, BMP, GIF, TIFF or WebP)")
+    assert page.url == f"{server.url}/models/{model}"  # the user stays on the page
+    page.set_input_files("#test-card input[name=image_file]", str(next((data / "digits" / "four").glob("*.png"))))
+    with page.expect_navigation():
+        page.click("#classify-one")
+    page.locator("#predictions tbody tr").first.wait_for()
+    assert page.url == f"{server.url}/models/{model}"  # a reload shows the model, it does not post again
     assert page.js_errors == []

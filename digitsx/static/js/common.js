@@ -37,11 +37,19 @@ dx.api = async (method, url, data) => {
   const res = await fetch(url, opts);
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
-  if (!res.ok) {
-    const msg = body && body.error ? (body.error.message || body.error) : `${res.status} ${res.statusText}`;
-    throw new Error(msg);
-  }
+  if (!res.ok) throw new Error(dx.errorText(body, res));
   return body;
+};
+
+/* The server's reason in words: {"error": {"message"}}, or {"errors": {field or job id: [...]}}
+   (form fields; a bulk action's per-job reasons); the bare status only when it gave none. */
+dx.errorText = (body, res) => {
+  if (body && body.errors && typeof body.errors === "object" && Object.keys(body.errors).length) {
+    return Object.entries(body.errors).map(([key, msgs]) =>
+      `${key}: ${Array.isArray(msgs) ? msgs.join("; ") : msgs}`).join("\n");
+  }
+  if (body && body.error) return body.error.message || String(body.error);
+  return `${res.status} ${res.statusText}`;
 };
 
 /* What the server tells every page (digitsx/events.py client_config): event names, active statuses. */
@@ -85,8 +93,8 @@ dx.dialog = (message, {input = null, ok = "OK", danger = false} = {}) => new Pro
   dlg.className = "dx-dialog";
   dlg.innerHTML = `<form method="dialog"><p class="dialog-message"></p>
     ${input !== null ? '<input type="text" class="dialog-input" autocomplete="off">' : ""}
-    <div class="dialog-buttons"><button value="cancel" type="submit" class="dialog-cancel">Cancel</button>
-    <button value="ok" type="submit" class="dialog-ok ${danger ? "danger" : "primary"}">${dx.esc(ok)}</button></div></form>`;
+    <div class="dialog-buttons"><button value="ok" type="submit" class="dialog-ok ${danger ? "danger" : "primary"}">${dx.esc(ok)}</button>
+    <button value="cancel" type="submit" class="dialog-cancel">Cancel</button></div></form>`;  // OK first: Enter confirms
   dlg.querySelector(".dialog-message").textContent = message;
   const field = dlg.querySelector(".dialog-input");
   if (field) field.value = input;
@@ -125,4 +133,32 @@ document.addEventListener("DOMContentLoaded", () => {
     label();
     dx.styleCharts();
   });
+});
+
+/* Forms marked data-check-first (a one-image test) post to their JSON twin first: an error
+   appears beside the form, in words, and the page stays; only a request the server accepts is
+   then submitted for its result page. */
+document.addEventListener("submit", async (e) => {
+  const form = e.target;
+  if (!form.matches("form[data-check-first]") || form.dataset.checked === "1") return;
+  e.preventDefault();
+  let box = form.querySelector(".form-error");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "form-error error-text";
+    box.setAttribute("role", "alert");
+    form.appendChild(box);
+  }
+  box.textContent = "";
+  const res = await dx.fetch(form.action.replace(/\.json$/, "") + ".json", {method: "POST", body: new FormData(form)});
+  if (res.ok) { form.dataset.checked = "1"; form.submit(); return; }
+  let body = null;
+  try { body = await res.json(); } catch (err) { body = null; }
+  box.textContent = dx.errorText(body, res);
+});
+
+/* A result page shown after a POST keeps its form page's URL: a reload does not post again. */
+document.addEventListener("DOMContentLoaded", () => {
+  const keep = document.querySelector("[data-form-url]");
+  if (keep && window.history && history.replaceState) history.replaceState(null, "", keep.dataset.formUrl);
 });

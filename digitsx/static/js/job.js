@@ -29,6 +29,16 @@
     $("job-eta").textContent = job.eta != null ? dx.duration(job.eta) : (job.status === "Running" ? "estimating…" : "");
     $("job-device").textContent = job.gpus && job.gpus.length ? `GPU ${job.gpus.join(", ")}` : (job.status === "Running" ? "CPU" : "");
     $("job-group").textContent = job.group || "—";
+    // a finished job has no ETA, no device in use and no worker: those rows go, not blank
+    const active = dx.isActive(job.status);
+    const show = (cls, on) => document.querySelectorAll("." + cls).forEach((el) => { el.hidden = !on; });
+    show("fact-eta", active && !!$("job-eta").textContent);
+    show("fact-device", !!$("job-device").textContent);
+    show("fact-process", job.status === "Running");
+    // what needs a finished dataset, or a model's first snapshot, shows once there is one
+    document.querySelectorAll("[data-when-done]").forEach((el) => { el.hidden = job.status !== "Done"; });
+    const snapshots = job.snapshots || (job.result || {}).snapshots || [];
+    document.querySelectorAll("[data-when-snapshot]").forEach((el) => { el.hidden = !snapshots.length; });
     $("job-error").hidden = !job.error;
     $("job-error").textContent = job.error || "";
     $("btn-abort").hidden = !dx.isActive(job.status);
@@ -77,6 +87,8 @@
 
   function renderLog(lines) {
     const el = $("log");
+    const card = $("log-card");
+    if (card) card.hidden = !(lines || []).length;  // no empty black box
     const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 5;
     el.textContent = (lines || []).join("\n");
     if (atEnd) el.scrollTop = el.scrollHeight;
