@@ -33,7 +33,7 @@ def new_classification():
     if clone:
         values.update(platform().store.get(clone).spec.get("form", {}))
         values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
-    return render_template("datasets/new.html", values=values, modes=MODES,
+    return render_template("datasets/new.html", values=values, modes=MODES, form_fields=forms.FORM.fields,
                            roots=current_app.config["DATA_ROOTS"])
 
 

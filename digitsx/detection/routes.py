@@ -32,7 +32,7 @@ def new_dataset():
     if clone:
         values.update(platform().store.get(clone).spec.get("form", {}))
         values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
-    return render_template("detection/dataset_new.html", values=values,
+    return render_template("detection/dataset_new.html", values=values, form_fields=forms.DATASET_FORM.fields,
                            roots=current_app.config["DATA_ROOTS"])
 
 
@@ -143,7 +143,7 @@ def new_model():
     backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
                  or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
     return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
-                           backbones=backbones, task_title="object detection",
+                           form_fields=forms.MODEL_FORM.fields, backbones=backbones, task_title="object detection",
                            new_dataset="detection.new_dataset", custom_signature="build(num_classes, image_size)",
                            networks=list(registry.networks("detection").values()), policies=POLICIES)
 

@@ -34,6 +34,7 @@ def new_classification():
     models = [j for j in p.store.db.jobs() if j.kind == CLASSIFICATION and j.result.get("snapshots")]
     pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
+                           form_fields=forms.FORM.fields,
                            pretrained=pretrained,
                            networks=list(registry.networks("classification").values()), solvers=forms.SOLVERS, policies=POLICIES)
 

@@ -28,7 +28,8 @@ def new_dataset():
     if clone:
         values.update(platform().store.get(clone).spec.get("form", {}))
         values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
-    return render_template("segmentation/dataset_new.html", values=values, roots=current_app.config["DATA_ROOTS"])
+    return render_template("segmentation/dataset_new.html", values=values, roots=current_app.config["DATA_ROOTS"],
+                           form_fields=forms.DATASET_FORM.fields)
 
 
 @twin_route(bp, "/datasets/generic/create/image-segmentation", methods=["POST"])
@@ -58,7 +59,7 @@ def new_model():
     backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
                  or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
     return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
-                           backbones=backbones, task_title="segmentation", new_dataset="segmentation.new_dataset",
+                           form_fields=forms.MODEL_FORM.fields, backbones=backbones, task_title="segmentation", new_dataset="segmentation.new_dataset",
                            custom_signature="build(num_classes, in_channels)",
                            networks=list(registry.networks("segmentation").values()), policies=POLICIES)
 

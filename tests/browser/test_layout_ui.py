@@ -155,3 +155,21 @@ def test_a_bad_image_in_test_one_is_an_error_beside_the_form_and_a_result_keeps_
     page.locator("#predictions tbody tr").first.wait_for()
     assert page.url == f"{server.url}/models/{model}"  # a reload shows the model, it does not post again
     assert page.js_errors == []
+
+
+def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page):
+    server = server_factory()
+    page.goto(server.url + "/datasets/images/classification/new")
+    assert "log in" in page.inner_text("#login-first")  # before the form, in the UI's words
+    login(page, server)
+    page.goto(server.url + "/datasets/images/classification/new")
+    assert page.locator("#login-first").count() == 0
+    pct = page.locator("#folder_pct_val")
+    assert (pct.get_attribute("min"), pct.get_attribute("max")) == ("0", "100")  # the server's bounds
+    assert page.locator("#resize_width").get_attribute("max") == "4096"
+    page.fill("#dataset_name", "x")
+    page.fill("#folder_train", "/nowhere/at/all")
+    page.click("#create")
+    page.locator('.field-error[data-for="folder_train"]').filter(has_text="nowhere").wait_for(timeout=10000)
+    assert "nowhere" not in page.inner_text("#form-message")  # said once, under its field
+    assert page.js_errors == []

@@ -162,3 +162,19 @@ document.addEventListener("DOMContentLoaded", () => {
   const keep = document.querySelector("[data-form-url]");
   if (keep && window.history && history.replaceState) history.replaceState(null, "", keep.dataset.formUrl);
 });
+
+/* A refused form: each field's error under its field, once; by the button only what has no
+   field on the page (or a word that the marked fields need fixing). */
+dx.showFormErrors = (data, res, messageEl) => {
+  const unplaced = [];
+  for (const [name, msgs] of Object.entries((data && data.errors) || {})) {
+    const el = document.querySelector(`.field-error[data-for="${name}"]`);
+    const text = Array.isArray(msgs) ? msgs.join(" ") : String(msgs);
+    if (el && !el.closest("[hidden]")) el.textContent = text; else unplaced.push(`${name}: ${text}`);
+  }
+  messageEl.textContent = unplaced.length ? unplaced.join("; ")
+    : data && data.errors ? "Please correct the fields marked above."
+    : dx.errorText(data, res);
+  messageEl.classList.add("error-text");
+  if (res.status === 401) messageEl.innerHTML += ' — <a href="/login?next=' + encodeURIComponent(location.pathname) + '">log in</a>';
+};

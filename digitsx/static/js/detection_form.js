@@ -27,14 +27,7 @@
       const res = await dx.fetch(form.getAttribute("action") + ".json", {method: "POST", body, headers: {Accept: "application/json"}});
       const data = await res.json().catch(() => ({}));
       if (res.ok) { window.location = data.url || (data.jobs ? "/" : `/datasets/${data.id}`); return; }
-      const unplaced = [];
-      for (const [name, msgs] of Object.entries(data.errors || {})) {
-        const el = document.querySelector(`.field-error[data-for="${name}"]`);
-        if (el) el.textContent = msgs.join(" "); else unplaced.push(`${name}: ${msgs.join(" ")}`);
-      }
-      $("form-message").textContent = unplaced.length ? unplaced.join("; ")
-        : data.errors ? "Please correct the fields marked above." : (data.error ? data.error.message : `Error ${res.status}`);
-      if (res.status === 401) $("form-message").innerHTML += ' — <a href="/login?next=' + encodeURIComponent(location.pathname) + '">log in</a>';
+      dx.showFormErrors(data, res, $("form-message"));
     } catch (err) { $("form-message").textContent = err.message; }
     $("create").disabled = false;
   });

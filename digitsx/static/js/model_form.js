@@ -49,11 +49,7 @@
       const res = await dx.fetch("/models/images/classification.json", {method: "POST", body: new FormData(form), headers: {Accept: "application/json"}});
       const data = await res.json().catch(() => ({}));
       if (res.ok) { window.location = data.jobs ? "/" : data.url; return; }
-      for (const [name, msgs] of Object.entries(data.errors || {})) {
-        const el = document.querySelector(`.field-error[data-for="${name}"]`);
-        if (el) el.textContent = msgs.join(" ");
-      }
-      $("form-message").textContent = data.error ? data.error.message : `Error ${res.status}`;
+      dx.showFormErrors(data, res, $("form-message"));
     } catch (err) { $("form-message").textContent = err.message; }
     $("create").disabled = false;
   });
