@@ -172,4 +172,13 @@ def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page
     page.click("#create")
     page.locator('.field-error[data-for="folder_train"]').filter(has_text="nowhere").wait_for(timeout=10000)
     assert "nowhere" not in page.inner_text("#form-message")  # said once, under its field
+    # only the fields that apply: the policy's parameters, HSV behind its box, no CUDA options on a CPU host
+    page.goto(server.url + "/models/images/classification/new")
+    assert page.locator("#lr_step_size").is_visible() and not page.locator("#lr_exp_gamma").is_visible()
+    page.select_option("#lr_policy", "exp")
+    assert page.locator("#lr_exp_gamma").is_visible() and not page.locator("#lr_step_size").is_visible()
+    assert not page.locator("#aug_hsv_h").is_visible()
+    page.check("#aug_hsv_use")
+    assert page.locator("#aug_hsv_h").is_visible()
+    assert page.locator("#no-gpu-hint").is_visible() and page.locator("#amp").count() == 0
     assert page.js_errors == []

@@ -178,3 +178,23 @@ dx.showFormErrors = (data, res, messageEl) => {
   messageEl.classList.add("error-text");
   if (res.status === 401) messageEl.innerHTML += ' — <a href="/login?next=' + encodeURIComponent(location.pathname) + '">log in</a>';
 };
+
+/* Forms show only the fields that apply: an LR policy's own parameters ([data-policies]), the
+   fields behind a checkbox ([data-when-checked=NAME]). Hidden fields keep their values. */
+dx.applicable = (form) => {
+  const policy = form.querySelector("[name=lr_policy]");
+  form.querySelectorAll("[data-policies]").forEach((el) => {
+    el.hidden = !policy || !el.dataset.policies.split(" ").includes(policy.value);
+  });
+  form.querySelectorAll("[data-when-checked]").forEach((el) => {
+    const box = form.querySelector(`[name="${el.dataset.whenChecked}"]`);
+    el.hidden = !(box && box.checked);
+  });
+};
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form").forEach((form) => {
+    if (!form.querySelector("[data-policies], [data-when-checked]")) return;
+    dx.applicable(form);
+    form.addEventListener("change", () => dx.applicable(form));
+  });
+});
