@@ -27,6 +27,7 @@ from .resources import Reservation
 from ..errors import storage_full
 from .status import Status
 from .store import JobStore
+from .summary import fold_metric, metric_summary
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes: a worker may report per batch
@@ -43,6 +44,8 @@ class Handle:
     aborting: bool = False
     error: str | None = None
     last_progress: float = 0.0
+    summary: dict | None = None  # the metric columns, written to the result every few seconds
+    summary_written: float = 0.0
     started: float = field(default_factory=time.time)
 
 
@@ -210,10 +213,21 @@ class Runner:
             self.store.update(handle.job_id, "progress", progress=fraction)
 
     def _on_metric(self, handle: Handle, event: dict) -> None:
-        point = self.store.add_metric(handle.job_id, str(event.get("phase", "train")),
-                                      event.get("epoch", 0), event.get("step", 0),
-                                      dict(event.get("values") or {}), event.get("t"))
+        phase, values = str(event.get("phase", "train")), dict(event.get("values") or {})
+        point = self.store.add_metric(handle.job_id, phase, event.get("epoch", 0),
+                                      event.get("step", 0), values, event.get("t"))
         self.publish(handle.job_id, "metric", {"job_id": handle.job_id, **point.as_dict()})
+        if handle.summary is None:  # a resumed job goes on from what it had
+            handle.summary = dict(self.store.get(handle.job_id).result.get("metric_summary") or {})
+        fold_metric(handle.summary, phase, values)
+        self._write_summary(handle)
+
+    def _write_summary(self, handle: Handle, force: bool = False) -> None:
+        """The home page's metric columns and sparkline, at most every 2 s (and at the end)."""
+        now = time.time()
+        if handle.summary is not None and (force or now - handle.summary_written >= 2.0):
+            handle.summary_written = now
+            self.store.merge_result(handle.job_id, {"metric_summary": handle.summary})
 
     def _on_snapshot(self, handle: Handle, event: dict) -> None:
         snap = {"epoch": event.get("epoch"), "file": event.get("file")}
@@ -235,6 +249,8 @@ class Runner:
     def _on_rewind(self, handle: Handle, event: dict) -> None:
         epoch = float(event.get("epoch", 0))
         self.store.delete_metrics_after(handle.job_id, epoch)
+        handle.summary = metric_summary(self.store.metrics(handle.job_id))
+        self._write_summary(handle, force=True)
         self.publish(handle.job_id, "rewind", {"job_id": handle.job_id, "epoch": epoch})
 
     def _on_error(self, handle: Handle, event: dict) -> None:
@@ -257,6 +273,7 @@ class Runner:
     def _finish(self, handle: Handle, returncode: int) -> None:
         """The final status; first a worker's ``scratch/`` (unpacked uploads...) goes."""
         shutil.rmtree(handle.folder / SCRATCH, ignore_errors=True)
+        self._write_summary(handle, force=True)
         if handle.aborting:
             self.store.set_status(handle.job_id, Status.ABORTED, "aborted by user", pid=None)
         elif returncode == 0 and handle.error is None:

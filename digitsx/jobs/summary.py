@@ -51,4 +51,34 @@ def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]
         "gpus": [int(g) for g in job.gpus.split(",") if g != ""],
         "url": f"{prefix}/{job.id}", "waiting": waiting,
         "status_history": [[c.status, c.timestamp, c.note] for c in job.history],
+        "metrics": job.result.get("metric_summary"),
     }
+
+
+SPARK_POINTS = 40  # the train-loss points a running model's sparkline keeps
+
+
+def fold_metric(summary: dict[str, Any], phase: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Fold one metric point into a job's summary: ``{"<name> (<phase>)": {last, min, max}}``
+    for the home page's metric columns (DIGITS's "<metric> (train|val) last|min|max"), and
+    ``loss_tail``, the last train losses, for its sparkline."""
+    columns = summary.setdefault("columns", {})
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            continue
+        entry = columns.get(f"{name} ({phase})")
+        if entry is None:
+            columns[f"{name} ({phase})"] = {"last": value, "min": value, "max": value}
+        else:
+            entry.update(last=value, min=min(entry["min"], value), max=max(entry["max"], value))
+    if phase == "train" and isinstance(values.get("loss"), (int, float)):
+        summary["loss_tail"] = (summary.get("loss_tail") or [])[-(SPARK_POINTS - 1):] + [values["loss"]]
+    return summary
+
+
+def metric_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary of a whole list of points (after a rewind drops some)."""
+    summary: dict[str, Any] = {}
+    for point in points:
+        fold_metric(summary, point["phase"], point["values"])
+    return summary

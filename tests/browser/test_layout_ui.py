@@ -99,22 +99,35 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     row = page.locator(f"#jobs-table tr[data-id='{dataset}']")
     row.locator("input.sel").check()
     page.click("#btn-delete")
-    dialog = page.locator("dialog.dx-dialog")
+    dialog = page.locator("dialog.dx-dialog:not(#columns-dialog)")
     assert dialog.is_visible() and "Delete 1 job(s)" in dialog.inner_text()
     dialog.locator(".dialog-cancel").click()
-    assert page.locator("dialog.dx-dialog").count() == 0 and row.count() == 1  # cancelled
+    assert page.locator("dialog.dx-dialog:not(#columns-dialog)").count() == 0 and row.count() == 1  # cancelled
     row.locator("input.sel").check()
     page.click("#btn-delete")
-    page.locator("dialog.dx-dialog .dialog-ok").click()
+    page.locator("dialog.dx-dialog:not(#columns-dialog) .dialog-ok").click()
     page.locator("#action-message.error-text").wait_for(timeout=10000)
     reason = page.inner_text("#action-message")
     assert "uses the dataset" in reason or "used by" in reason, reason
     assert "BAD REQUEST" not in reason and row.count() == 1
     # Group: an in-page prompt
     page.click(".tabs button[data-tab=models]")
+    # metric columns: DIGITS's "<metric> (train|val) last|min|max", chosen in an in-page dialog
+    assert page.locator("#jobs-table th.metric").all_inner_texts() == ["loss (val) last"]
+    loss = page.locator(f"#jobs-table tr[data-id='{model}'] td.metric").inner_text()
+    assert float(loss) > 0
+    page.click("#btn-columns")
+    page.check("#columns-dialog input[data-key='accuracy (val)'][data-agg='max']")
+    page.click("#columns-apply")
+    assert page.locator("#jobs-table th.metric").all_inner_texts() == ["loss (val) last", "accuracy (val) max"]
+    accuracy = float(page.locator(f"#jobs-table tr[data-id='{model}'] td.metric").nth(1).inner_text())
+    assert 0 <= accuracy <= 100
+    page.reload()
+    page.click(".tabs button[data-tab=models]")
+    assert page.locator("#jobs-table th.metric").count() == 2  # kept in this browser
     page.locator(f"#jobs-table tr[data-id='{model}'] input.sel").check()
     page.click("#btn-group")
-    page.fill("dialog.dx-dialog .dialog-input", "experiments")
+    page.fill("dialog.dx-dialog:not(#columns-dialog) .dialog-input", "experiments")
     page.keyboard.press("Enter")
     page.locator("#jobs-table .group-row", has_text="experiments").wait_for(timeout=10000)
     assert native == []  # no browser confirm()/prompt()

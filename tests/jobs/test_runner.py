@@ -208,3 +208,22 @@ def test_a_training_job_runs_in_the_prestarted_worker(make_app):
     finally:
         runner.close_prestarted()
     assert runner.ready is None and second.poll() is not None
+
+
+def test_metric_summary_folds_last_min_max_and_a_loss_tail():
+    from digitsx.jobs.summary import SPARK_POINTS, fold_metric, metric_summary
+
+    summary = {}
+    for i, loss in enumerate([2.0, 1.0, 1.5]):
+        fold_metric(summary, "train", {"loss": loss, "accuracy": 10.0 * i, "note": "text"})
+    fold_metric(summary, "val", {"loss": 0.9, "accuracy": float("nan")})
+    assert summary["columns"]["loss (train)"] == {"last": 1.5, "min": 1.0, "max": 2.0}
+    assert summary["columns"]["accuracy (train)"] == {"last": 20.0, "min": 0.0, "max": 20.0}
+    assert "accuracy (val)" not in summary["columns"] and "note (train)" not in summary["columns"]
+    assert summary["loss_tail"] == [2.0, 1.0, 1.5]
+    for _ in range(100):
+        fold_metric(summary, "train", {"loss": 0.5})
+    assert len(summary["loss_tail"]) == SPARK_POINTS
+    points = [{"phase": "train", "values": {"loss": 3.0}}, {"phase": "val", "values": {"loss": 2.0}}]
+    assert metric_summary(points)["columns"] == {"loss (train)": {"last": 3.0, "min": 3.0, "max": 3.0},
+                                                 "loss (val)": {"last": 2.0, "min": 2.0, "max": 2.0}}

@@ -9,6 +9,8 @@
     tab: localStorage.getItem("dx.tab") || "datasets",
     sort: {key: "submitted", dir: -1},
     selected: new Set(),
+    // DIGITS's "<metric> (train|val) last|min|max" columns on the Models tab, kept per browser
+    columns: JSON.parse(localStorage.getItem("dx.metricColumns") || '[{"key": "loss (val)", "agg": "last"}]'),
   };
   const TAB_OF = {dataset: "datasets", model: "models", pretrained: "pretrained_models", inference: "tests"};
   const tabOf = (j) => TAB_OF[j.category] || "other";
@@ -36,20 +38,52 @@
     const rows = [...state.jobs.values()].filter(isActive).sort((a, b) => a.submitted - b.submitted);
     $("running-table").tBodies[0].innerHTML = rows.map((j) => `
       <tr data-id="${dx.esc(j.id)}"><td></td><td>${jobLink(j)}</td><td>${dx.esc(j.type)}</td>
-      <td>${statusCell(j)}</td><td>${dx.progressBar(j)}</td>
+      <td>${statusCell(j)}</td><td>${dx.progressBar(j)}${spark(j)}</td>
       <td>${j.eta != null ? dx.duration(j.eta) : ""}</td><td>${dx.esc(j.username)}</td></tr>`).join("");
     $("running-none").hidden = rows.length > 0;
     $("running-table").hidden = rows.length === 0;
     $("running-count").textContent = rows.length ? `(${rows.length})` : "";
   }
 
+  /* A running model's train loss as a sparkline (the last points the server keeps). */
+  function spark(j) {
+    const tail = ((j.metrics || {}).loss_tail || []).filter((v) => isFinite(v));
+    if (tail.length < 2) return "";
+    const w = 120, h = 22, lo = Math.min(...tail), hi = Math.max(...tail), span = hi - lo || 1;
+    const pts = tail.map((v, i) => `${(i * w / (tail.length - 1)).toFixed(1)},${(h - 2 - (v - lo) / span * (h - 4)).toFixed(1)}`).join(" ");
+    return `<svg class="spark" width="${w}" height="${h}" aria-label="train loss, last ${tail.length} points"><title>train loss ${tail[tail.length - 1].toPrecision(3)}</title><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${pts}"/></svg>`;
+  }
+
+  const metricColumns = () => (state.tab === "models" ? state.columns : []);
+  const metricValue = (j, c) => (((j.metrics || {}).columns || {})[c.key] || {})[c.agg];
+  const fmt = (v) => (v == null ? "" : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
+
   function visibleJobs() {
     const q = $("filter").value.trim().toLowerCase();
     const k = state.sort.key, dir = state.sort.dir;
+    const value = (j) => {
+      if (!k.startsWith("m|")) return j[k];
+      const [, key, agg] = k.split("|");
+      const v = metricValue(j, {key, agg});
+      return v == null ? -Infinity : v;
+    };
     return [...state.jobs.values()]
       .filter((j) => tabOf(j) === state.tab)
       .filter((j) => !q || [j.name, j.type, j.username, j.group, j.status, j.id].join(" ").toLowerCase().includes(q))
-      .sort((a, b) => (a[k] > b[k] ? 1 : a[k] < b[k] ? -1 : 0) * dir);
+      .sort((a, b) => (value(a) > value(b) ? 1 : value(a) < value(b) ? -1 : 0) * dir);
+  }
+
+  function renderHead() {
+    const row = $("jobs-table").tHead.rows[0];
+    row.querySelectorAll("th.metric").forEach((th) => th.remove());
+    for (const c of metricColumns()) {
+      const th = document.createElement("th");
+      th.className = "metric";
+      th.dataset.sort = `m|${c.key}|${c.agg}`;
+      th.textContent = `${c.key} ${c.agg}`;
+      row.appendChild(th);
+    }
+    $("btn-columns").hidden = state.tab !== "models";
   }
 
   function jobRow(j) {
@@ -58,10 +92,12 @@
       <td><input type="checkbox" class="sel" ${checked} aria-label="select ${dx.esc(j.name)}"></td>
       <td>${jobLink(j)}${j.notes ? `<div class="hint">${dx.esc(j.notes.slice(0, 80))}</div>` : ""}</td>
       <td>${dx.esc(j.type)}</td><td>${statusCell(j)}${isActive(j) ? dx.progressBar(j) : ""}</td>
-      <td>${dx.time(j.submitted)}</td><td>${dx.duration(j.elapsed)}</td><td>${dx.esc(j.username)}</td></tr>`;
+      <td>${dx.time(j.submitted)}</td><td>${dx.duration(j.elapsed)}</td><td>${dx.esc(j.username)}</td>
+      ${metricColumns().map((c) => `<td class="metric">${fmt(metricValue(j, c))}</td>`).join("")}</tr>`;
   }
 
   function renderJobs() {
+    renderHead();
     const rows = visibleJobs();
     let html = "";
     if ($("group-by").checked) {
@@ -72,7 +108,7 @@
       }
       const names = [...groups.keys()].sort((a, b) => (a === "") - (b === "") || a.localeCompare(b));
       for (const g of names) {
-        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="7">${g ? dx.esc(g) : "Ungrouped"}</th></tr>`;
+        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="${7 + metricColumns().length}">${g ? dx.esc(g) : "Ungrouped"}</th></tr>`;
         html += groups.get(g).map(jobRow).join("");
       }
     } else html = rows.map(jobRow).join("");
@@ -137,11 +173,33 @@
   }));
   $("filter").addEventListener("input", renderJobs);
   $("group-by").addEventListener("change", renderJobs);
-  document.querySelectorAll("#jobs-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
+  $("jobs-table").tHead.addEventListener("click", (e) => {  // metric columns come and go: delegate
+    const th = e.target.closest("th[data-sort]");
+    if (!th) return;
     const k = th.dataset.sort;
     state.sort = {key: k, dir: state.sort.key === k ? -state.sort.dir : 1};
     renderJobs();
-  }));
+  });
+  $("btn-columns").addEventListener("click", () => {
+    const keys = new Set();
+    for (const j of state.jobs.values()) if (tabOf(j) === "models")
+      Object.keys((j.metrics || {}).columns || {}).forEach((k) => keys.add(k));
+    state.columns.forEach((c) => keys.add(c.key));
+    const on = (k, a) => state.columns.some((c) => c.key === k && c.agg === a);
+    $("columns-choices").tBodies[0].innerHTML = [...keys].sort().map((k) => `<tr><th>${dx.esc(k)}</th>${
+      ["last", "min", "max"].map((a) => `<td><input type="checkbox" data-key="${dx.esc(k)}" data-agg="${a}" ${on(k, a) ? "checked" : ""} aria-label="${dx.esc(k)} ${a}"></td>`).join("")}</tr>`).join("")
+      || '<tr><td colspan="4" class="hint">No model has reported a metric yet.</td></tr>';
+    $("columns-dialog").showModal();
+  });
+  $("columns-dialog").addEventListener("close", () => {
+    if ($("columns-dialog").returnValue !== "ok") return;
+    const chosen = [...$("columns-choices").querySelectorAll("input:checked")].map((i) => ({key: i.dataset.key, agg: i.dataset.agg}));
+    const same = (a, b) => a.key === b.key && a.agg === b.agg;  // kept columns keep their place
+    state.columns = [...state.columns.filter((c) => chosen.some((n) => same(c, n))),
+                     ...chosen.filter((n) => !state.columns.some((c) => same(c, n)))];
+    localStorage.setItem("dx.metricColumns", JSON.stringify(state.columns));
+    renderJobs();
+  });
   $("jobs-table").addEventListener("change", (e) => {
     if (!e.target.classList.contains("sel")) return;
     const id = e.target.closest("tr").dataset.id;
