@@ -30,6 +30,7 @@ class Network:
     description: str = ""
     channels: tuple[int, ...] = (1, 3)
     kwargs: dict[str, Any] = field(default_factory=dict)
+    parameters: int = 0  # with 10 classes and 3 channels at the intended size (0: not given)
 
     def load(self) -> Callable[..., Any]:
         module, _, function = self.factory.partition(":")
@@ -40,7 +41,8 @@ class Network:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "description": self.description,
-                "intended_size": self.intended_size, "channels": list(self.channels)}
+                "intended_size": self.intended_size, "channels": list(self.channels),
+                "parameters": self.parameters}
 
 
 _NETWORKS: dict[str, dict[str, Network]] = {}
@@ -48,9 +50,12 @@ _LOADERS: dict[str, str] = {}  # task → the module whose import registers its 
 
 
 def register(task: str, name: str, title: str, factory: str, intended_size: int,
-             description: str = "", channels: tuple[int, ...] = (1, 3), **kwargs: Any) -> Network:
-    """Add a network to ``task``'s list (a second registration of a name replaces the first)."""
-    entry = Network(task, name, title, factory, intended_size, description, channels, kwargs)
+             description: str = "", channels: tuple[int, ...] = (1, 3), parameters: int = 0,
+             **kwargs: Any) -> Network:
+    """Add a network to ``task``'s list (a second registration of a name replaces the first).
+    ``parameters``: its size with 10 classes at the intended size, for the form's table."""
+    entry = Network(task, name, title, factory, intended_size, description, channels, kwargs,
+                    parameters)
     _NETWORKS.setdefault(task, {})[name] = entry
     return entry
 

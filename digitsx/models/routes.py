@@ -34,7 +34,8 @@ def new_classification():
     models = [j for j in p.store.db.jobs() if j.kind == CLASSIFICATION and j.result.get("snapshots")]
     pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
-                           form_fields=forms.FORM.fields,
+                           form_fields=forms.FORM.fields, dataset_summaries={
+                               d.id: _dataset_summary(d) for d in datasets},
                            pretrained=pretrained,
                            networks=list(registry.networks("classification").values()), solvers=forms.SOLVERS, policies=POLICIES)
 
@@ -69,3 +70,17 @@ def create_models(kind: str, parse) -> Any:
     if wants_json():
         return created[0] if len(created) == 1 else {"jobs": created}
     return redirect(created[0]["url"] if len(created) == 1 else "/")
+
+
+def _dataset_summary(job) -> str:
+    """One line for the form's dataset picker: images per split, classes, image size."""
+    from ..datasets.summary import details
+
+    facts = details(job, platform().store.job_dir(job.id))["dataset"]
+    splits = facts.get("splits") or {}
+    counts = " / ".join(f"{splits[s]['entries']:,} {s}" for s in ("train", "val", "test")
+                        if splits.get(s, {}).get("entries"))
+    image = facts.get("image") or {}
+    colour = "grayscale" if image.get("channels") == 1 else "colour"
+    return (f"{counts or 'no'} images · {len(facts.get('labels') or [])} classes · "
+            f"{image.get('width')}×{image.get('height')} {colour}")

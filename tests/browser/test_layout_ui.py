@@ -137,6 +137,11 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     assert "torch" in page.inner_text("#system-versions")
     assert "free of" in page.inner_text("#system-host")
     assert page.locator("#about").is_visible()
+    # the model form: the dataset in a line, the networks as a table with their sizes
+    page.goto(server.url + "/models/images/classification/new")
+    assert page.inner_text("#dataset-summary") == "30 train / 10 val images · 10 classes · 28×28 grayscale"
+    lenet = page.locator("#networks tr", has_text="LeNet")
+    assert "28×28" in lenet.inner_text() and "432,080" in lenet.inner_text()
     assert page.js_errors == []
 
 

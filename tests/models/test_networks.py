@@ -23,6 +23,9 @@ def test_builds_and_trains_one_step(name, channels):
     assert torch.isfinite(loss)
     assert model(x).shape == (2, 7)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    if channels == 3:  # the form's table says how big it is (10 classes, 3 channels)
+        ten = sum(p.numel() for p in build(name, 10, 3, size).parameters())
+        assert REGISTRY[name].parameters == ten
 
 
 def test_lenet_adapts_to_other_sizes():
