@@ -119,6 +119,7 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     page.click("#btn-columns")
     page.check("#columns-dialog input[data-key='accuracy (val)'][data-agg='max']")
     page.click("#columns-apply")
+    page.wait_for_function("document.querySelectorAll('#jobs-table th.metric').length == 2")  # on close
     assert page.locator("#jobs-table th.metric").all_inner_texts() == ["loss (val) last", "accuracy (val) max"]
     accuracy = float(page.locator(f"#jobs-table tr[data-id='{model}'] td.metric").nth(1).inner_text())
     assert 0 <= accuracy <= 100
