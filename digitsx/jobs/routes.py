@@ -45,12 +45,29 @@ def job_details(job) -> dict:
                 parent=p.job_json(parent) if parent else None,
                 children=[p.job_json(c) for c in p.store.children(job.id)],
                 log=tail(p.store.job_dir(job.id) / "log.txt", current_app.config["LOG_TAIL_LINES"]),
-                resumable=_resumable(job), clonable=_clonable(job),
+                resumable=_resumable(job), clonable=_clonable(job), lineage=_lineage(job),
                 telemetry=read_history(p.store.job_dir(job.id) / HISTORY_FILE))
     kind = _kind(job)
     if kind is not None and kind.details is not None:
         data.update(kind.details(job, p.store.job_dir(job.id)))
     return data
+
+
+def _lineage(job) -> list[dict]:
+    """Where a model's starting weights came from: the pretrained model, the earlier model
+    (``previous``) or the backbone's source, and where a pretrained model was made from."""
+    p = platform()
+    network = job.spec.get("network") or {}
+    found = []
+    for relation, job_id in (("Pretrained from", network.get("job_id") if network.get("method") == "pretrained" else None),
+                             ("Continued from", (network.get("previous") or {}).get("job_id")),
+                             ("Backbone from", network["backbone"].get("job_id")
+                              if isinstance(network.get("backbone"), dict) else None),
+                             ("Made from", job.spec.get("from_model"))):
+        other = p.store.db.get(job_id) if job_id else None
+        if other is not None:
+            found.append({"relation": relation, **p.job_json(other)})
+    return found
 
 
 def _kind(job):

@@ -21,7 +21,8 @@ def init_app(app: Flask) -> None:
         export="digitsx.models.export"))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",
-        lambda spec: Request(cpu=1), url_prefix="/models"))
+        lambda spec: Request(cpu=1), url_prefix="/models", template="models/pretrained.html",
+        new_endpoint="pretrained_models.upload_page", new_label="Upload a pretrained model"))
     kinds.register(kinds.JobKind(
         INFERENCE, "inference", "Classification test", "digitsx.models.classify_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=report.details,

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 
-from flask import Blueprint, redirect, request
+from flask import Blueprint, redirect, render_template, request
 
 from .. import auth
 from ..archives import archive_suffix
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
-from ..http import form_post, form_values, platform, wants_json
+from ..http import form_post, form_values, page, platform, wants_json
 from . import PRETRAINED
 from .downloads import epoch_arg
 from .testing import model_and_epoch
@@ -29,6 +29,15 @@ def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     if wants_json():
         return {"status": "success", "id": job.id, "name": job.name, "job": p.job_json(job)}
     return redirect("/")
+
+
+@bp.route("/pretrained_models/upload")
+@page
+def upload_page():
+    """The upload form: a download archive, or weights + network.py + labels."""
+    return render_template("models/pretrained_new.html", values={"image_type": "color", "resize_mode": "squash",
+                                                                 "width": 256, "height": 256},
+                           form_fields=PRETRAINED_FORM.fields)
 
 
 @bp.route("/models/<job_id>/to_pretrained", methods=["POST"])

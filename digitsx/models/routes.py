@@ -30,6 +30,8 @@ def new_classification():
     if clone:
         values.update(p.store.get(clone).spec.get("form", {}))
         values["model_name"] = values.get("model_name", "") + " (clone)"
+    if request.args.get("pretrained_networks"):  # "New model from this" on a pretrained model
+        values.update(method="pretrained", pretrained_networks=request.args["pretrained_networks"])
     datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET_KIND]
     models = [j for j in p.store.db.jobs() if j.kind == CLASSIFICATION and j.result.get("snapshots")]
     pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]

@@ -201,3 +201,33 @@ def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page
     assert page.locator("#aug_hsv_h").is_visible()
     assert page.locator("#no-gpu-hint").is_visible() and page.locator("#amp").count() == 0
     assert page.js_errors == []
+
+
+def test_pretrained_page_upload_form_and_lineage(server_factory, page, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=4)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    dataset = built_dataset(s, server, data / "digits")
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "source model", "dataset": dataset, "train_epochs": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    pretrained = s.post(f"{server.url}/models/{model}/to_pretrained", headers={"Accept": "application/json"}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{pretrained}/status").json()["status"] == "Done", 120)
+    login(page, server)
+    page.goto(f"{server.url}/models/{pretrained}")
+    assert page.locator("#pretrained-source a").inner_text() == "source model"
+    assert page.inner_text("#pretrained-input").startswith("28×28, grayscale")
+    page.click("#new-from-pretrained")
+    assert page.locator("#method").input_value() == "pretrained"
+    assert page.locator("select[name=pretrained_networks]").input_value() == pretrained
+    page.fill("#model_name", "fine-tuned")
+    page.fill("#train_epochs", "1")
+    page.click("#create")
+    page.wait_for_url("**/models/2*")
+    page.locator("#related", has_text="Pretrained from: source model (epoch 1)").wait_for(timeout=10000)
+    # the upload form: a missing archive is an error beside its field
+    page.goto(server.url + "/pretrained_models/upload")
+    page.click("#archive-form button[type=submit]")
+    page.locator('#archive-form .field-error[data-for="archive"]', has_text="download archive").wait_for(timeout=10000)
+    assert page.url.endswith("/pretrained_models/upload") and page.js_errors == []

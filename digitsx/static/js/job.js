@@ -45,6 +45,7 @@
     $("btn-resume").hidden = !job.resumable;
     const rel = [];
     if (job.parent) rel.push(`Parent: <a href="${dx.esc(job.parent.url)}">${dx.esc(job.parent.name)}</a> (${dx.esc(job.parent.status)})`);
+    for (const l of job.lineage || []) rel.push(`${dx.esc(l.relation)}: <a href="${dx.esc(l.url)}">${dx.esc(l.name)}</a> (${dx.esc(l.status)})`);
     for (const c of job.children || []) rel.push(`Used by: <a href="${dx.esc(c.url)}">${dx.esc(c.name)}</a> (${dx.esc(c.status)})`);
     $("related").innerHTML = rel.length ? rel.map((r) => `<li>${r}</li>`).join("") : "<li class='hint'>none</li>";
     renderTimeline();
