@@ -226,6 +226,13 @@ def test_pretrained_page_upload_form_and_lineage(server_factory, page, tmp_path)
     page.click("#create")
     page.wait_for_url("**/models/2*")
     page.locator("#related", has_text="Pretrained from: source model (epoch 1)").wait_for(timeout=10000)
+    # the first download builds the exports: the page says so, then saves the archive
+    page.goto(f"{server.url}/models/{model}")
+    with page.expect_download(timeout=120000) as download:
+        page.click("#snapshots a[data-download] >> nth=0")
+        page.locator("#snapshots .download-note", has_text="preparing the archive").wait_for(timeout=5000)
+    assert download.value.suggested_filename == f"{model}_epoch_1.tar.gz"
+    page.locator("#snapshots .download-note", has_text=f"{model}_epoch_1.tar.gz").wait_for(timeout=10000)
     # the upload form: a missing archive is an error beside its field
     page.goto(server.url + "/pretrained_models/upload")
     page.click("#archive-form button[type=submit]")

@@ -198,3 +198,41 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("change", () => dx.applicable(form));
   });
 });
+
+/* Download links ([data-download]): the first download of a snapshot builds its exports
+   (TorchScript and ONNX, each checked against PyTorch) and can take a while: say so, fetch it,
+   then save it; an error (an export that failed) appears beside the link. */
+document.addEventListener("click", async (e) => {
+  const link = e.target.closest("a[data-download]");
+  if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+  e.preventDefault();
+  const note = link.parentElement.querySelector(".download-note") || link;
+  const started = Date.now();
+  note.classList.remove("error-text");
+  const tick = () => { note.textContent = `preparing the archive (building and checking the exports the first time)… ${Math.round((Date.now() - started) / 1000)} s`; };
+  tick();
+  const timer = setInterval(tick, 1000);
+  try {
+    const res = await dx.fetch(link.href);
+    if (!res.ok) {
+      let body = null;
+      try { body = await res.json(); } catch (err) { body = null; }
+      throw new Error(dx.errorText(body, res));
+    }
+    const blob = await res.blob();
+    const name = ((res.headers.get("Content-Disposition") || "").match(/filename="?([^";]+)"?/) || [])[1] || "download";
+    const save = document.createElement("a");
+    save.href = URL.createObjectURL(blob);
+    save.download = name;
+    document.body.appendChild(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(save.href), 60000);
+    note.textContent = `${name} (${dx.bytes(blob.size)})`;
+  } catch (err) {
+    note.textContent = err.message;
+    note.classList.add("error-text");
+  } finally {
+    clearInterval(timer);
+  }
+});

@@ -105,7 +105,8 @@
   function details(job) {
     const m = job.model || {};
     $("snapshots").innerHTML = (job.snapshots || []).map((e) => `<li>epoch ${e} ·
-      <a href="${job.url}/download.tar.gz?epoch=${e}">download</a> (<a href="${job.url}/download.zip?epoch=${e}">zip</a>)</li>`).join("")
+      <a href="${job.url}/download.tar.gz?epoch=${e}" data-download>download</a> (<a href="${job.url}/download.zip?epoch=${e}" data-download>zip</a>)
+      <span class="download-note hint" role="status"></span></li>`).join("")
       || '<li class="hint">none yet</li>';
     const rows = [["Network", m.network], ["Solver", m.solver && `${m.solver.type}, lr ${m.solver.learning_rate}`],
       ["LR policy", m.lr && m.lr.policy], ["Epochs", m.train_epochs], ["Batch size", m.batch_size],
