@@ -1,0 +1,112 @@
+"""Every curl line of the README, run as written against a live server (open mode).
+
+The README's placeholders become this server's things: ``<dataset id>``, ``<model id>`` and
+``<id>`` (a dataset or a model by the route), ``/data/...`` the test's data root, ``@file`` small
+files made here, ``localhost:5000`` the server's address, ``epoch=30`` the model's one epoch.
+Each must answer 2xx. Lines that need password mode (a token, HTTP Basic) and the detection and
+segmentation sections (their own API tests run the same routes) are listed and skipped.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitsx.datasets.demo import write_mnist_folder
+from tests.conftest import api_session, built_dataset, wait_for
+
+pytestmark = pytest.mark.server
+README = Path(__file__).resolve().parents[2] / "README.md"
+SKIP_SECTIONS = ("Object detection", "Segmentation")  # their API tests post the same fields
+# Lines whose job must be in another state first: the answer names why, and that is the test.
+STATE = {("409", "resume"): "Only aborted, failed or interrupted jobs resume (status Done)",
+         ("409", "abort"): "is not running (status Done)"}
+
+
+def readme_curls() -> list[tuple[str, str]]:
+    """(section, command) for every curl command in the README's sh blocks, continuations
+    joined and trailing comments dropped."""
+    found, section, block, pending = [], "", False, ""
+    for line in README.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if line.startswith("```"):
+            block = line.strip() == "```sh" and not block
+            continue
+        if not block:
+            continue
+        text = re.sub(r"\s+#\s.*$", "", line).rstrip()
+        if pending:
+            pending += " " + text.strip().rstrip("\\").strip()
+        elif text.startswith("curl ") or "$(curl" in text:
+            pending = text.rstrip("\\").strip()
+        if pending and not text.endswith("\\"):
+            found.append((section, pending))
+            pending = ""
+    return found
+
+
+def test_every_readme_curl_line_works_as_written(server_factory, tmp_path):
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=6)
+    rng = np.random.default_rng(0)
+    for name in ("roses", "tulips"):
+        (data / "flowers" / name).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (80, 100, 3), dtype=np.uint8)).save(
+                data / "flowers" / name / f"{i}.jpg")
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    dataset = built_dataset(s, server, data / "digits", folder_pct_val=25)
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "readme", "dataset": dataset, "train_epochs": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    spare = built_dataset(s, server, data / "flowers", size=32, channels=3)  # for abort / delete
+    work = tmp_path / "curl"
+    work.mkdir()
+    digit = next((data / "digits" / "seven").glob("*.png"))
+    (work / "digit.png").write_bytes(digit.read_bytes())
+    (work / "list.txt").write_text("".join(f"{p.parent.name}/{p.name}\n" for p in sorted((data / "digits").rglob("*.png"))[:6]))
+    with zipfile.ZipFile(work / "photos.zip", "w") as z:
+        for p in sorted((data / "digits").rglob("*.png"))[:4]:
+            z.write(p, f"{p.parent.name}/{p.name}")
+
+    def concrete(command: str) -> str:
+        c = command.replace("http://localhost:5000", server.url)
+        c = c.replace("<dataset id>", dataset).replace("<model id>", model)
+        c = c.replace("/datasets/<id>", f"/datasets/{dataset}").replace("dataset=<id>", f"dataset={dataset}")
+        c = c.replace("/models/<id>", f"/models/{model}").replace("<id>_epoch_30", f"{model}_epoch_1")
+        c = c.replace("job_ids[]=<id>", f"job_ids[]={model}")
+        c = c.replace("epoch=30", "epoch=1").replace("<id>", spare)
+        return c.replace("/data/", f"{data}/")
+
+    # the REST section's login line first: every other line sends its cookie jar (-b c)
+    subprocess.run(f"curl -s -c c -F username=alice {server.url}/login -o /dev/null", shell=True,
+                   cwd=work, check=True, timeout=30)
+    ran, skipped, failures = 0, [], []
+    for section, command in readme_curls():
+        if section in SKIP_SECTIONS or "$TOKEN" in command or "-u alice:" in command or "http://host:" in command:
+            skipped.append(command)
+            continue
+        cmd = concrete(command)
+        (work / "answer.txt").unlink(missing_ok=True)
+        out = "-w '%{http_code}'" if " -OJ " in cmd else "-o answer.txt -w '%{http_code}'"
+        proc = subprocess.run(f"{cmd} -s {out}", shell=True, cwd=work, capture_output=True, text=True, timeout=300)
+        ran += 1
+        code = proc.stdout.strip()[-3:]
+        answer = (work / "answer.txt").read_text() if (work / "answer.txt").exists() else proc.stderr
+        documented = STATE.get((code, command.split()[-1].rsplit("/", 1)[-1]))
+        if documented and documented in answer:
+            continue  # answered as documented for a job in this state (resume: after an abort)
+        if not code.startswith("2") and not (code == "302" and command.endswith("/login")):
+            failures.append(f"{code} for: {command}\n    {answer[:300]}")
+    assert failures == []
+    assert ran >= 20 and len(skipped) <= 8, (ran, skipped)
+    assert (work / f"{model}_epoch_1.tar.gz").stat().st_size > 10000  # the real archive, not a redirect page
+    for job in s.get(server.url + "/completed_jobs.json").json()["running"]:  # the README's sweep etc.
+        s.post(f"{server.url}/jobs/{job['id']}/abort")
