@@ -17,15 +17,16 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def wait(s, url: str, timeout: float = 900) -> None:
-    """Poll a job's status URL until it finishes; it must be Done."""
+def wait(s, url: str, timeout: float = 900, poll: float = 0.2) -> dict:
+    """Poll a job's status URL until it finishes; it must be Done. (Poll slowly in a timed
+    run: fast polls load the server the job shares the cores with.)"""
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = s.get(url).json()
         if status["status"] in ("Done", "Error", "Aborted"):
             assert status["status"] == "Done", status
-            return
-        time.sleep(0.2)
+            return status
+        time.sleep(poll)
     raise TimeoutError(url)
 
 

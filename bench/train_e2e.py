@@ -26,19 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import server  # noqa: E402
+from bench._server import server, wait  # noqa: E402
 
 
-def wait_done(s, url: str, timeout: float = 1800) -> float:
-    """Poll until the job finishes (it must be Done); the time it was seen Done."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = s.get(url).json()
-        if status["status"] in ("Done", "Error", "Aborted"):
-            assert status["status"] == "Done", status
-            return time.perf_counter()
-        time.sleep(0.25)  # fast polls would load the server that the job shares 2 cores with
-    raise TimeoutError(url)
+def wait_done(s, url: str) -> float:
+    """Poll until the job is Done; the time it was seen Done."""
+    wait(s, url, timeout=1800, poll=0.25)
+    return time.perf_counter()
 
 
 def quiet(limit: float = 60.0) -> None:

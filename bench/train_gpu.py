@@ -39,6 +39,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._server import wait  # noqa: E402
+
 
 def make_images(folder: Path, n: int, classes: int = 10, side: int = 256) -> None:
     """Photo-like JPEGs: smooth colour fields plus noise, a class-dependent tint."""
@@ -54,17 +56,6 @@ def make_images(folder: Path, n: int, classes: int = 10, side: int = 256) -> Non
         Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out / f"{i}.jpg", quality=90)
 
 
-def wait(s, url: str, timeout: float = 3600) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = s.get(url).json()
-        if status["status"] in ("Done", "Error", "Aborted"):
-            assert status["status"] == "Done", status
-            return status
-        time.sleep(0.25)
-    raise TimeoutError(url)
-
-
 def job_figures(s, url: str, jobs: Path, dataset: str, network: str, batch: int,
                 epochs: int) -> tuple[float, float, str]:
     """(steady images/s, seconds from POST to the first step, the job's phase line)."""
@@ -75,7 +66,7 @@ def job_figures(s, url: str, jobs: Path, dataset: str, network: str, batch: int,
         "lr_policy": "fixed", "snapshot_interval": epochs, "val_interval": epochs})
     reply.raise_for_status()
     job = reply.json()["id"]
-    wait(s, f"{url}/models/{job}/status")
+    wait(s, f"{url}/models/{job}/status", timeout=3600, poll=0.25)
     events = [json.loads(line) for line in (jobs / job / "events.jsonl").read_text().splitlines()]
     start = next(e["t"] for e in events if e["event"] == "log" and e["message"].startswith("training "))
     rates = [e["values"]["images_per_second"] for e in events
@@ -150,7 +141,7 @@ def main() -> None:
                 "resize_width": args.size, "resize_height": args.size, "resize_channels": 3,
                 "encoding": "jpg"}).json()
             built = time.time()
-            wait(s, f"{url}/datasets/{ds['id']}/status")
+            wait(s, f"{url}/datasets/{ds['id']}/status", timeout=3600)
             print(f"dataset built through the server in {time.time() - built:.0f} s", flush=True)
             for item in args.networks.split(","):
                 network, batch = item.split(":")

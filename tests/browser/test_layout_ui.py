@@ -18,6 +18,20 @@ WIDTHS = (420, 1366)
 DARK_BG = "rgb(18, 22, 29)"
 
 
+def trained(server_factory, tmp_path, name: str, per_class: int = 4, **dataset_fields):
+    """A server over MNIST digits with a dataset and a one-epoch model named ``name``:
+    ``(server, session, data folder, dataset id, model id)``."""
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=per_class)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    s = api_session(server)
+    dataset = built_dataset(s, server, data / "digits", **dataset_fields)
+    model = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": name, "dataset": dataset, "train_epochs": 1, "random_seed": 1}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    return server, s, data, dataset, model
+
+
 def overflow(page) -> int:
     """How many pixels the page is wider than the window (0: it fits)."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -79,14 +93,7 @@ def test_every_page_fits_from_phone_to_desktop_in_light_and_dark(server_factory,
 
 
 def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_factory, page, tmp_path):
-    data = tmp_path / "data"
-    write_mnist_folder(data / "digits", per_class=4)
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = api_session(server)
-    dataset = built_dataset(s, server, data / "digits")
-    model = s.post(server.url + "/models/images/classification.json", data={
-        "model_name": "uses the dataset", "dataset": dataset, "train_epochs": 1}).json()["id"]
-    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    server, s, data, dataset, model = trained(server_factory, tmp_path, "uses the dataset")
     native = []
     page.on("dialog", lambda d: (native.append(d.message), d.dismiss()))
     login(page, server)
@@ -102,7 +109,8 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
     dialog = page.locator("dialog.dx-dialog:not(#columns-dialog)")
     assert dialog.is_visible() and "Delete 1 job(s)" in dialog.inner_text()
     dialog.locator(".dialog-cancel").click()
-    assert page.locator("dialog.dx-dialog:not(#columns-dialog)").count() == 0 and row.count() == 1  # cancelled
+    page.locator("dialog.dx-dialog:not(#columns-dialog)").wait_for(state="detached")  # removed on close
+    assert row.count() == 1  # cancelled
     row.locator("input.sel").check()
     page.click("#btn-delete")
     page.locator("dialog.dx-dialog:not(#columns-dialog) .dialog-ok").click()
@@ -148,14 +156,7 @@ def test_theme_toggle_is_kept_and_dialogs_and_errors_stay_in_the_page(server_fac
 
 def test_a_bad_image_in_test_one_is_an_error_beside_the_form_and_a_result_keeps_the_form_url(
         server_factory, page, tmp_path):
-    data = tmp_path / "data"
-    write_mnist_folder(data / "digits", per_class=4)
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = api_session(server)
-    dataset = built_dataset(s, server, data / "digits")
-    model = s.post(server.url + "/models/images/classification.json", data={
-        "model_name": "m", "dataset": dataset, "train_epochs": 1}).json()["id"]
-    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    server, s, data, dataset, model = trained(server_factory, tmp_path, "m")
     login(page, server)
     page.goto(f"{server.url}/models/{model}")
     assert page.locator("#test-card").is_visible()  # a snapshot exists
@@ -204,14 +205,7 @@ def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page
 
 
 def test_pretrained_page_upload_form_and_lineage(server_factory, page, tmp_path):
-    data = tmp_path / "data"
-    write_mnist_folder(data / "digits", per_class=4)
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
-    s = api_session(server)
-    dataset = built_dataset(s, server, data / "digits")
-    model = s.post(server.url + "/models/images/classification.json", data={
-        "model_name": "source model", "dataset": dataset, "train_epochs": 1}).json()["id"]
-    wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
+    server, s, data, dataset, model = trained(server_factory, tmp_path, "source model")
     pretrained = s.post(f"{server.url}/models/{model}/to_pretrained", headers={"Accept": "application/json"}).json()["id"]
     wait_for(lambda: s.get(f"{server.url}/models/{pretrained}/status").json()["status"] == "Done", 120)
     login(page, server)
