@@ -51,9 +51,9 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     page.wait_for_function("(window.dxChartSeries || []).includes('map 50 (val)')", timeout=20000)
     page.locator("#per-class-ap td", has_text="circle").wait_for()
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
-    page.click("#infer-one")
-    page.wait_for_url("**/infer_one")
-    page.wait_for_function("document.querySelector('#boxes-canvas').dataset.drawn !== undefined")
+    page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)
+    page.wait_for_selector("#boxes-canvas[data-drawn]", timeout=60000)
+    assert page.url == f"{server.url}/models/{model['id']}"  # a reload does not post again
     requests_after: list[str] = []
     page.on("request", lambda r: requests_after.append(r.url))
     page.fill("#confidence", "0.05")
@@ -76,4 +76,9 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     assert requests_after == []  # all of it in the browser
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "detection-view.png"), full_page=True)
+    for path in (f"/datasets/{dataset_id}", f"/models/{model['id']}", f"/datasets/{dataset_id}/detection/explore"):
+        page.set_viewport_size({"width": 420, "height": 900})  # the task's pages fit a phone too
+        page.goto(server.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, path
     assert page.js_errors == []

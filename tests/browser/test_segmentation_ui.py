@@ -45,9 +45,8 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.wait_for_function("(window.dxChartSeries || []).includes('miou (val)')", timeout=20000)
     page.locator("#per-class-iou td", has_text="circle").wait_for()
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
-    page.click("#infer-one")
-    page.wait_for_url("**/infer_one")
-    page.wait_for_function("document.querySelector('#overlay-canvas').dataset.drawn !== undefined")
+    page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)
+    page.wait_for_selector("#overlay-canvas[data-drawn]", timeout=60000)
     requests_after: list[str] = []
     page.on("request", lambda r: requests_after.append(r.url))
     page.fill("#opacity", "0.8")
@@ -58,4 +57,9 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     page.wait_for_function("document.querySelector('#hovered').textContent.includes('(class ')")
     assert requests_after == []  # all of it in the browser
+    for path in (f"/datasets/{dataset_id}", f"/models/{model['id']}", f"/datasets/{dataset_id}/segmentation/explore"):
+        page.set_viewport_size({"width": 420, "height": 900})  # the task's pages fit a phone too
+        page.goto(server.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, path
     assert page.js_errors == []
