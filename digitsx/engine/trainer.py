@@ -125,7 +125,10 @@ class Trainer:
         if train is None or len(train) == 0:
             raise TrainingError("the dataset has no training images")
         batch = max(1, int(spec.batch_size) // self.world)  # the form's batch is global
-        val_batch = max(1, int(spec.batch_size) * int(self.task.eval_batch_scale))
+        # Validation needs no activations kept for a backward pass: larger batches, fewer steps.
+        # On a GPU at most twice the training batch (which held those activations) fits for sure.
+        scale = int(self.task.eval_batch_scale)
+        val_batch = max(1, int(spec.batch_size) * (scale if self.device.type == "cpu" else min(scale, 2)))
         shuffle = bool(spec.shuffle)
         self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
             if self.world > 1 else None
