@@ -89,8 +89,8 @@ def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
     page.fill("#filter", "")
     page.locator(f"#jobs-table tr[data-id='{ids[0]}'] input.sel").check()
     page.locator(f"#jobs-table tr[data-id='{ids[1]}'] input.sel").check()
-    page.on("dialog", lambda d: d.accept())
     page.click("#btn-delete")
+    page.click("dialog.dx-dialog .dialog-ok")  # an in-page dialog, not the browser's confirm()
     page.locator(f"#jobs-table tr[data-id='{ids[0]}']").wait_for(state="detached", timeout=10000)
     page.locator(f"#jobs-table tr[data-id='{ids[1]}']").wait_for(state="detached", timeout=10000)
     assert page.locator(f"#jobs-table tr[data-id='{ids[2]}']").count() == 1
