@@ -61,3 +61,16 @@ def test_the_form_offers_exactly_the_registry_and_the_web_side_needs_no_torch():
     assert registry.get("classification", "resnet18").to_dict()["intended_size"] == 224
     with pytest.raises(KeyError, match="known: lenet"):
         registry.get("classification", "nope")
+
+
+@pytest.mark.parametrize("task", ["detection", "segmentation"])
+def test_the_detection_and_segmentation_tables_give_true_sizes(task):
+    """The model forms' network tables show each network's size with 10 classes."""
+    import importlib
+
+    importlib.import_module(f"digitsx.{task}")  # declares where its catalog is
+    assert len(registry.networks(task)) == 5
+    for name, entry in registry.networks(task).items():
+        size = (entry.intended_size, entry.intended_size) if task == "detection" else None
+        model = entry.load()(10, 3, size, **entry.kwargs)
+        assert entry.parameters == sum(p.numel() for p in model.parameters()), name
