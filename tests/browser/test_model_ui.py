@@ -19,6 +19,7 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
     server = server_factory(DIGITSX_DATA_ROOTS=str(data))
     built_dataset(api_session(server), server, data / "digits")  # the form lists it
     login(page, server)
+    page.click("button[data-tab=models]")  # the Models tab offers the new-model buttons
     page.click("#new-model-images-classification")
     page.wait_for_url("**/models/images/classification/new")
     page.wait_for_function("document.querySelector('#lr-chart').height > 0")

@@ -84,6 +84,8 @@
       row.appendChild(th);
     }
     $("btn-columns").hidden = state.tab !== "models";
+    // each tab offers its own "New …" buttons, as DIGITS's Datasets and Models tabs did
+    document.querySelectorAll(".tabs a[data-category]").forEach((a) => { a.hidden = TAB_OF[a.dataset.category] !== state.tab; });
   }
 
   function jobRow(j) {
