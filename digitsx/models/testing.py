@@ -80,18 +80,32 @@ def image_request() -> tuple[dict, bytes | None]:
     import base64
 
     upload = request.files.get("image_file")
+    values = form_values()
     if upload is not None and upload.filename:
         data = upload.read()
         readable_image(io.BytesIO(data), "image_file", upload.filename)
+        checked(values)
         return {"image": base64.b64encode(data).decode()}, data
-    path = str(form_values().get("image_path") or "")
+    path = str(values.get("image_path") or "")
     if not path:
         raise ValidationError({"image_file": ["upload an image or give image_path"]})
     path = server_path(path, "image_path")
     if not os.path.isfile(path):
         raise ValidationError({"image_path": [f"{path} does not exist"]})
     readable_image(path, "image_path", path)
+    checked(values)
     return {"path": path}, None
+
+
+def checked(values) -> None:
+    """With ``check_only`` set, a one-image request that passed every check (the model, its
+    snapshot, the image) ends here with 200 ``{"checked": true}`` and runs no inference: the
+    test-one forms ask this before posting for their result page, so a bad request is answered
+    beside the form and a good one is inferred once."""
+    if str(values.get("check_only", "")).lower() in ("1", "y", "yes", "on", "true"):
+        from flask import abort, jsonify
+
+        abort(jsonify(checked=True))  # a response, not an error: Flask's handlers pass it through
 
 
 def readable_image(source, field: str, name: str) -> None:

@@ -170,8 +170,10 @@ def test_a_bad_image_in_test_one_is_an_error_beside_the_form_and_a_result_keeps_
                                   "(PNG, JPEG, BMP, GIF, TIFF or WebP)")
     assert page.url == f"{server.url}/models/{model}"  # the user stays on the page
     page.set_input_files("#test-card input[name=image_file]", str(next((data / "digits" / "four").glob("*.png"))))
-    with page.expect_navigation():
+    with page.expect_response(lambda r: r.url.endswith("/classify_one.json")) as check, page.expect_navigation():
         page.click("#classify-one")
+    # the pre-check was answered without inference (an inferred answer carries Server-Timing):
+    assert check.value.status == 200 and "server-timing" not in check.value.headers  # infers once
     page.locator("#predictions tbody tr").first.wait_for()
     assert page.url == f"{server.url}/models/{model}"  # a reload shows the model, it does not post again
     assert page.js_errors == []

@@ -124,6 +124,10 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     bad = s.post(server.url + "/models/images/generic/infer_one.json", data={"job_id": model_id},
                  files={"image_file": ("notes.png", b"this is text")})
     assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
+    check = s.post(server.url + "/models/images/generic/infer_one.json",
+                   data={"job_id": model_id, "check_only": "1",
+                         "image_path": str(shapes / "images" / "val" / "0000.png")})
+    assert check.ok and check.json() == {"checked": True}
     wrong = s.post(server.url + "/models/images/generic/infer_one.json",
                    data={"job_id": dataset["id"], "image_path": str(shapes / "images" / "val" / "0000.png")})
     assert wrong.status_code == 400 and "is not a model of a task the generic routes serve (object detection, segmentation)" in wrong.text

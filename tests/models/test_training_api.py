@@ -236,6 +236,16 @@ def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
     assert len(infer) == 2
     bad = server.session.post(url, data={"job_id": job["id"]}, files={"image_file": ("x.png", b"nope")})
     assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
+    # check_only (the test-one forms' pre-check): checked, answered, and nothing inferred.
+    check = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
+                                           "snapshot_epoch": 1, "check_only": "1"})
+    assert check.ok and check.json() == {"checked": True}
+    assert len([p for p in psutil.process_iter(["cmdline"])
+                if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+                and job["id"] in " ".join(p.info["cmdline"] or [])]) == 2  # no worker for epoch 1
+    bad = server.session.post(url, data={"job_id": job["id"], "check_only": "1"},
+                              files={"image_file": ("x.png", b"nope")})
+    assert bad.status_code == 400 and "not a readable image" in bad.json()["error"]["message"]
     outside = server.session.post(url, data={"job_id": job["id"], "image_path": "/etc/hostname"})
     assert outside.status_code == 400 and "outside" in outside.json()["errors"]["image_path"][0]
     missing = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),

@@ -135,12 +135,13 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-/* Forms marked data-check-first (a one-image test) post to their JSON twin first: an error
-   appears beside the form, in words, and the page stays; only a request the server accepts is
-   then submitted for its result page. */
+/* Forms marked data-check-first (a one-image test) post to their JSON twin first with
+   check_only (everything is checked, nothing inferred): an error appears beside the form, in
+   words, and the page stays; only a request the server accepts is then submitted for its
+   result page, which runs the model once. */
 document.addEventListener("submit", async (e) => {
   const form = e.target;
-  if (!form.matches("form[data-check-first]") || form.dataset.checked === "1") return;
+  if (!form.matches("form[data-check-first]")) return;
   e.preventDefault();
   let box = form.querySelector(".form-error");
   if (!box) {
@@ -150,11 +151,13 @@ document.addEventListener("submit", async (e) => {
     form.appendChild(box);
   }
   box.textContent = "";
-  const res = await dx.fetch(form.action.replace(/\.json$/, "") + ".json", {method: "POST", body: new FormData(form)});
-  if (res.ok) { form.dataset.checked = "1"; form.submit(); return; }
-  let body = null;
-  try { body = await res.json(); } catch (err) { body = null; }
-  box.textContent = dx.errorText(body, res);
+  const body = new FormData(form);
+  body.set("check_only", "1");  // the server checks the request without running the model
+  const res = await dx.fetch(form.action.replace(/\.json$/, "") + ".json", {method: "POST", body});
+  if (res.ok) { form.submit(); return; }  // submit() fires no submit event: no second check
+  let answer = null;
+  try { answer = await res.json(); } catch (err) { answer = null; }
+  box.textContent = dx.errorText(answer, res);
 });
 
 /* A result page shown after a POST keeps its form page's URL: a reload does not post again. */
