@@ -66,14 +66,16 @@ class Detector:
         return (x.expand(3, -1, -1) if x.shape[0] == 1 else x), sx, sy, size
 
     @torch.no_grad()
-    def detect_batch(self, sources: list) -> list[dict]:
+    def detect_batch(self, sources: list, min_score: float = MIN_SCORE) -> list[dict]:
+        """Each source's detections scoring at least ``min_score`` (never below MIN_SCORE)."""
+        min_score = max(float(min_score), MIN_SCORE)
         t0 = time.perf_counter()
         prepared = [self.tensor(s) for s in sources]
         t1 = time.perf_counter()
         outputs = self.model([p[0] for p in prepared])
         kept = []
         for (x, sx, sy, (w, h)), out in zip(prepared, outputs):
-            keep = out["scores"] >= MIN_SCORE
+            keep = out["scores"] >= min_score
             boxes = out["boxes"][keep].float()
             boxes[:, [0, 2]] = (boxes[:, [0, 2]] / sx).clamp(0, w)
             boxes[:, [1, 3]] = (boxes[:, [1, 3]] / sy).clamp(0, h)
@@ -97,14 +99,14 @@ class Detector:
                            "forward_ms": (t2 - t1) * 1000 / len(sources)}
         return answers
 
-    def detect(self, source) -> dict:
-        return self.detect_batch([source])[0]
+    def detect(self, source, min_score: float = MIN_SCORE) -> dict:
+        return self.detect_batch([source], min_score)[0]
 
 
 def answer(detector: Detector, request: dict) -> dict:
     source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request else request["path"]
     try:
-        return detector.detect(source)
+        return detector.detect(source, request.get("min_confidence") or MIN_SCORE)
     except (OSError, ValueError, SyntaxError) as err:
         raise ValueError(f"not a readable image: {err}") from None
 

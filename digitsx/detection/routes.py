@@ -10,8 +10,8 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
-from ..errors import BadRequest, NotFound
-from ..fields import accepts
+from ..errors import BadRequest, NotFound, ValidationError
+from ..fields import Field, Form, accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from ..models import registry
@@ -20,6 +20,11 @@ from . import DATASET, MODEL, TEST, forms
 
 bp = Blueprint("detection", __name__)
 WHAT = "an object detection model"
+ONE_IMAGE = Form("Detect objects in one image", {  # beside job_id, snapshot_epoch and the image
+    "min_confidence": Field("float", None, 0, 1, blank=True,
+                            help="leave out detections scoring below this (blank: 0.05, all the "
+                                 "view's slider can show)"),
+})
 
 
 # -- datasets ---------------------------------------------------------------------------------
@@ -176,7 +181,13 @@ def infer_one():
     job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch}, MODEL, WHAT)
     if JOB_ID.fullmatch(job_id):
         epoch = warm_epoch(p.store.job_dir(job_id), epoch)
+    fields = ONE_IMAGE.reader(values)
+    least = fields.number("min_confidence")
+    if fields.errors:
+        raise ValidationError(fields.errors)
     ask, data = image_request()
+    if least is not None:
+        ask["min_confidence"] = least
     answer = p.serving.classify(job_id, epoch, ask)
     answer["threshold"] = _threshold(job)
     if wants_json():

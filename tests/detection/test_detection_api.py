@@ -53,6 +53,15 @@ def test_train_infer_one_and_a_report(server, shapes, fmt):
     upload = server.session.post(server.url + "/models/images/generic/infer_one.json",
                                  data={"job_id": model["id"]}, files={"image_file": ("x.png", image.read_bytes())})
     assert upload.json()["outputs"]["bbox-list"] == rows  # the same warm worker, the same answer
+    scores = sorted({r[4] for r in rows})  # cut in the widest gap: the answer's scores are rounded
+    low, high = max(zip(scores, scores[1:]), key=lambda pair: pair[1] - pair[0])
+    fewer = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                data={"job_id": model["id"], "image_path": str(image),
+                                      "min_confidence": (low + high) / 2}).json()["outputs"]["bbox-list"]
+    assert fewer == [r for r in rows if r[4] >= high] and len(fewer) < len(rows)  # the low ones left out
+    too_high = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                   data={"job_id": model["id"], "image_path": str(image), "min_confidence": "2"})
+    assert too_high.status_code == 400 and "between 0 and 1" in too_high.json()["errors"]["min_confidence"][0]
 
     if fmt != "voc":  # the report reads the LMDB, whatever the format was: one format is enough
         return
