@@ -13,8 +13,6 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from ..errors import BadRequest, NotFound, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_values, page, platform, twin_route, wants_json
-from ..jobs.status import Status
-from ..models import registry
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
 
@@ -133,24 +131,10 @@ def stored_image(job_id: str, split: str, index: int):
 @page
 def new_model():
     """The new object-detection model form (``?clone=<id>`` fills it in)."""
-    from ..engine.schedules import POLICIES
+    from ..models.generic import new_model_page
 
-    values = dict(forms.MODEL_DEFAULTS)
-    p = platform()
-    clone = request.args.get("clone")
-    if clone:
-        values.update(p.store.get(clone).spec.get("form", {}))
-        values["model_name"] = values.get("model_name", "") + " (clone)"
-    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
-    models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
-    from ..models import CLASSIFICATION, PRETRAINED
-
-    backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
-                 or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
-    return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
-                           form_fields=forms.MODEL_FORM.fields, backbones=backbones, task_title="object detection",
-                           new_dataset="detection.new_dataset", custom_signature="build(num_classes, image_size)",
-                           networks=list(registry.networks("detection").values()), policies=POLICIES)
+    return new_model_page("detection", "object detection", DATASET, MODEL, forms.MODEL_FORM,
+                          forms.MODEL_DEFAULTS, "detection.new_dataset", "build(num_classes, image_size)")
 
 
 def create_model():

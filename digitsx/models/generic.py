@@ -81,3 +81,33 @@ def infer_one():
 def infer_many():
     """Many images through a model of any generic task: a test job (202)."""
     return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_many()
+
+
+def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, form: Form,
+                   defaults: dict[str, Any], new_dataset: str, signature: str):
+    """A generic task's *New model* page (``?clone=<id>`` fills it in): its finished datasets
+    (each with a one-line summary), models to continue from, classification snapshots and
+    pretrained models for the backbone, and its networks."""
+    from flask import render_template, request
+
+    from ..datasets.summary import picker_line
+    from ..engine.schedules import POLICIES
+    from ..jobs.status import Status
+    from . import CLASSIFICATION, PRETRAINED, registry
+
+    values = dict(defaults)
+    p = platform()
+    clone = request.args.get("clone")
+    if clone:
+        values.update(p.store.get(clone).spec.get("form", {}))
+        values["model_name"] = values.get("model_name", "") + " (clone)"
+    jobs = p.store.db.jobs()
+    datasets = [j for j in jobs if j.kind == dataset_kind and j.status == Status.DONE.value]
+    models = [j for j in jobs if j.kind == model_kind and j.result.get("snapshots")]
+    backbones = [j for j in jobs if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
+                 or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
+    return render_template(
+        "models/generic_new.html", values=values, datasets=datasets, models=models,
+        form_fields=form.fields, backbones=backbones, task_title=title, new_dataset=new_dataset,
+        custom_signature=signature, networks=list(registry.networks(task).values()), policies=POLICIES,
+        dataset_summaries={d.id: picker_line(p.store.job_dir(d.id)) for d in datasets})

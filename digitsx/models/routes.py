@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request
 
 from .. import auth
 from ..datasets import CLASSIFICATION as DATASET_KIND
+from ..datasets.summary import picker_line
 from ..fields import accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
@@ -37,7 +38,7 @@ def new_classification():
     pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
                            form_fields=forms.FORM.fields, dataset_summaries={
-                               d.id: _dataset_summary(d) for d in datasets},
+                               d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},
                            pretrained=pretrained,
                            networks=list(registry.networks("classification").values()), solvers=forms.SOLVERS, policies=POLICIES)
 
@@ -72,17 +73,3 @@ def create_models(kind: str, parse) -> Any:
     if wants_json():
         return created[0] if len(created) == 1 else {"jobs": created}
     return redirect(created[0]["url"] if len(created) == 1 else "/")
-
-
-def _dataset_summary(job) -> str:
-    """One line for the form's dataset picker: images per split, classes, image size."""
-    from ..datasets.summary import details
-
-    facts = details(job, platform().store.job_dir(job.id))["dataset"]
-    splits = facts.get("splits") or {}
-    counts = " / ".join(f"{splits[s]['entries']:,} {s}" for s in ("train", "val", "test")
-                        if splits.get(s, {}).get("entries"))
-    image = facts.get("image") or {}
-    colour = "grayscale" if image.get("channels") == 1 else "colour"
-    return (f"{counts or 'no'} images · {len(facts.get('labels') or [])} classes · "
-            f"{image.get('width')}×{image.get('height')} {colour}")

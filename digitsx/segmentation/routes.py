@@ -10,8 +10,6 @@ from flask import Blueprint, current_app, jsonify, render_template, request, sen
 from ..errors import BadRequest, NotFound
 from ..fields import accepts
 from ..http import form_values, page, platform, twin_route, wants_json
-from ..jobs.status import Status
-from ..models import registry
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
 
@@ -44,24 +42,11 @@ def create_dataset():
 @bp.route("/models/images/segmentation/new")
 @page
 def new_model():
-    from ..engine.schedules import POLICIES
+    """The new segmentation model form (``?clone=<id>`` fills it in)."""
+    from ..models.generic import new_model_page
 
-    values = dict(forms.MODEL_DEFAULTS)
-    p = platform()
-    clone = request.args.get("clone")
-    if clone:
-        values.update(p.store.get(clone).spec.get("form", {}))
-        values["model_name"] = values.get("model_name", "") + " (clone)"
-    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
-    models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
-    from ..models import CLASSIFICATION, PRETRAINED
-
-    backbones = [j for j in p.store.db.jobs() if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
-                 or (j.kind == PRETRAINED and j.status == Status.DONE.value)]
-    return render_template("models/generic_new.html", values=values, datasets=datasets, models=models,
-                           form_fields=forms.MODEL_FORM.fields, backbones=backbones, task_title="segmentation", new_dataset="segmentation.new_dataset",
-                           custom_signature="build(num_classes, in_channels)",
-                           networks=list(registry.networks("segmentation").values()), policies=POLICIES)
+    return new_model_page("segmentation", "segmentation", DATASET, MODEL, forms.MODEL_FORM,
+                          forms.MODEL_DEFAULTS, "segmentation.new_dataset", "build(num_classes, in_channels)")
 
 
 def create_model():

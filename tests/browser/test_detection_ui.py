@@ -4,6 +4,7 @@ filter redraw without a request."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -81,4 +82,7 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
         page.goto(server.url + path)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, path
+    page.goto(server.url + "/models/images/object-detection/new")  # the picker says what the chosen dataset holds
+    assert re.fullmatch(r"\d+ train / \d+ val images · \d+ classes · \d+×\d+ colour",
+                        page.inner_text("#dataset-summary")), page.inner_text("#dataset-summary")
     assert page.js_errors == []

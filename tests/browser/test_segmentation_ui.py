@@ -2,6 +2,8 @@
 graph, and the overlay view, whose opacity and hover work without a request."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.test_home_live import login
@@ -62,4 +64,7 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
         page.goto(server.url + path)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, path
+    page.goto(server.url + "/models/images/segmentation/new")  # the picker says what the chosen dataset holds
+    assert re.fullmatch(r"\d+ train / \d+ val images · \d+ classes · \d+×\d+ colour",
+                        page.inner_text("#dataset-summary")), page.inner_text("#dataset-summary")
     assert page.js_errors == []

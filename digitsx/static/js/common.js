@@ -239,3 +239,17 @@ document.addEventListener("click", async (e) => {
     clearInterval(timer);
   }
 });
+
+/* A model form's dataset picker: the chosen dataset in a line under it (images per split,
+   classes, size), from its option's data-summary. */
+(() => {
+  const show = () => {
+    const picker = document.getElementById("dataset");
+    const line = document.getElementById("dataset-summary");
+    if (!picker || !line || !picker.selectedOptions) return;
+    const opt = picker.selectedOptions[0];
+    line.textContent = opt ? opt.dataset.summary || "" : "";
+  };
+  document.addEventListener("DOMContentLoaded", show);
+  document.addEventListener("change", (e) => { if (e.target && e.target.id === "dataset") show(); });
+})();

@@ -53,12 +53,6 @@
     } catch (err) { $("form-message").textContent = err.message; }
     $("create").disabled = false;
   });
-  const summary = () => {  // the chosen dataset in a line: images, classes, size
-    const opt = $("dataset").selectedOptions[0];
-    $("dataset-summary").textContent = opt ? opt.dataset.summary || "" : "";
-  };
-  $("dataset").addEventListener("change", summary);
-  summary();
   show($("method").value);
   lrPreview();
 })();
