@@ -2,9 +2,10 @@
 
     python -m digitsx.segmentation.infer MODEL_JOB_DIR EPOCH
 
-A request is ``{"image": base64 | "path", "dont_resize": bool}``; the answer is DIGITS's
-``{"outputs": {"class_map": [[class per pixel]...]}}`` with ``labels``, ``palette`` and the
-``image_size``. The image is prepared as the dataset stored it (channels, resize); the map comes
+A request is ``{"image": base64 | "path", "dont_resize": bool, "class_map_format": "json" |
+"png"}``; the answer is DIGITS's ``{"outputs": {"class_map": [[class per pixel]...]}}`` (or,
+for ``png``, ``{"outputs": {"class_map_png": base64}}``: a palette PNG whose pixel values are the
+classes, a fraction of the JSON's size) with ``labels``, ``palette`` and the ``image_size``. The image is prepared as the dataset stored it (channels, resize); the map comes
 back at the source image's size (nearest) unless ``dont_resize``.
 """
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Segmenter:
         return x
 
     @torch.no_grad()
-    def segment(self, source, dont_resize: bool = False) -> dict:
+    def segment(self, source, dont_resize: bool = False, png: bool = False) -> dict:
         from PIL import Image
 
         t0 = time.perf_counter()
@@ -71,15 +72,30 @@ class Segmenter:
             logits = F.interpolate(logits.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
         classes = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
         t2 = time.perf_counter()
-        return {"outputs": {"class_map": classes.tolist()}, "labels": self.labels, "palette": self.palette,
+        outputs = {"class_map_png": self.png(classes)} if png else {"class_map": classes.tolist()}
+        return {"outputs": outputs, "labels": self.labels, "palette": self.palette,
                 "image_size": [int(classes.shape[1]), int(classes.shape[0])],
                 "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
+
+
+    def png(self, classes: np.ndarray) -> str:
+        """The class map as a base64 palette PNG: pixel value = class, coloured as the dataset."""
+        from PIL import Image
+
+        image = Image.frombytes("P", (classes.shape[1], classes.shape[0]), np.ascontiguousarray(classes).tobytes())
+        colours = [c for rgb in (self.palette or []) for c in rgb[:3]]
+        if colours:
+            image.putpalette(colours + [0] * (768 - len(colours)))
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=False)
+        return base64.b64encode(out.getvalue()).decode()
 
 
 def answer(segmenter: Segmenter, request: dict) -> dict:
     source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request else request["path"]
     try:
-        return segmenter.segment(source, bool(request.get("dont_resize")))
+        return segmenter.segment(source, bool(request.get("dont_resize")),
+                                 request.get("class_map_format") == "png")
     except (OSError, ValueError, SyntaxError) as err:
         raise ValueError(f"not a readable image: {err}") from None
 

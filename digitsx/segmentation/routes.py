@@ -7,8 +7,8 @@ import base64
 
 from flask import Blueprint, current_app, jsonify, render_template, request, send_file
 
-from ..errors import BadRequest, NotFound
-from ..fields import accepts
+from ..errors import BadRequest, NotFound, ValidationError
+from ..fields import Field, Form, accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
@@ -16,6 +16,11 @@ from . import DATASET, MODEL, TEST, forms
 bp = Blueprint("segmentation", __name__)
 WHAT = "a segmentation model"
 TRUE = ("1", "y", "yes", "on", "true")
+ONE_IMAGE = Form("Segment one image", {  # beside job_id, snapshot_epoch, the image, dont_resize
+    "class_map_format": Field("choice", "json", options=("json", "png"),
+                              help="json: DIGITS's class_map lists; png: class_map_png, a base64 "
+                                   "palette PNG whose pixel values are the classes (far smaller)"),
+})
 
 
 @bp.route("/datasets/images/segmentation/new")
@@ -65,8 +70,13 @@ def infer_one():
     job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": snapshot_epoch(values)}, MODEL, WHAT)
     if JOB_ID.fullmatch(job_id):
         epoch = warm_epoch(p.store.job_dir(job_id), epoch)
+    fields = ONE_IMAGE.reader(values)
+    shape = fields.choice("class_map_format")
+    if fields.errors:
+        raise ValidationError(fields.errors)
     ask, data = image_request()
     ask["dont_resize"] = str(values.get("dont_resize", "")).lower() in TRUE
+    ask["class_map_format"] = shape if wants_json() else "json"  # the page overlays the lists
     answer = p.serving.classify(job_id, epoch, ask)
     if wants_json():
         return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing") if k in answer})

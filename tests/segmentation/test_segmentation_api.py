@@ -2,9 +2,13 @@
 training with live mIoU → infer_one (the class map) → an infer_many report; bad input."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.detection.conftest import wait_done
 from tests.segmentation.conftest import build, fields, train
@@ -37,6 +41,15 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     classes = answer["outputs"]["class_map"]
     assert len(classes) == 96 and len(classes[0]) == 96 and {c for row in classes for c in row} <= {0, 1, 2, 3}
     assert answer["labels"][1] == "circle" and answer["palette"][1] == [220, 40, 40]
+    as_png = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                 data={"job_id": model["id"], "image_path": str(image),
+                                       "class_map_format": "png"}).json()
+    with Image.open(io.BytesIO(base64.b64decode(as_png["outputs"]["class_map_png"]))) as png:
+        assert png.mode == "P" and png.getpalette()[3:6] == [220, 40, 40]  # coloured as the dataset
+        assert np.asarray(png).tolist() == classes  # pixel value = class: the same map
+    wrong = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                data={"job_id": model["id"], "image_path": str(image), "class_map_format": "gif"})
+    assert wrong.status_code == 400 and "must be one of json, png" in wrong.json()["errors"]["class_map_format"][0]
     if method in ("cvat", "coco"):  # the report reads the LMDB, whatever the labels were
         return
     res = server.session.post(server.url + "/models/images/generic/infer_many.json",
@@ -54,7 +67,6 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
         return
     archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
     assert archive.ok, archive.text
-    import io
     import tarfile
 
     with tarfile.open(fileobj=io.BytesIO(archive.content)) as tf:
