@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 from ..archives import archive_suffix
 from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
-from ..fields import Field, Form
+from ..fields import Field, FieldReader, Form
 from ..models.forms import generic_form, generic_model
 from . import DATASET, MODEL
 
@@ -37,6 +37,32 @@ DATASET_FORM = Form("New segmentation dataset", {
     "train_archive": Field("file", help="a .zip/.tar.gz/.tar holding the folders named above"),
 })
 DATASET_DEFAULTS: dict[str, Any] = DATASET_FORM.defaults()
+
+
+def check_labels(r: FieldReader, spec: dict[str, Any]) -> None:
+    """Read now what is cheap to read and fatal when wrong, so the form answers naming it: the
+    colour map's lines, CVAT's labelmap.txt, a COCO file (JSON, its images and categories).
+    The images themselves are read by the job, which lists every bad one."""
+    from ..files import InputError
+    from .labels import coco_pairs, cvat_labelmap, read_colormap
+
+    checks = []
+    if spec.get("colormap_file"):
+        checks.append(("colormap_text_file", lambda: read_colormap(spec["colormap_file"])))
+    if spec["colormap_method"] == "cvat":
+        checks.append(("label_folder", lambda: cvat_labelmap(spec["train"]["labels"])))
+    if spec["colormap_method"] == "coco":
+        for split, what in (("train", ""), ("val", "validation_")):
+            if spec.get(split):
+                part = spec[split]
+                checks.append((f"{what}label_folder", lambda part=part, what=what:
+                               coco_pairs(part["features"], part["labels"], what, [])))
+    for field, check in checks:
+        try:
+            check()
+        except InputError as err:
+            named = str(err).split(":", 1)[0]
+            r.error(named if named in DATASET_FORM.fields else field, str(err))
 
 
 def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config: dict) -> DatasetForm:
@@ -82,14 +108,8 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
         r.error("resize_image_width", "give both width and height, or neither")
     spec["resize"] = list(size) if None not in size else None
     spec["encoding"] = r.choice("dsopts_feature_encoding")
-    if not archive and spec.get("colormap_file") and not r.errors:
-        from ..files import InputError
-        from .labels import read_colormap
-
-        try:  # a bad line answers now, naming it
-            read_colormap(spec["colormap_file"])
-        except InputError as err:
-            r.error("colormap_text_file", str(err))
+    if not archive and not r.errors:
+        check_labels(r, spec)
     if r.errors:
         raise ValidationError(r.errors)
     spec["form"] = {k: str(v) for k, v in values.items() if k != "username"}

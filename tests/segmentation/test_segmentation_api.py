@@ -128,8 +128,12 @@ def test_palettes_that_differ_and_coco_polygons_outside_the_image(server, shapes
     assert any("annotations[" in m and "unknown category_id" in m for m in messages)
     broken = shapes / "coco" / "broken.json"
     broken.write_text("{not json")
-    job = build(server, fields(shapes, "coco", label_folder=str(broken)))
-    assert job["status"] == "Error" and "broken.json is not valid JSON (line 1" in job["error"]
+    res = server.session.post(server.url + "/datasets/generic/create/image-segmentation.json",
+                              data=fields(shapes, "coco", label_folder=str(broken)))  # answered at once
+    assert res.status_code == 400 and "broken.json is not valid JSON (line 1" in res.json()["errors"]["label_folder"][0]
+    no_map = server.session.post(server.url + "/datasets/generic/create/image-segmentation.json",
+                                 data=fields(shapes, "cvat", label_folder=str(shapes / "palette" / "train")))
+    assert no_map.status_code == 400 and "no labelmap.txt beside" in no_map.json()["errors"]["label_folder"][0]
 
 
 def test_an_archive_upload(server, shapes, tmp_path):
