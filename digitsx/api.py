@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Flask
 
-PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_]+)>")
+from .schemas import COMPONENTS
+
+PARAM = re.compile(r"<(?:([a-z_]+)(?:\(([^)]*)\))?:)?([a-zA-Z_]+)>")  # <any(a, b):name>
 SKIP_ENDPOINTS = {"static"}
 ERRORS = {"400": "A field is wrong: {\"errors\": {field: [messages]}} or {\"error\": ...}",
           "401": "Log in, or send Authorization: Bearer <token>",
@@ -20,16 +22,26 @@ def _error(text: str) -> dict[str, Any]:
         "$ref": "#/components/schemas/Error"}}}}
 
 
-def _operation(app: Flask, endpoint: str, method: str, params: list[str]) -> dict[str, Any]:
+def _param(converter: str, args: str) -> dict[str, Any]:
+    """A path parameter's schema: ``any(a, b)`` is an enum, ``int`` an integer."""
+    if converter == "any":
+        return {"type": "string", "enum": [a.strip().strip("'\"") for a in args.split(",")]}
+    return {"type": "integer"} if converter == "int" else {"type": "string"}
+
+
+def _operation(app: Flask, endpoint: str, method: str, params: list[tuple[str, dict]]) -> dict[str, Any]:
     view = app.view_functions[endpoint]
     doc = (view.__doc__ or endpoint).strip().splitlines()[0]
     op: dict[str, Any] = {
         "summary": doc, "operationId": f"{endpoint}_{method}".replace(".", "_"),
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                       for p in params],
+        "parameters": [{"name": name, "in": "path", "required": True, "schema": schema}
+                       for name, schema in params],
         "responses": {"200": {"description": "OK", "content": {"application/json": {}}},
                       **{code: _error(text) for code, text in ERRORS.items()}},
     }
+    for status, schema in getattr(view, "dx_answers", {}).items():  # @answers: the JSON's schema
+        op["responses"][status] = {"description": "Accepted: a job was queued" if status == "202" else "OK",
+                                   "content": {"application/json": {"schema": schema}}}
     if getattr(view, "dx_html", False):  # a browser form posts here: a page or a redirect back
         for response in op["responses"].values():
             response["content"]["text/html"] = {"schema": {"type": "string"}}
@@ -62,8 +74,8 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     twins = {(r.rule[:-5], m) for r in rules if r.rule.endswith(".json") for m in r.methods or ()}
     paths: dict[str, dict] = {}
     for rule in sorted(rules, key=lambda r: r.rule):
-        params = PARAM.findall(rule.rule)
-        path = PARAM.sub(lambda m: "{" + m.group(1) + "}", rule.rule)
+        params = [(name, _param(converter, args)) for converter, args, name in PARAM.findall(rule.rule)]
+        path = PARAM.sub(lambda m: "{" + m.group(3) + "}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             if (rule.rule, method) in twins:
                 continue  # documented once, as its .json twin
@@ -81,7 +93,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
                        "description": "An API token (POST /api/tokens); needs no CSRF token"},
             "session": {"type": "apiKey", "in": "cookie", "name": "session",
                         "description": "POST /login; state-changing requests send X-CSRFToken"}},
-            "schemas": {"Error": {"type": "object", "properties": {
+            "schemas": {**COMPONENTS, "Error": {"type": "object", "properties": {
             "error": {"type": "object", "properties": {"message": {"type": "string"},
                                                        "type": {"type": "string"}}},
             "errors": {"type": "object"}}}}},

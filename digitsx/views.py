@@ -11,6 +11,7 @@ from .errors import NotFound
 from .http import platform, twin_route, wants_json
 from .jobs import kinds
 from .jobs.status import Status
+from .schemas import answers
 
 bp = Blueprint("main", __name__)
 
@@ -39,6 +40,7 @@ def home():
 
 
 @bp.route("/index.json")
+@answers("Index")
 def index_json():
     """DIGITS's summary: ``{version, jobs_dir, datasets, models}``."""
     jobs = _jobs_by_category()
@@ -50,6 +52,7 @@ def index_json():
 
 
 @bp.route("/completed_jobs.json")
+@answers("CompletedJobs")
 def completed_jobs():
     """``{running, datasets, models, pretrained_models, tests}``: every job, as the home page lists it."""
     jobs = _jobs_by_category()

@@ -301,3 +301,22 @@ def test_home_page_renders_jobs(app, client):
     page = client.get("/").data.decode()
     assert "visible-job" in page and "socket.io.min.js" in page
     assert client.get("/static/vendor/socket.io.min.js").status_code == 200
+
+
+def test_the_document_shows_what_routes_answer_and_typed_path_parameters(client):
+    """Response schemas (checked against real answers by tests/test_api_fuzz.py) and path
+    parameters with their converters' types: ``any(a, b)`` an enum, ``int`` an integer."""
+    doc = client.get("/api/openapi.json").get_json()
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    ok = lambda path, method, status="200": paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+    assert ok("/jobs/{job_id}.json", "get") == {"$ref": "#/components/schemas/JobDetails"}
+    assert ok("/models/images/generic/infer_many.json", "post", "202") == {"$ref": "#/components/schemas/Accepted"}
+    assert ok("/index.json", "get") == {"$ref": "#/components/schemas/Index"}
+    assert {"Job", "JobDetails", "Predictions", "Detections", "ClassMap", "Accepted", "Error"} <= set(schemas)
+    assert schemas["Job"]["properties"]["status"]["enum"][:1] and "Done" in schemas["Job"]["properties"]["status"]["enum"]
+    seg = next(p for p in paths if p.startswith("/datasets/{job_id}/segmentation/") and p.endswith(".png"))
+    assert "<" not in seg and "{split}" in seg and "{part}" in seg, seg
+    params = {p["name"]: p["schema"] for p in paths[seg]["get"]["parameters"]}
+    assert params["split"] == {"type": "string", "enum": ["train", "val"]}
+    assert params["part"] == {"type": "string", "enum": ["image", "label"]}
+    assert params["index"] == {"type": "integer"}

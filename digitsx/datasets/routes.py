@@ -14,6 +14,7 @@ from . import CLASSIFICATION, forms
 from .explore import gallery, read_image
 from .resize import MODES, resize_image
 from .sample import sample_image
+from ..schemas import answers
 
 bp = Blueprint("datasets", __name__)
 RESIZE_FORM = Form("Resize preview", {
@@ -39,6 +40,7 @@ def new_classification():
 
 @twin_route(bp, "/datasets/images/classification", methods=["POST"])
 @accepts(forms.FORM)
+@answers("Created")
 def create_classification():
     """Create an image classification dataset job: ``{id, name, status}`` (400 ``errors``)."""
     return create_dataset(CLASSIFICATION, forms.parse)

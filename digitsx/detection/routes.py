@@ -15,6 +15,7 @@ from ..fields import Field, Form, accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
+from ..schemas import answers
 
 bp = Blueprint("detection", __name__)
 WHAT = "an object detection model"
@@ -41,6 +42,7 @@ def new_dataset():
 
 @twin_route(bp, "/datasets/generic/create/image-object-detection", methods=["POST"])
 @accepts(forms.DATASET_FORM)
+@answers("Created")
 def create_dataset():
     """Create an object-detection dataset job: ``{id, name, status}`` (400 ``errors``)."""
     from ..datasets.routes import create_dataset as create

@@ -15,6 +15,7 @@ from ..http import form_list, form_value, name_problem, platform, wants_json
 from . import kinds
 from .runner import read_events, tail
 from .status import Status
+from ..schemas import answers, ref
 
 bp = Blueprint("jobs", __name__)
 PREFIXES = ("/jobs", "/datasets", "/models")
@@ -96,6 +97,7 @@ def _clonable(job) -> bool:
 
 
 @_routes("", "show", ["GET"])
+@answers("JobDetails")
 def show(job_id: str):
     """A job's page (JSON: the job with its timeline, spec, result, relatives, log tail)."""
     job = platform().store.get(job_id)
@@ -107,6 +109,7 @@ def show(job_id: str):
 
 
 @_routes("", "edit", ["PUT", "PATCH"], json_twin=False)
+@answers("Job")
 def edit(job_id: str):
     """Rename a job, change its notes or group (``job_name``, ``job_notes``, ``group_name``)."""
     store = platform().store
@@ -128,6 +131,7 @@ def edit(job_id: str):
 
 
 @_routes("/status", "status", ["GET"], json_twin=False)
+@answers("JobStatus")
 def status(job_id: str):
     """``{status, type, name, error}`` (404 with ``error`` for an unknown id)."""
     job = platform().store.get(job_id)  # 404 in the API's error shape
@@ -137,12 +141,14 @@ def status(job_id: str):
 
 
 @bp.route("/jobs/<job_id>/table_data.json")
+@answers({"type": "object", "required": ["job"], "properties": {"job": ref("Job")}})
 def table_data(job_id: str):
     """``{job: J}`` for one row of the home page."""
     return {"job": platform().job_json(platform().store.get(job_id))}
 
 
 @_routes("/log", "log", ["GET"])
+@answers("Log")
 def log_tail(job_id: str):
     """The last lines of the job's log (``?lines=N``, at most 2000)."""
     platform().store.get(job_id)
@@ -155,6 +161,7 @@ def log_tail(job_id: str):
 
 
 @_routes("/metrics", "metrics", ["GET"])
+@answers("Metrics")
 def metrics(job_id: str):
     """Every metric point the job's workers reported."""
     platform().store.get(job_id)
@@ -162,6 +169,7 @@ def metrics(job_id: str):
 
 
 @_routes("/events", "events", ["GET"])
+@answers("Events")
 def events(job_id: str):
     """The raw protocol events (``events.jsonl``) of the job."""
     platform().store.get(job_id)
@@ -169,6 +177,7 @@ def events(job_id: str):
 
 
 @_routes("/abort", "abort", ["POST"], json_twin=False)
+@answers("Done")
 def abort(job_id: str):
     """Abort a queued or running job (only its owner may)."""
     job = platform().store.get(job_id)
@@ -178,6 +187,7 @@ def abort(job_id: str):
 
 
 @_routes("/resume", "resume", ["POST"], json_twin=False)
+@answers("Job")
 def resume(job_id: str):
     """Queue an aborted, failed or interrupted job again; it continues where it stopped."""
     job = platform().store.get(job_id)
@@ -189,6 +199,7 @@ def resume(job_id: str):
 
 
 @_routes("", "delete", ["DELETE"], json_twin=False)
+@answers("Done")
 def delete(job_id: str):
     """Delete a job and its folder (refused for a dataset that models depend on; a model's
     test reports are deleted with it)."""

@@ -8,11 +8,13 @@ from flask import Blueprint, jsonify, render_template
 
 from ..http import form_values, platform, twin_route, wants_json
 from .testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
+from ..schemas import answers, ref
 
 bp = Blueprint("model_classify", __name__)
 
 
 @twin_route(bp, "/models/images/classification/classify_one", methods=["POST"])
+@answers({"anyOf": [ref("Predictions"), ref("Checked")]})
 def classify_one():
     """Classify one image (``image_file`` upload or ``image_path`` on the server) with a model
     snapshot (``snapshot_epoch``, default the newest): ``{"predictions": [[label, pct], ...]}``."""

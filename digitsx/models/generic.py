@@ -16,6 +16,7 @@ from flask import Blueprint
 from ..errors import BadRequest, ValidationError
 from ..fields import Form, accepts
 from ..http import form_values, platform, twin_route
+from ..schemas import answers, ref
 
 bp = Blueprint("generic", __name__)
 FORM = Form("New model (generic: the dataset's task)", {})
@@ -66,18 +67,21 @@ def _by_job(table: dict[str, GenericTask], job_id: str, field: str, what: str) -
 
 @twin_route(bp, "/models/images/generic", methods=["POST"])
 @accepts(FORM)
+@answers("CreatedModels")
 def create():
     """Create a model of the dataset's task (one job per learning rate × batch size)."""
     return _by_job(_BY_DATASET, str(form_values().get("dataset") or ""), "dataset", "a dataset").create()
 
 
 @twin_route(bp, "/models/images/generic/infer_one", methods=["POST"])
+@answers({"anyOf": [ref("Detections"), ref("ClassMap"), ref("Checked")]})
 def infer_one():
     """One image through a model of any generic task (DIGITS's ``{"outputs": {...}}``)."""
     return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_one()
 
 
 @twin_route(bp, "/models/images/generic/infer_many", methods=["POST"])
+@answers("Accepted", 202)
 def infer_many():
     """Many images through a model of any generic task: a test job (202)."""
     return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_many()

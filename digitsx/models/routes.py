@@ -17,6 +17,7 @@ from ..http import form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from . import CLASSIFICATION, PRETRAINED, forms, registry
 from ..engine.schedules import POLICIES
+from ..schemas import answers
 
 bp = Blueprint("models", __name__)
 
@@ -45,6 +46,7 @@ def new_classification():
 
 @twin_route(bp, "/models/images/classification", methods=["POST"])
 @accepts(forms.FORM)
+@answers("CreatedModels")
 def create_classification():
     """Create a model job (or one per learning rate × batch size): job JSON, or ``{jobs}``."""
     return create_models(CLASSIFICATION, forms.parse)

@@ -22,6 +22,7 @@ from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..engine import checkpoint
 from . import CLASSIFICATION, INFERENCE
+from ..schemas import answers
 
 bp = Blueprint("model_tests", __name__)
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -256,6 +257,7 @@ def _direct(model, epoch: str, entries: list[tuple[str, int]]) -> dict:
 
 
 @twin_route(bp, "/models/images/classification/classify_many", methods=["POST"])
+@answers("Accepted", 202)
 def classify_many():
     """Classify many images (``image_list`` of ``path [label]`` lines with ``image_folder`` for
     relative paths and ``num_test_images`` as a limit, or an ``image_archive``).
@@ -275,6 +277,7 @@ def classify_many():
 
 
 @twin_route(bp, "/models/images/classification/top_n", methods=["POST"])
+@answers("Accepted", 202)
 def top_n():
     """Top N per category (``top_n``, default 9) over an image list or archive, as a job whose
     report shows, for each class, the N images scored highest for it."""
@@ -287,6 +290,7 @@ def top_n():
 
 
 @twin_route(bp, "/models/<job_id>/test_split", methods=["POST"])
+@answers("Accepted", 202)
 def test_split(job_id: str):
     """The report over the model's dataset ``split`` (``val`` or ``test``) at ``snapshot_epoch``."""
     values = form_values()

@@ -12,6 +12,7 @@ from ..fields import Field, Form, accepts
 from ..http import form_values, page, platform, twin_route, wants_json
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
+from ..schemas import answers
 
 bp = Blueprint("segmentation", __name__)
 WHAT = "a segmentation model"
@@ -37,6 +38,7 @@ def new_dataset():
 
 @twin_route(bp, "/datasets/generic/create/image-segmentation", methods=["POST"])
 @accepts(forms.DATASET_FORM)
+@answers("Created")
 def create_dataset():
     """Create a segmentation dataset job: ``{id, name, status}`` (400 ``errors``)."""
     from ..datasets.routes import create_dataset as create
