@@ -7,7 +7,8 @@ Python), ``labels.txt`` (class i on line i, 0 = don't care), ``info.json`` (inpu
 padding/resize, classes, the F1-best threshold is the model page's), and the exports that agree
 with PyTorch on validation images: ``model.torchscript.pt`` (``torch.jit.script``: takes a list
 of float 0–1 C×H×W images, returns ``(losses, detections)``) and ``model.onnx`` (one image →
-boxes, scores, labels). An export that fails or disagrees is left out and ``info.json`` says why.
+named boxes, scores, labels: read them by name, their order is the detector's). An export
+that fails or disagrees is left out and ``info.json`` says why.
 """
 from __future__ import annotations
 
@@ -47,24 +48,29 @@ def network_source(spec: dict) -> str:
             f"        weights=None, weights_backbone=None, num_classes=num_classes{size}{extra})\n")
 
 
-def _top(boxes, scores) -> tuple[np.ndarray, np.ndarray]:
+def _top(boxes, scores, count: int = TOP) -> tuple[np.ndarray, np.ndarray]:
     boxes, scores = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)
-    order = np.argsort(-scores, kind="stable")[:TOP]
+    order = np.argsort(-scores, kind="stable")[:count]
     return boxes[order], scores[order]
 
 
 def _compare(reference: list, got: list) -> float:
-    """The largest difference between the ``TOP`` most confident detections of each image (inf
-    when the export finds fewer). Deeper down the list, low-confidence candidates may differ."""
+    """The largest difference between each of PyTorch's ``TOP`` most confident detections of an
+    image and its closest match (box corners and score) among the export's ``2 × TOP`` most
+    confident, each matched once; inf when the export finds fewer. Matching, not rank order:
+    near-tied scores (common in a young model) may swap ranks without any box changing."""
     worst = 0.0
     for (rb, rs), (gb, gs) in zip(reference, got):
         rb, rs = _top(rb, rs)
-        gb, gs = _top(gb, gs)
+        gb, gs = _top(gb, gs, 2 * TOP)
         if len(gb) < len(rb):
             return float("inf")
-        gb, gs = gb[:len(rb)], gs[:len(rb)]
-        if len(rb):
-            worst = max(worst, float(np.abs(rb - gb).max()), float(np.abs(rs - gs).max()))
+        free = np.ones(len(gb), bool)
+        for box, score in zip(rb, rs):
+            distance = np.maximum(np.abs(gb - box).max(1), np.abs(gs - score))
+            distance[~free] = np.inf
+            match = int(distance.argmin())
+            worst, free[match] = max(worst, float(distance[match])), False
     return worst
 
 
@@ -86,7 +92,11 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
         x = split[i][0].float().div(255)
         images.append(x.expand(3, -1, -1) if x.shape[0] == 1 else x)
     with torch.no_grad():
-        reference = [(o["boxes"].numpy(), o["scores"].numpy()) for o in d.model(images)]
+        outputs = d.model(images)
+    reference = [(o["boxes"].numpy(), o["scores"].numpy()) for o in outputs]
+    # The ONNX outputs are the answer's values in its key order, which differs between
+    # detectors (Faster R-CNN: boxes, labels, scores; SSD, RetinaNet, FCOS: boxes, scores, labels).
+    names = list(outputs[0])
     checks: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -108,13 +118,9 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(d.model, ([images[0]],), str(out / "model.onnx"), dynamo=False,
-                                  opset_version=17, input_names=["image"],
-                                  output_names=["boxes", "scores", "labels"])
+                                  opset_version=17, input_names=["image"], output_names=names)
             session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
-            got = []
-            for x in images:
-                boxes, scores, _ = session.run(None, {"image": x.numpy()})
-                got.append((boxes, scores))
+            got = [tuple(session.run(["boxes", "scores"], {"image": x.numpy()})) for x in images]
             checks["onnx"] = _verdict("model.onnx", _compare(reference, got), out)
         except Exception as err:
             (out / "model.onnx").unlink(missing_ok=True)
@@ -130,7 +136,8 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
                       "padding": image.get("padding"), "resize": image.get("resize"),
                       "channel_conversion": image.get("channel_conversion"),
                       "scale": "RGB float 0-1; pad top-left on black, then resize, as the dataset"},
-            "outputs": "boxes [left, top, right, bottom] in the padded/resized image, scores, labels",
+            "outputs": "ONNX outputs named boxes ([left, top, right, bottom] in the padded/resized image), "
+                       "scores and labels, in the order " + ", ".join(names),
             "exports": checks,
         }
         (out / "info.json").write_text(json.dumps(info, indent=1))
