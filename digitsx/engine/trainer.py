@@ -86,7 +86,10 @@ class Trainer:
         torch.manual_seed(self.seed)
         random.seed(self.seed)
         self.amp = bool(spec.amp) and self.device.type == "cuda"
-        self.channels_last = bool(spec.channels_last) and self.device.type == "cuda"
+        # channels_last on the CPU too: oneDNN's convolutions are faster in it (per training
+        # step, 2 cores: LeNet 0.013 s against 0.018 s, SSDlite 0.63 against 1.11, LR-ASPP 0.35
+        # against 0.39, U-Net 0.63 against 0.77; AlexNet level).
+        self.channels_last = bool(spec.channels_last)
         task.device = self.device
         if self.device.type == "cuda" and task.fixed_input_size:
             torch.backends.cudnn.benchmark = True  # one shape all along: pick the fastest kernels
