@@ -331,9 +331,10 @@ def main() -> None:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no GPU)"
-    print(f"\n{device}; {args.epochs} epochs, data path: {args.path}; classification: {args.images} JPEG "
-          f"images {args.size}×{args.size}; detection: {args.shapes} shapes 320×320; segmentation: "
-          f"{args.shapes} shapes {args.seg_size}×{args.seg_size}")
+    data = {"classification": f"{args.images} JPEG images {args.size}×{args.size}",
+            "detection": f"{args.shapes} shapes 320×320", "segmentation": f"{args.shapes} shapes {args.seg_size}×{args.seg_size}"}
+    print(f"\n{device}; {args.epochs} epochs, data path: {args.path}; "
+          + "; ".join(f"{task}: {data[task]}" for task in tasks))
     print(f"{'network':<34}{'batch':>6}{'job img/s':>11}{'bare img/s':>12}{'ratio':>7}{'first step':>12}")
     for network, batch, ours, bare, first_step, phases in rows:
         print(f"{network:<34}{batch:>6}{ours:>11.0f}{bare:>12.0f}{ours / bare:>7.2f}{first_step:>11.1f}s")
