@@ -117,6 +117,18 @@ def timed(epochs: int, run_epoch, device) -> float:
     return time.perf_counter() - start
 
 
+def amp_step(opt, scaler, device, loss_of) -> None:
+    """One optimizer step on ``loss_of()`` under AMP (float16 on CUDA, off on the CPU)."""
+    import torch
+
+    with torch.autocast(device.type, enabled=device.type == "cuda", dtype=torch.float16):
+        loss = loss_of()
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
 def bare_detection(dataset: Path, network: str, batch: int, epochs: int) -> float:
     """Images/s of a bare AMP loop (torchvision's detection reference, reduced) over the
     decoded split held on the device: the same detector (channels_last, as the job's), Adam
@@ -144,13 +156,7 @@ def bare_detection(dataset: Path, network: str, batch: int, epochs: int) -> floa
 
     def run_epoch() -> None:
         for idx in torch.randperm(len(images)).split(batch):
-            with torch.autocast(device.type, enabled=device.type == "cuda", dtype=torch.float16):
-                losses = model([images[i] for i in idx], [targets[i] for i in idx])
-                loss = sum(losses.values())
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            amp_step(opt, scaler, device, lambda: sum(model([images[i] for i in idx], [targets[i] for i in idx]).values()))
 
     return len(images) * (epochs - 1) / timed(epochs, run_epoch, device)
 
@@ -180,12 +186,7 @@ def bare_segmentation(dataset: Path, network: str, batch: int, epochs: int) -> f
     def run_epoch() -> None:
         for idx in torch.randperm(len(images), device=device).split(batch):
             x = (images[idx].float() / 255).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, enabled=device.type == "cuda", dtype=torch.float16):
-                loss = F.cross_entropy(model(x), labels[idx].long(), ignore_index=255)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            amp_step(opt, scaler, device, lambda: F.cross_entropy(model(x), labels[idx].long(), ignore_index=255))
 
     return len(images) * (epochs - 1) / timed(epochs, run_epoch, device)
 
@@ -209,24 +210,13 @@ def bare_classification(dataset: Path, network: str, batch: int, epochs: int) ->
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     mean = (info.mean() / 255.0).to(device)
-    seen, start = 0, 0.0
-    for epoch in range(epochs):
-        if epoch == 1:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start, seen = time.perf_counter(), 0
+
+    def run_epoch() -> None:
         for idx in torch.randperm(len(images), device=device).split(batch):
             x = (images[idx].float() / 255.0 - mean).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, enabled=device.type == "cuda", dtype=torch.float16):
-                loss = F.cross_entropy(model(x), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            seen += len(idx)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return seen / (time.perf_counter() - start)
+            amp_step(opt, scaler, device, lambda: F.cross_entropy(model(x), labels[idx]))
+
+    return len(images) * (epochs - 1) / timed(epochs, run_epoch, device)
 
 
 def build(s, url: str, route: str, fields: dict) -> str:
