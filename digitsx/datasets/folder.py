@@ -45,6 +45,11 @@ class DatasetFolder:
         """``{channels, width, height, resize_mode, encoding}`` as built."""
         return dict(self.meta.get("image", {}))
 
+    @property
+    def encoding(self) -> str:
+        """How the LMDB stores images: ``png``, ``jpg`` or ``none`` (raw)."""
+        return str(self.image.get("encoding", "png"))
+
     def entries(self, split: str) -> int:
         """How many images ``split`` holds (0 when it has none or the build has not finished)."""
         meta = self.read_meta() or {}

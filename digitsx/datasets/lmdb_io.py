@@ -68,6 +68,12 @@ def decode(value: bytes) -> tuple[np.ndarray, int]:
     return np.asarray(Image.open(io.BytesIO(payload))), label
 
 
+def jpeg_payload(value: bytes) -> bytes | None:
+    """A JPEG record's encoded image (to decode elsewhere: a batch on the GPU), else None."""
+    _, info, payload = unpack(value)
+    return payload if info["encoding"] == "jpg" else None
+
+
 def key(index: int) -> bytes:
     """The LMDB key of entry ``index``."""
     return b"%08d" % index

@@ -8,13 +8,17 @@ import torch
 from torch.utils.data import Dataset
 
 from ..datasets.folder import DatasetFolder
+from ..datasets import lmdb_io
 from ..datasets.lmdb_io import LmdbReader
 from . import records
 
 
 class DetectionImages(Dataset):
-    def __init__(self, path: Path, length: int) -> None:
-        self.reader, self.length = LmdbReader(path), length
+    """``encoded``: JPEG images come as their bytes (a 1-D uint8 tensor), for the training
+    process to decode a whole batch on the GPU (:func:`digitsx.engine.data.decode_jpegs`)."""
+
+    def __init__(self, path: Path, length: int, encoded: bool = False) -> None:
+        self.reader, self.length, self.encoded = LmdbReader(path), length, encoded
 
     def close(self) -> None:
         """Close the LMDB in this process (before loader processes fork; reopens on use)."""
@@ -24,7 +28,13 @@ class DetectionImages(Dataset):
         return self.length
 
     def __getitem__(self, index: int):
-        array, boxes = records.decode(self.reader.raw(index))
+        value = self.reader.raw(index)
+        if self.encoded:
+            boxes, image = records.split(value)
+            jpeg = lmdb_io.jpeg_payload(image)
+            if jpeg is not None:
+                return torch.frombuffer(bytearray(jpeg), dtype=torch.uint8), torch.from_numpy(boxes.copy())
+        array, boxes = records.decode(value)
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.array(array, copy=True, order="C")), torch.from_numpy(boxes.copy())
 

@@ -10,7 +10,8 @@ import torch
 
 from ..engine.spec import TrainingSpec
 from ..engine.task import Evaluator, Task
-from .data import DetectionData, collate
+from ..engine.data import decode_jpegs
+from .data import DetectionData, DetectionImages, collate
 from .networks import build_network
 
 
@@ -79,8 +80,14 @@ class DetectionTask(Task):
     def dataset(self) -> DetectionData:
         return self.data
 
+    def streamed(self, split):
+        if split is not None and self.decode_on_device(self.data.encoding):
+            return DetectionImages(split.reader.path, len(split), encoded=True), self.collate
+        return split, self.collate
+
     def to_device(self, batch, device, channels_last, training, generator):
         images, boxes = batch
+        images = decode_jpegs(images, self.data.channels, device)  # streamed JPEG: nvJPEG
         inputs, targets = [], []
         for image, rows in zip(images, boxes):
             x = image.to(device, non_blocking=True).float().div_(255)

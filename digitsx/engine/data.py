@@ -39,6 +39,27 @@ def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: 
                       prefetch_factor=4 if workers > 0 else None)
 
 
+def collate_encoded(batch):
+    """A batch of (encoded image, target): the images stay a list (their lengths differ), the
+    targets collate as usual."""
+    return [item[0] for item in batch], default_collate([item[1] for item in batch])
+
+
+def decode_jpegs(images: list, channels: int, device: torch.device) -> list[torch.Tensor]:
+    """A batch's images on ``device`` as uint8 C×H×W: the JPEG byte tensors (1-D uint8) among
+    them decoded there in one batched call (nvJPEG on CUDA), the others (records stored another
+    way, decoded by the loader) moved as they are."""
+    encoded = [i for i, t in enumerate(images) if t.dim() == 1]
+    out = list(images)
+    if encoded:
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
+        for i, tensor in zip(encoded, decode_jpeg([images[i] for i in encoded], mode=mode, device=device)):
+            out[i] = tensor
+    return [t.to(device, non_blocking=True) for t in out]
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its affinity: a container's or a reservation's)."""
     try:

@@ -33,9 +33,19 @@ class Task:
 
     def streamed(self, split: Any) -> tuple[Any, Any]:
         """(dataset, collate) for loader processes when a split does not fit in memory. A task
-        may hand the processes encoded records instead, and decode a batch on the device in
-        ``to_device`` (classification does on CUDA with JPEG)."""
+        may hand the processes encoded records instead (a dataset with ``encoded = True``), and
+        decode a batch on the device in ``to_device`` (:func:`~.data.decode_jpegs`; every task
+        does on CUDA with JPEG, see :meth:`decode_on_device`)."""
         return split, self.collate
+
+    def decode_on_device(self, encoding: str) -> bool:
+        """Stream ``encoding`` records undecoded and decode batches on the device: JPEG on CUDA
+        by default (nvJPEG), or wherever the spec's ``decode`` says ``device``; ``host`` turns
+        it off."""
+        choice = self.spec.extra.get("decode", "auto")
+        if encoding != "jpg" or choice == "host":
+            return False
+        return choice == "device" or (self.device is not None and self.device.type == "cuda")
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec  # a TrainingSpec (the engine's fields; a task's own are in spec.extra)

@@ -162,7 +162,7 @@ class Trainer:
             else:
                 self.val_loader = None
             self.data_path = f"streamed by {workers} loader process(es)" + \
-                (f", decoded on {self.device}" if collate is not self.task.collate else "")
+                (f", decoded on {self.device}" if getattr(train, "encoded", False) else "")
         self.accumulation = max(1, int(spec.batch_accumulation or 1))
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / self.accumulation))
         self.total_steps = self.steps_per_epoch * int(spec.train_epochs)

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..datasets.folder import DatasetFolder
+from ..engine.data import decode_jpegs
 from ..datasets.lmdb_io import LmdbReader, decode, unpack
 
 
@@ -40,6 +41,8 @@ class LmdbEncoded(LmdbImages):
     """A JPEG split as (the record's encoded bytes as a uint8 tensor, label): loader processes
     only read LMDB; the training process decodes whole batches on the GPU (nvJPEG)."""
 
+    encoded = True
+
     def __getitem__(self, index: int):
         label, info, payload = unpack(self.reader.raw(index))
         if info["encoding"] != "jpg":  # a mixed dataset: decode this one here
@@ -48,24 +51,10 @@ class LmdbEncoded(LmdbImages):
         return torch.frombuffer(bytearray(payload), dtype=torch.uint8), label
 
 
-def collate_encoded(batch):
-    """A batch of encoded records stays a list (lengths differ); labels stack."""
-    return [item[0] for item in batch], torch.tensor([int(item[1]) for item in batch])
-
-
 def decode_batch(images: list, channels: int, device) -> torch.Tensor:
     """A list of JPEG byte tensors (or already decoded C×H×W tensors) → uint8 (N,C,H,W) on
     ``device``, decoded there in one batched call (nvJPEG on CUDA)."""
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
-    encoded = [i for i, t in enumerate(images) if t.dim() == 1]
-    out = list(images)
-    if encoded:
-        decoded = decode_jpeg([images[i] for i in encoded], mode=mode, device=device)
-        for i, tensor in zip(encoded, decoded):
-            out[i] = tensor
-    return torch.stack([t.to(device, non_blocking=True) for t in out])
+    return torch.stack(decode_jpegs(images, channels, device))
 
 
 class DatasetInfo(DatasetFolder):
@@ -75,10 +64,6 @@ class DatasetInfo(DatasetFolder):
         super().__init__(folder)
         image = self.meta["image"]
         self.channels, self.height, self.width = image["channels"], image["height"], image["width"]
-
-    @property
-    def encoding(self) -> str:
-        return str(self.meta["image"].get("encoding", "png"))
 
     def split(self, name: str, encoded: bool = False) -> LmdbImages | None:
         """The split's images (``encoded``: JPEG records as bytes), or None when there are none."""

@@ -9,10 +9,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..engine.data import collate_encoded
 from ..engine.spec import TrainingSpec
 from ..engine.task import Evaluator, Task
 from .augment import Augment, prepare
-from .data import DatasetInfo, LmdbEncoded, collate_encoded, decode_batch
+from .data import DatasetInfo, LmdbEncoded, decode_batch
 from .networks import build_network, describe
 
 MAX_CONFUSION = 100  # classes; a larger matrix is not kept
@@ -38,16 +39,8 @@ class ClassificationTask(Task):
             self._mean[str(device)] = mean.to(device) if mean is not None else None
         return self._mean[str(device)]
 
-    def decode_on_device(self) -> bool:
-        """Stream JPEG records undecoded and decode batches on the device: on CUDA by default
-        (nvJPEG), or wherever the spec's ``decode`` says ``device``; ``host`` turns it off."""
-        choice = self.spec.extra.get("decode", "auto")
-        if self.info.encoding != "jpg" or choice == "host":
-            return False
-        return choice == "device" or (self.device is not None and self.device.type == "cuda")
-
     def streamed(self, split):
-        if self.decode_on_device() and split is not None:
+        if self.decode_on_device(self.info.encoding) and split is not None:
             return LmdbEncoded(split.reader.path), collate_encoded
         return split, self.collate
 

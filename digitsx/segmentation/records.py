@@ -30,9 +30,13 @@ def split(value: bytes) -> tuple[bytes, bytes]:
     return value[HEAD.size:HEAD.size + n], value[HEAD.size + n:]
 
 
-def decode(value: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 image H×W or H×W×3, uint8 class map H×W)."""
+def label(value: bytes) -> np.ndarray:
+    """The uint8 class map H×W alone."""
     from PIL import Image
 
-    image, label = split(value)
-    return lmdb_io.decode(image)[0], np.asarray(Image.open(io.BytesIO(label)))
+    return np.asarray(Image.open(io.BytesIO(split(value)[1])))
+
+
+def decode(value: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 image H×W or H×W×3, uint8 class map H×W)."""
+    return lmdb_io.decode(split(value)[0])[0], label(value)

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from ..engine.spec import TrainingSpec
 from ..engine.task import Evaluator, Task
 from . import IGNORE
-from .data import SegmentationData
+from ..engine.data import collate_encoded, decode_jpegs
+from .data import SegmentationData, SegmentationImages
 from .networks import build_network, input_channels
 
 
@@ -54,8 +55,15 @@ class SegmentationTask(Task):
     def dataset(self) -> SegmentationData:
         return self.data
 
+    def streamed(self, split):
+        if split is not None and self.decode_on_device(self.data.encoding):
+            return SegmentationImages(split.reader.path, len(split), encoded=True), collate_encoded
+        return split, self.collate
+
     def to_device(self, batch, device, channels_last, training, generator):
         images, labels = batch
+        if isinstance(images, list):  # streamed JPEG: decoded here as a batch (nvJPEG on CUDA)
+            images = torch.stack(decode_jpegs(images, self.data.channels, device))
         x = images.to(device, non_blocking=True).float().div_(255)
         if x.shape[1] != self.channels:
             x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(1, keepdim=True)

@@ -135,7 +135,8 @@ def jpeg_dataset(tmp_path: Path, per_class: int = 12) -> Path:
 
 
 def test_jpeg_records_streamed_undecoded_and_decoded_in_batches_match_the_host_decoder(tmp_path):
-    from digitsx.models.data import DatasetInfo, LmdbEncoded, collate_encoded, decode_batch
+    from digitsx.engine.data import collate_encoded
+    from digitsx.models.data import DatasetInfo, LmdbEncoded, decode_batch
 
     info = DatasetInfo(jpeg_dataset(tmp_path))
     assert info.encoding == "jpg"

@@ -15,6 +15,12 @@ from tests.conftest import wait_job
 
 
 def test_two_process_ddp_job_runs_to_done(make_app, tmp_path):
+    ddp_job(make_app, tmp_path, gpus=0)
+
+
+def ddp_job(make_app, tmp_path, gpus: int) -> None:
+    """Two processes: on the CPU with gloo (``gpus=0``: the server is shown no GPU, even on a GPU
+    host), or one per GPU with NCCL (tests/gpu runs it where two are found)."""
     write_mnist_folder(tmp_path / "mnist", per_class=20)
     dataset = tmp_path / "dataset"
     dataset.mkdir()
@@ -25,14 +31,14 @@ def test_two_process_ddp_job_runs_to_done(make_app, tmp_path):
         "folder": {"train": str(tmp_path / "mnist"), "archive": None, "pct_val": 25,
                    "pct_test": 0, "train_min": 2, "train_max": None}}))
     build.run(dataset, Emitter(io.StringIO()))
-    app = make_app()
+    app = make_app() if gpus else make_app(GPUS=[])
     platform = app.extensions["digitsx"]
     spec = {"dataset": {"id": "x", "dir": str(dataset)}, "processes": 2,
             "network": {"method": "standard", "name": "lenet"},
             "solver": {"type": "SGD", "learning_rate": 0.05, "momentum": 0.9, "weight_decay": 0},
             "lr": {"policy": "fixed"}, "train_epochs": 2, "snapshot_interval": 1,
             "val_interval": 1, "random_seed": 1, "batch_size": 32, "augment": {"use_mean": "image"},
-            "loader_workers": 1, "resources": {"gpu_count": 1}}
+            "loader_workers": 1, "resources": {"gpu_count": max(1, gpus)}}
     job = platform.store.create(CLASSIFICATION, "ddp", spec, "alice")
     assert "torch.distributed.run" in platform.runner.command(job)
     from digitsx.jobs.resources import Reservation
@@ -44,6 +50,7 @@ def test_two_process_ddp_job_runs_to_done(make_app, tmp_path):
     done = wait_job(app, job.id, 180)
     log = (platform.store.job_dir(job.id) / "log.txt").read_text()
     assert done["status"] == "Done", log[-3000:]
+    assert (" on cuda:0 " if gpus else " on cpu ") in log, log[-3000:]
     points = platform.store.metrics(job.id)
     assert [p["epoch"] for p in points if p["phase"] == "val"] == [1, 2]  # rank 0 only: no doubles
     assert sorted(p.name for p in platform.store.job_dir(job.id).glob("snapshot_*")) == \
