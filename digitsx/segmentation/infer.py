@@ -3,10 +3,13 @@
     python -m digitsx.segmentation.infer MODEL_JOB_DIR EPOCH
 
 A request is ``{"image": base64 | "path", "dont_resize": bool, "class_map_format": "json" |
-"png"}``; the answer is DIGITS's ``{"outputs": {"class_map": [[class per pixel]...]}}`` (or,
-for ``png``, ``{"outputs": {"class_map_png": base64}}``: a palette PNG whose pixel values are the
-classes, a fraction of the JSON's size) with ``labels``, ``palette`` and the ``image_size``. The image is prepared as the dataset stored it (channels, resize); the map comes
-back at the source image's size (nearest) unless ``dont_resize``.
+"png" | "index_png"}``; the answer is DIGITS's ``{"outputs": {"class_map": [[class per
+pixel]...]}}`` (or, for ``png``, ``{"outputs": {"class_map_png": base64}}``: a palette PNG whose
+pixel values are the classes, coloured as the dataset, a fraction of the JSON's size; for
+``index_png``, the browser page's, the same PNG with a grey palette, so that a canvas reads each
+pixel's class back as its red value) with ``labels``, ``palette`` and the ``image_size``. The
+image is prepared as the dataset stored it (channels, resize); the map comes back at the source
+image's size (nearest) unless ``dont_resize``.
 """
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ class Segmenter:
         return x
 
     @torch.no_grad()
-    def segment(self, source, dont_resize: bool = False, png: bool = False) -> dict:
+    def segment(self, source, dont_resize: bool = False, class_map_format: str = "json") -> dict:
         from PIL import Image
 
         t0 = time.perf_counter()
@@ -72,18 +75,21 @@ class Segmenter:
             logits = F.interpolate(logits.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
         classes = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
         t2 = time.perf_counter()
-        outputs = {"class_map_png": self.png(classes)} if png else {"class_map": classes.tolist()}
+        outputs = {"class_map": classes.tolist()} if class_map_format == "json" else \
+            {"class_map_png": self.png(classes, grey=class_map_format == "index_png")}
         return {"outputs": outputs, "labels": self.labels, "palette": self.palette,
                 "image_size": [int(classes.shape[1]), int(classes.shape[0])],
                 "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
 
 
-    def png(self, classes: np.ndarray) -> str:
-        """The class map as a base64 palette PNG: pixel value = class, coloured as the dataset."""
+    def png(self, classes: np.ndarray, grey: bool = False) -> str:
+        """The class map as a base64 palette PNG: pixel value = class, coloured as the dataset
+        (``grey``: colour = (class, class, class))."""
         from PIL import Image
 
         image = Image.frombytes("P", (classes.shape[1], classes.shape[0]), np.ascontiguousarray(classes).tobytes())
-        colours = [c for rgb in (self.palette or []) for c in rgb[:3]]
+        colours = [c for i in range(256) for c in (i, i, i)] if grey else \
+            [c for rgb in (self.palette or []) for c in rgb[:3]]
         if colours:
             image.putpalette(colours + [0] * (768 - len(colours)))
         out = io.BytesIO()
@@ -95,7 +101,7 @@ def answer(segmenter: Segmenter, request: dict) -> dict:
     source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request else request["path"]
     try:
         return segmenter.segment(source, bool(request.get("dont_resize")),
-                                 request.get("class_map_format") == "png")
+                                 str(request.get("class_map_format") or "json"))
     except (OSError, ValueError, SyntaxError) as err:
         raise ValueError(f"not a readable image: {err}") from None
 

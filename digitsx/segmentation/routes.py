@@ -78,7 +78,7 @@ def infer_one():
         raise ValidationError(fields.errors)
     ask, data = image_request()
     ask["dont_resize"] = str(values.get("dont_resize", "")).lower() in TRUE
-    ask["class_map_format"] = shape if wants_json() else "json"  # the page overlays the lists
+    ask["class_map_format"] = shape if wants_json() else "index_png"  # the page reads it in a canvas
     answer = p.serving.classify(job_id, epoch, ask)
     if wants_json():
         return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing") if k in answer})

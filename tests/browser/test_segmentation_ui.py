@@ -49,6 +49,27 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
     page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)
     page.wait_for_selector("#overlay-canvas[data-drawn]", timeout=60000)
+    # The page got the map as a grey-palette PNG, not lists; the canvas reads every class back.
+    html = page.content()
+    assert "class_map_png" in html and '"class_map":' not in html
+    lists = server.session.post(server.url + "/models/images/generic/infer_one.json", data={
+        "job_id": model["id"], "image_path": str(shapes / "images" / "val" / "0000.png")}).json()["outputs"]["class_map"]
+    drawn = sum(1 for row in lists for c in row if c != 0)  # shapes' 3 classes + background
+    assert page.get_attribute("#overlay-canvas", "data-drawn") == str(drawn)
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    every = (np.arange(256 * 3) % 256).astype(np.uint8).reshape(24, 32)  # each value 0–255, 3 times
+    png = Image.frombytes("P", (32, 24), every.tobytes())
+    png.putpalette([c for i in range(256) for c in (i, i, i)])
+    buf = io.BytesIO()
+    png.save(buf, format="PNG")
+    read = page.evaluate("b64 => new Promise(done => dx.readClassMap(b64, (m, w, h) => done([Array.from(m), w, h])))",
+                         base64.b64encode(buf.getvalue()).decode())
+    assert read == [every.ravel().tolist(), 32, 24]  # exact: no colour management, no smoothing
     requests_after: list[str] = []
     page.on("request", lambda r: requests_after.append(r.url))
     page.fill("#opacity", "0.8")

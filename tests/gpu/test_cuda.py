@@ -131,25 +131,32 @@ def decoded_where_expected(log: str, path: str) -> None:
         assert ("decoded on cuda" if path == "stream" else "MiB on cuda") in log, log[-3000:]
 
 
+def generic_model(server_factory, data_root, build, fields: dict, path: str, epochs: int = 12) -> tuple:
+    """A detection or segmentation dataset (JPEG) and a model trained, stopped and resumed on
+    it; returns (server, model id, its last validation)."""
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root),
+                            **({"DIGITSX_IN_MEMORY_MB": "0"} if path == "stream" else {}))
+    server.session = api_session(server)
+    dataset = build(server, {**fields, "dsopts_feature_encoding": "jpg"})
+    assert dataset["status"] == "Done", dataset
+    res = server.session.post(server.url + "/models/images/generic.json", data={
+        "dataset": dataset["id"], "model_name": "generic", "train_epochs": epochs, "batch_size": 8,
+        "random_seed": 1, "keep_snapshots": 2})
+    assert res.ok, res.text
+    job_id = res.json()["id"]
+    stop_and_resume(server, job_id, epochs)
+    decoded_where_expected(job_log(server, job_id), path)
+    return server, job_id, server.session.get(f"{server.url}/models/{job_id}.json").json()["model"]["validation"]
+
+
 def test_detection_on_the_gpu(server_factory, data_root):
     """Streamed: the JPEG records decoded by nvJPEG (the split in memory is the bench's case)."""
     from digitsx.detection.shapes import write_shapes
     from tests.detection.conftest import build, shapes_fields
 
     shapes = write_shapes(data_root / "shapes", train=48, val=8, width=128, height=128, sizes=(28, 56))
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root), DIGITSX_IN_MEMORY_MB="0")
-    server.session = api_session(server)
-    dataset = build(server, shapes_fields(shapes, "voc", dsopts_feature_encoding="jpg"))
-    assert dataset["status"] == "Done", dataset
-    epochs = 12
-    res = server.session.post(server.url + "/models/images/generic.json", data={
-        "dataset": dataset["id"], "model_name": "boxes", "train_epochs": epochs, "batch_size": 8,
-        "random_seed": 1, "keep_snapshots": 2})
-    assert res.ok, res.text
-    job_id = res.json()["id"]
-    stop_and_resume(server, job_id, epochs)
-    decoded_where_expected(job_log(server, job_id), "stream")
-    validation = server.session.get(f"{server.url}/models/{job_id}.json").json()["model"]["validation"]
+    server, job_id, validation = generic_model(server_factory, data_root, build,
+                                               shapes_fields(shapes, "voc"), "stream")
     assert 0 <= validation["map_50"] <= 1 and len(validation["per_class"]) == 3
 
     url = server.url + "/models/images/generic/infer_one.json"
@@ -160,7 +167,7 @@ def test_detection_on_the_gpu(server_factory, data_root):
     assert all(len(r) == 6 and r[0] <= r[2] <= 128 and r[1] <= r[3] <= 128 for r in rows)
     confident = server.session.post(url, data={"job_id": job_id, "image_path": str(image), "min_confidence": "0.5"})
     assert confident.json()["outputs"]["bbox-list"] == [r for r in rows if r[4] >= 0.5]
-    assert f"epoch {epochs} on {DEVICE}" in server.read_log()
+    assert f"epoch 12 on {DEVICE}" in server.read_log()  # the warm worker's device
     shipped(server, job_id)
 
 
@@ -170,20 +177,7 @@ def test_segmentation_on_the_gpu(server_factory, data_root, path):
     from tests.segmentation.conftest import build, fields
 
     shapes = write_shapes(data_root / "seg", train=48, val=8, width=96, height=96)
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data_root),
-                            **({"DIGITSX_IN_MEMORY_MB": "0"} if path == "stream" else {}))
-    server.session = api_session(server)
-    dataset = build(server, fields(shapes, dsopts_feature_encoding="jpg"))
-    assert dataset["status"] == "Done", dataset
-    epochs = 12
-    res = server.session.post(server.url + "/models/images/generic.json", data={
-        "dataset": dataset["id"], "model_name": "seg", "train_epochs": epochs, "batch_size": 8,
-        "random_seed": 1, "keep_snapshots": 2})
-    assert res.ok, res.text
-    job_id = res.json()["id"]
-    stop_and_resume(server, job_id, epochs)
-    decoded_where_expected(job_log(server, job_id), path)
-    validation = server.session.get(f"{server.url}/models/{job_id}.json").json()["model"]["validation"]
+    server, job_id, validation = generic_model(server_factory, data_root, build, fields(shapes), path)
     assert 0 <= validation["miou"] <= 1, validation
 
     url = server.url + "/models/images/generic/infer_one.json"
@@ -194,7 +188,7 @@ def test_segmentation_on_the_gpu(server_factory, data_root, path):
     assert len(class_map) == 96 and len(class_map[0]) == 96
     as_png = server.session.post(url, data={"job_id": job_id, "image_path": str(image), "class_map_format": "png"})
     assert as_png.ok and "class_map_png" in as_png.json()["outputs"]
-    assert f"epoch {epochs} on {DEVICE}" in server.read_log()
+    assert f"epoch 12 on {DEVICE}" in server.read_log()  # the warm worker's device
     shipped(server, job_id)
 
 
