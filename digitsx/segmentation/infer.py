@@ -57,8 +57,17 @@ class Segmenter:
             x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(1, keepdim=True)
         return x
 
-    @torch.no_grad()
     def segment(self, source, dont_resize: bool = False, class_map_format: str = "json") -> dict:
+        """DIGITS's answer (see the module's doc) for one image."""
+        classes, timing = self.classes(source, dont_resize)
+        outputs = {"class_map": classes.tolist()} if class_map_format == "json" else \
+            {"class_map_png": self.png(classes, grey=class_map_format == "index_png")}
+        return {"outputs": outputs, "labels": self.labels, "palette": self.palette,
+                "image_size": [int(classes.shape[1]), int(classes.shape[0])], "timing": timing}
+
+    @torch.no_grad()
+    def classes(self, source, dont_resize: bool = False) -> tuple[np.ndarray, dict]:
+        """(the uint8 class map H×W, the preprocess and forward times in ms)."""
         from PIL import Image
 
         t0 = time.perf_counter()
@@ -75,12 +84,7 @@ class Segmenter:
             logits = F.interpolate(logits.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
         classes = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
         t2 = time.perf_counter()
-        outputs = {"class_map": classes.tolist()} if class_map_format == "json" else \
-            {"class_map_png": self.png(classes, grey=class_map_format == "index_png")}
-        return {"outputs": outputs, "labels": self.labels, "palette": self.palette,
-                "image_size": [int(classes.shape[1]), int(classes.shape[0])],
-                "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}
-
+        return classes, {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}
 
     def png(self, classes: np.ndarray, grey: bool = False) -> str:
         """The class map as a base64 palette PNG: pixel value = class, coloured as the dataset

@@ -103,7 +103,7 @@ def test(folder: Path, out: Emitter) -> dict:
         for i, (path, name) in enumerate(zip(paths, shown)):
             row: dict = {"index": i, "path": name}
             try:
-                classes = np.asarray(seg.segment(path)["outputs"]["class_map"], np.uint8)
+                classes = seg.classes(path)[0]
                 counts = np.bincount(classes.ravel(), minlength=k)[:k]
                 row["share"] = [round(float(c) / max(1, classes.size), 4) for c in counts]
             except (OSError, ValueError, SyntaxError) as err:

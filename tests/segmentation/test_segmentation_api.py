@@ -65,6 +65,16 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     assert gallery.headers["Content-Type"] == "image/png"
     if method != "label":
         return
+    listed = [str(shapes / "images" / "val" / f"000{i}.png") for i in range(3)] + [str(shapes / "missing.png")]
+    res = server.session.post(server.url + "/models/images/generic/infer_many.json", data={"job_id": model["id"]},
+                              files={"image_list": ("list.txt", "\n".join(listed))})
+    assert res.status_code == 202, res.text
+    test = wait_done(server, res.json()["job_id"], 120, "/models")
+    assert test["status"] == "Done" and test["report"]["images"] == 4 and test["report"]["errors"] == 1, test
+    rows = server.session.get(f"{server.url}/models/{test['id']}/segmentation.json").json()["images"]
+    assert "error" in rows[3] and "missing.png" in rows[3]["path"]
+    first = np.bincount(np.asarray(classes, np.uint8).ravel(), minlength=4)[:4] / (96 * 96)  # infer_one's map
+    assert rows[0]["path"] == str(image) and np.allclose(rows[0]["share"], first, atol=1e-4)
     archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
     assert archive.ok, archive.text
     import tarfile
