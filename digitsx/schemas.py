@@ -82,6 +82,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         outputs={"anyOf": [obj(["class_map"], class_map=array(array(INTEGER))),
                            obj(["class_map_png"], class_map_png=STRING)]},
         labels=array(STRING), palette=nullable("array"), image_size=array(INTEGER), timing=OBJECT),
+    "Outputs": obj(["outputs"], outputs={"type": "object", "additionalProperties": OBJECT}),
     "Accepted": obj(["job_id", "status_url", "job"], job_id=STRING, status=STATUS, url=STRING,
                     status_url=STRING, results_url=STRING, job=ref("Job")),
 }

@@ -311,6 +311,7 @@ def test_the_document_shows_what_routes_answer_and_typed_path_parameters(client)
     ok = lambda path, method, status="200": paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
     assert ok("/jobs/{job_id}.json", "get") == {"$ref": "#/components/schemas/JobDetails"}
     assert ok("/models/images/generic/infer_many.json", "post", "202") == {"$ref": "#/components/schemas/Accepted"}
+    assert ok("/models/images/generic/infer_many.json", "post") == {"$ref": "#/components/schemas/Outputs"}
     assert ok("/index.json", "get") == {"$ref": "#/components/schemas/Index"}
     assert {"Job", "JobDetails", "Predictions", "Detections", "ClassMap", "Accepted", "Error"} <= set(schemas)
     assert schemas["Job"]["properties"]["status"]["enum"][:1] and "Done" in schemas["Job"]["properties"]["status"]["enum"]

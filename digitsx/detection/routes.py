@@ -167,14 +167,9 @@ def infer_one():
     job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": epoch}, MODEL, WHAT)
     if JOB_ID.fullmatch(job_id):
         epoch = warm_epoch(p.store.job_dir(job_id), epoch)
-    fields = ONE_IMAGE.reader(values)
-    least = fields.number("min_confidence")
-    if fields.errors:
-        raise ValidationError(fields.errors)
+    wanted = _asked(values)
     ask, data = image_request()
-    if least is not None:
-        ask["min_confidence"] = least
-    answer = p.serving.classify(job_id, epoch, ask)
+    answer = p.serving.classify(job_id, epoch, {**ask, **wanted})
     answer["threshold"] = _threshold(job)
     if wants_json():
         response = jsonify({k: answer[k] for k in ("outputs", "detections", "threshold", "image_size",
@@ -186,13 +181,24 @@ def infer_one():
                            image=base64.b64encode(shown).decode())
 
 
+def _asked(values: dict) -> dict:
+    """What one image is asked with beside itself: ``min_confidence`` when given (checked)."""
+    fields = ONE_IMAGE.reader(values)
+    least = fields.number("min_confidence")
+    if fields.errors:
+        raise ValidationError(fields.errors)
+    return {} if least is None else {"min_confidence": least}
+
+
 def infer_many():
     """A test job over many images: ``image_list`` (paths, one per line; relative to
     ``image_folder``), ``image_archive``, or ``split=val`` (the validation images, with their
-    boxes: mAP and the PR curve). Answers 202 with the job."""
+    boxes: mAP and the PR curve). Answers 202 with the job; a short JSON ``image_list`` is
+    answered at once, as DIGITS did (``{"outputs": {path: {"bbox-list": ...}}}``, with
+    ``min_confidence`` as infer_one takes it)."""
     from ..models.testing import submit_test
 
-    return submit_test(MODEL, WHAT, TEST, lambda model: {"threshold": _threshold(model)})
+    return submit_test(MODEL, WHAT, TEST, lambda model: {"threshold": _threshold(model)}, _asked)
 
 
 def _test_file(job_id: str, relative: str):

@@ -82,8 +82,10 @@ def infer_one():
 
 @twin_route(bp, "/models/images/generic/infer_many", methods=["POST"])
 @answers("Accepted", 202)
+@answers("Outputs")
 def infer_many():
-    """Many images through a model of any generic task: a test job (202)."""
+    """Many images through a model of any generic task: a test job (202), or for a short JSON
+    ``image_list`` DIGITS's ``{"outputs": {path: outputs}}`` at once."""
     return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_many()
 
 

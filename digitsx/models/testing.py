@@ -256,6 +256,20 @@ def _direct(model, epoch: str, entries: list[tuple[str, int]]) -> dict:
     return answer
 
 
+def _outputs(model, epoch: str, paths: list[str], ask: dict) -> dict:
+    """DIGITS's generic ``infer_many`` answer for a small list, from the warm worker: each
+    path's ``outputs`` (or ``{"error": why}``)."""
+    p = platform()
+    epoch = warm_epoch(p.store.job_dir(model.id), epoch)
+    outputs: dict = {}
+    for path in paths:
+        try:
+            outputs[path] = p.serving.classify(model.id, epoch, {**ask, "path": path})["outputs"]
+        except BadRequest as err:
+            outputs[path] = {"error": err.message}
+    return {"outputs": outputs}
+
+
 @twin_route(bp, "/models/images/classification/classify_many", methods=["POST"])
 @answers("Accepted", 202)
 def classify_many():
@@ -306,11 +320,16 @@ def test_split(job_id: str):
     return accepted(job)
 
 
-def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}):
+def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}, ask=None):
     """Any generic task's ``infer_many``: the model (``job_id``, ``snapshot_epoch``), and its
     images: ``split`` (val or train: the dataset's, with their labels), ``image_archive``, or
     ``image_list`` (paths; relative to ``image_folder``; inside the data roots); a test job of
-    ``test_kind`` (202). ``extra(model)`` adds the task's own keys to the job's spec."""
+    ``test_kind`` (202). ``extra(model)`` adds the task's own keys to the job's spec.
+
+    As DIGITS did, a JSON ``image_list`` of at most ``CLASSIFY_MANY_DIRECT`` images (and no
+    ``background``) is answered in the request: ``{"outputs": {path: infer_one's outputs}}``
+    from the warm worker, each image asked with ``ask(values)`` (the task's infer_one fields,
+    checked)."""
     values = form_values()
     model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
                                     "snapshot_epoch": values.get("snapshot_epoch", "")}, kind, what)
@@ -342,6 +361,11 @@ def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}):
                 errors.append(f"line {number}: {os.path.abspath(path)} is outside the allowed data roots")
         if errors or not paths:
             raise ValidationError({"image_list": errors[:10] or ["the list has no image paths"]})
+        direct = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
+        paths = paths[:spec["limit"]] if spec["limit"] else paths
+        if ask is not None and wants_json() and len(paths) <= direct \
+                and str(values.get("background", "")).lower() not in TRUE:
+            return _outputs(model, epoch, paths, ask(values))
         spec.update(source="list")
         files["inputs/images.txt"] = "".join(f"{p}\n" for p in paths)
         name = f"{model.name}: {len(paths)} images"

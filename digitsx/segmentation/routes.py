@@ -72,14 +72,11 @@ def infer_one():
     job, epoch = model_and_epoch({"job_id": job_id, "snapshot_epoch": snapshot_epoch(values)}, MODEL, WHAT)
     if JOB_ID.fullmatch(job_id):
         epoch = warm_epoch(p.store.job_dir(job_id), epoch)
-    fields = ONE_IMAGE.reader(values)
-    shape = fields.choice("class_map_format")
-    if fields.errors:
-        raise ValidationError(fields.errors)
+    wanted = _asked(values)
+    if not wants_json():
+        wanted["class_map_format"] = "index_png"  # the page reads it back in a canvas
     ask, data = image_request()
-    ask["dont_resize"] = str(values.get("dont_resize", "")).lower() in TRUE
-    ask["class_map_format"] = shape if wants_json() else "index_png"  # the page reads it in a canvas
-    answer = p.serving.classify(job_id, epoch, ask)
+    answer = p.serving.classify(job_id, epoch, {**ask, **wanted})
     if wants_json():
         return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing") if k in answer})
     shown = data if data is not None else open(ask["path"], "rb").read()
@@ -87,11 +84,22 @@ def infer_one():
                            image=base64.b64encode(shown).decode())
 
 
+def _asked(values: dict) -> dict:
+    """What one image is asked with beside itself: ``class_map_format`` (checked), ``dont_resize``."""
+    fields = ONE_IMAGE.reader(values)
+    shape = fields.choice("class_map_format")
+    if fields.errors:
+        raise ValidationError(fields.errors)
+    return {"class_map_format": shape, "dont_resize": str(values.get("dont_resize", "")).lower() in TRUE}
+
+
 def infer_many():
-    """A test job: ``image_list``, ``image_archive`` or ``split=val`` (with labels: mIoU)."""
+    """A test job: ``image_list``, ``image_archive`` or ``split=val`` (with labels: mIoU); a
+    short JSON ``image_list`` is answered at once, as DIGITS did (``{"outputs": {path:
+    {"class_map": ...}}}``, or ``class_map_png`` with ``class_map_format=png``)."""
     from ..models.testing import submit_test
 
-    return submit_test(MODEL, WHAT, TEST)
+    return submit_test(MODEL, WHAT, TEST, ask=_asked)
 
 
 def _test_file(job_id: str, relative: str):

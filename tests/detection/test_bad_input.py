@@ -133,8 +133,22 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     assert wrong.status_code == 400 and "is not a model of a task the generic routes serve (object detection, segmentation)" in wrong.text
     (shapes / "broken.png").write_bytes(b"\x89PNG broken")
     listing = "\n".join(["images/val/0000.png", "broken.png", "images/val/0001.png"])
+    direct = s.post(server.url + "/models/images/generic/infer_many.json",  # DIGITS's answer, at once
+                    data={"job_id": model_id, "image_folder": str(shapes), "min_confidence": "0.3"},
+                    files={"image_list": ("list.txt", listing.encode())})
+    assert direct.status_code == 200, direct.text
+    outputs = direct.json()["outputs"]
+    assert set(outputs) == {str(shapes / name) for name in listing.splitlines()}
+    assert "not a readable image" in outputs[str(shapes / "broken.png")]["error"]
+    one = s.post(server.url + "/models/images/generic/infer_one.json", data={
+        "job_id": model_id, "image_path": str(shapes / "images" / "val" / "0000.png"), "min_confidence": "0.3"})
+    assert outputs[str(shapes / "images" / "val" / "0000.png")] == one.json()["outputs"]  # min_confidence applied
+    too_high = s.post(server.url + "/models/images/generic/infer_many.json",
+                      data={"job_id": model_id, "image_folder": str(shapes), "min_confidence": "7"},
+                      files={"image_list": ("list.txt", listing.encode())})
+    assert too_high.status_code == 400 and "min_confidence" in too_high.json()["errors"]
     res = s.post(server.url + "/models/images/generic/infer_many.json",
-                 data={"job_id": model_id, "image_folder": str(shapes)},
+                 data={"job_id": model_id, "image_folder": str(shapes), "background": "1"},
                  files={"image_list": ("list.txt", listing.encode())})
     assert res.status_code == 202, res.text
     test = wait_done(server, res.json()["job_id"], 120, "/models")

@@ -66,7 +66,13 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     if method != "label":
         return
     listed = [str(shapes / "images" / "val" / f"000{i}.png") for i in range(3)] + [str(shapes / "missing.png")]
-    res = server.session.post(server.url + "/models/images/generic/infer_many.json", data={"job_id": model["id"]},
+    direct = server.session.post(server.url + "/models/images/generic/infer_many.json",  # DIGITS's, at once
+                                 data={"job_id": model["id"], "class_map_format": "png"},
+                                 files={"image_list": ("list.txt", "\n".join(listed))}).json()["outputs"]
+    assert set(direct) == set(listed) and "error" in direct[listed[3]]
+    assert direct[str(image)] == as_png["outputs"]  # infer_one's PNG
+    res = server.session.post(server.url + "/models/images/generic/infer_many.json",
+                              data={"job_id": model["id"], "background": "1"},
                               files={"image_list": ("list.txt", "\n".join(listed))})
     assert res.status_code == 202, res.text
     test = wait_done(server, res.json()["job_id"], 120, "/models")
