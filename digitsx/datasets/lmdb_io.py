@@ -68,6 +68,18 @@ def decode(value: bytes) -> tuple[np.ndarray, int]:
     return np.asarray(Image.open(io.BytesIO(payload))), label
 
 
+def image_file(value: bytes) -> tuple[bytes, str]:
+    """A record's image as a file: (PNG or JPEG bytes, ``png`` | ``jpg``); raw pixels are
+    encoded as PNG."""
+    _, info, payload = unpack(value)
+    if info["encoding"] != "none":
+        return payload, info["encoding"]
+    shape = (info["height"], info["width"]) + ((info["channels"],) if info["channels"] > 1 else ())
+    buf = io.BytesIO()
+    Image.fromarray(np.frombuffer(payload, np.uint8).reshape(shape)).save(buf, format="PNG")
+    return buf.getvalue(), "png"
+
+
 def jpeg_payload(value: bytes) -> bytes | None:
     """A JPEG record's encoded image (to decode elsewhere: a batch on the GPU), else None."""
     _, info, payload = unpack(value)

@@ -31,4 +31,5 @@ def init_app(app: Flask) -> None:
     from ..models import generic
 
     generic.register(generic.GenericTask("object detection", DATASET, MODEL, routes.create_model,
-                                         routes.infer_one, routes.infer_many), forms.MODEL_FORM)
+                                         routes.infer_one, routes.infer_many, routes.infer_db),
+                     forms.MODEL_FORM)

@@ -5,7 +5,6 @@ infer_one and infer_many views answer DIGITS's generic routes through
 from __future__ import annotations
 
 import base64
-import io
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
@@ -99,7 +98,7 @@ def explore(job_id: str):
 @bp.route("/datasets/<job_id>/detection/images/<split>/<int:index>")
 def stored_image(job_id: str, split: str, index: int):
     """One stored (padded, resized) image."""
-    from ..datasets.lmdb_io import LmdbReader, unpack
+    from ..datasets.lmdb_io import LmdbReader, image_file
     from . import records
 
     job = _dataset(job_id)
@@ -115,16 +114,8 @@ def stored_image(job_id: str, split: str, index: int):
         raise NotFound(f"no image {index} in {split}") from None
     finally:
         reader.close()
-    _, info, payload = unpack(image)
-    if info["encoding"] == "none":
-        import numpy as np
-        from PIL import Image
-
-        shape = (info["height"], info["width"]) + ((3,) if info["channels"] == 3 else ())
-        buf = io.BytesIO()
-        Image.fromarray(np.frombuffer(payload, np.uint8).reshape(shape)).save(buf, format="PNG")
-        payload, info["encoding"] = buf.getvalue(), "png"
-    return Response(payload, mimetype="image/png" if info["encoding"] == "png" else "image/jpeg",
+    payload, encoding = image_file(image)
+    return Response(payload, mimetype="image/png" if encoding == "png" else "image/jpeg",
                     headers={"Cache-Control": "max-age=86400"})
 
 
@@ -179,6 +170,15 @@ def infer_one():
     shown = data if data is not None else open(ask["path"], "rb").read()
     return render_template("detection/infer_one.html", job=p.job_json(job), answer=answer,
                            image=base64.b64encode(shown).decode())
+
+
+def infer_db():
+    """A dataset's stored images (``db_path``) through the model: ``{"outputs": {"<index>":
+    {"bbox-list": ...}}}``, with ``min_confidence``."""
+    from ..models.testing import infer_db as run
+    from . import records
+
+    return run(MODEL, WHAT, DATASET, lambda value: records.split(value)[1], _asked)
 
 
 def _asked(values: dict) -> dict:

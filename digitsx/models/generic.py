@@ -30,6 +30,7 @@ class GenericTask:
     create: Callable[[], Any]  # the views, called inside the request
     infer_one: Callable[[], Any]
     infer_many: Callable[[], Any]
+    infer_db: Callable[[], Any]
 
 
 _BY_DATASET: dict[str, GenericTask] = {}
@@ -87,6 +88,14 @@ def infer_many():
     """Many images through a model of any generic task: a test job (202), or for a short JSON
     ``image_list`` DIGITS's ``{"outputs": {path: outputs}}`` at once."""
     return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_many()
+
+
+@bp.route("/models/images/generic/infer_db.json", methods=["POST"])
+@answers("Outputs")
+def infer_db():
+    """The images of a dataset's LMDB (``db_path``: ``<dataset id>/<train|val>``) through a model
+    of any generic task: DIGITS's ``{"outputs": {"<index>": outputs}}``."""
+    return _by_job(_BY_MODEL, str(form_values().get("job_id") or ""), "job_id", "a model").infer_db()
 
 
 def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, form: Form,

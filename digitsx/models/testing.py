@@ -256,18 +256,70 @@ def _direct(model, epoch: str, entries: list[tuple[str, int]]) -> dict:
     return answer
 
 
-def _outputs(model, epoch: str, paths: list[str], ask: dict) -> dict:
-    """DIGITS's generic ``infer_many`` answer for a small list, from the warm worker: each
-    path's ``outputs`` (or ``{"error": why}``)."""
+def _outputs(model, epoch: str, requests: dict[str, dict], ask: dict) -> dict:
+    """DIGITS's generic answer for a few images, from the warm worker: ``{"outputs": {key:
+    outputs (or {"error": why})}}`` for each ``key: {"path"} or {"image"}`` of ``requests``."""
     p = platform()
     epoch = warm_epoch(p.store.job_dir(model.id), epoch)
     outputs: dict = {}
-    for path in paths:
+    for key, image in requests.items():
         try:
-            outputs[path] = p.serving.classify(model.id, epoch, {**ask, "path": path})["outputs"]
+            outputs[key] = p.serving.classify(model.id, epoch, {**ask, **image})["outputs"]
         except BadRequest as err:
-            outputs[path] = {"error": err.message}
+            outputs[key] = {"error": err.message}
     return {"outputs": outputs}
+
+
+def infer_db(kind: str, what: str, dataset_kind: str, image_record, ask) -> dict:
+    """DIGITS's generic ``infer_db``: the images of a dataset's LMDB through the model, answered
+    at once as ``{"outputs": {"<index>": outputs}}``. ``db_path`` names a split of a dataset of
+    the model's task: ``<dataset id>/<train|val>`` or that folder's path in the jobs folder;
+    ``num_test_images`` takes the first N; at most ``CLASSIFY_MANY_DIRECT`` records (a larger
+    split is a test job: ``infer_many`` with ``split``). ``image_record(value)`` is the task's
+    image record inside an LMDB value; ``ask(values)`` its infer_one fields."""
+    import base64
+
+    from ..datasets.lmdb_io import LmdbReader, image_file
+
+    values = form_values()
+    model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
+                                    "snapshot_epoch": values.get("snapshot_epoch", "")}, kind, what)
+    asked, limit = ask(values), _limit(values)
+    folder, split = _db_split(str(values.get("db_path") or "").strip(), dataset_kind)
+    count = min(folder.entries(split), limit or folder.entries(split))
+    direct = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
+    if count > direct:
+        raise ValidationError({"db_path": [
+            f"{count} images: at most {direct} are answered at once; give num_test_images, or use "
+            f"infer_many with split={split} for a test job"]})
+    reader = LmdbReader(folder.folder / split)
+    try:
+        images = {str(i): {"image": base64.b64encode(image_file(image_record(reader.raw(i)))[0]).decode()}
+                  for i in range(count)}
+    finally:
+        reader.close()
+    return _outputs(model, epoch, images, asked)
+
+
+def _db_split(db_path: str, dataset_kind: str) -> tuple[DatasetFolder, str]:
+    """(the dataset folder, the split) ``db_path`` names, or a 400 on ``db_path``."""
+    store = platform().store
+    path = Path(db_path)
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(store.jobs_dir.resolve())
+        except (ValueError, OSError):
+            raise ValidationError({"db_path": [f"{db_path} is not a dataset's split in the jobs folder"]}) from None
+    parts = path.parts[:-1] if path.parts[-1:] == ("data.mdb",) else path.parts
+    if len(parts) != 2 or parts[1] not in ("train", "val") or not JOB_ID.fullmatch(parts[0]):
+        raise ValidationError({"db_path": [f"expected <dataset id>/<train|val>, got {db_path!r}"]})
+    job = store.db.get(parts[0])
+    if job is None or job.kind != dataset_kind:
+        raise ValidationError({"db_path": [f"{parts[0]} is not a dataset of this model's task"]})
+    folder = DatasetFolder(store.job_dir(job.id))
+    if not folder.has_split(parts[1]):
+        raise ValidationError({"db_path": [f"dataset {job.name} has no {parts[1]} images"]})
+    return folder, parts[1]
 
 
 @twin_route(bp, "/models/images/classification/classify_many", methods=["POST"])
@@ -365,7 +417,7 @@ def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}, as
         paths = paths[:spec["limit"]] if spec["limit"] else paths
         if ask is not None and wants_json() and len(paths) <= direct \
                 and str(values.get("background", "")).lower() not in TRUE:
-            return _outputs(model, epoch, paths, ask(values))
+            return _outputs(model, epoch, {path: {"path": path} for path in paths}, ask(values))
         spec.update(source="list")
         files["inputs/images.txt"] = "".join(f"{p}\n" for p in paths)
         name = f"{model.name}: {len(paths)} images"

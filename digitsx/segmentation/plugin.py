@@ -30,4 +30,5 @@ def init_app(app: Flask) -> None:
         template="segmentation/report.html"))
     app.register_blueprint(routes.bp)
     generic.register(generic.GenericTask("segmentation", DATASET, MODEL, routes.create_model,
-                                         routes.infer_one, routes.infer_many), forms.MODEL_FORM)
+                                         routes.infer_one, routes.infer_many, routes.infer_db),
+                     forms.MODEL_FORM)

@@ -84,6 +84,15 @@ def infer_one():
                            image=base64.b64encode(shown).decode())
 
 
+def infer_db():
+    """A dataset's stored images (``db_path``) through the model: ``{"outputs": {"<index>":
+    {"class_map": ...}}}`` (``class_map_format=png``: ``class_map_png``)."""
+    from ..models.testing import infer_db as run
+    from . import records
+
+    return run(MODEL, WHAT, DATASET, lambda value: records.split(value)[0], _asked)
+
+
 def _asked(values: dict) -> dict:
     """What one image is asked with beside itself: ``class_map_format`` (checked), ``dont_resize``."""
     fields = ONE_IMAGE.reader(values)

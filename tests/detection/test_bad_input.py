@@ -147,6 +147,22 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
                       data={"job_id": model_id, "image_folder": str(shapes), "min_confidence": "7"},
                       files={"image_list": ("list.txt", listing.encode())})
     assert too_high.status_code == 400 and "min_confidence" in too_high.json()["errors"]
+    url = server.url + "/models/images/generic/infer_db.json"  # a dataset's LMDB, as DIGITS's infer_db
+    db = s.post(url, data={"job_id": model_id, "db_path": f"{dataset['id']}/val", "num_test_images": "2",
+                           "min_confidence": "0.3"})
+    assert db.status_code == 200, db.text
+    assert set(db.json()["outputs"]) == {"0", "1"}
+    stored = s.get(f"{server.url}/datasets/{dataset['id']}/detection/images/val/1").content
+    one = s.post(server.url + "/models/images/generic/infer_one.json", data={"job_id": model_id, "min_confidence": "0.3"},
+                 files={"image_file": ("1.png", stored)})
+    assert db.json()["outputs"]["1"] == one.json()["outputs"]  # the stored image, as infer_one sees it
+    by_path = s.post(url, data={"job_id": model_id, "db_path": str(server.jobs_dir / dataset["id"] / "val"),
+                                "num_test_images": "1", "min_confidence": "0.3"})
+    assert by_path.json()["outputs"]["0"] == db.json()["outputs"]["0"]
+    for wrong, why in ((f"{model_id}/val", "is not a dataset of this model's task"), ("/etc/passwd", "not a dataset's split"),
+                       (f"{dataset['id']}/../../etc", "expected <dataset id>/<train|val>"), ("", "expected")):
+        res = s.post(url, data={"job_id": model_id, "db_path": wrong})
+        assert res.status_code == 400 and why in res.json()["errors"]["db_path"][0], (wrong, res.text)
     res = s.post(server.url + "/models/images/generic/infer_many.json",
                  data={"job_id": model_id, "image_folder": str(shapes), "background": "1"},
                  files={"image_list": ("list.txt", listing.encode())})

@@ -71,6 +71,10 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
                                  files={"image_list": ("list.txt", "\n".join(listed))}).json()["outputs"]
     assert set(direct) == set(listed) and "error" in direct[listed[3]]
     assert direct[str(image)] == as_png["outputs"]  # infer_one's PNG
+    db = server.session.post(server.url + "/models/images/generic/infer_db.json", data={
+        "job_id": model["id"], "db_path": f"{dataset['id']}/val", "class_map_format": "png"})
+    assert db.ok and sorted(db.json()["outputs"], key=int) == [str(i) for i in range(8)], db.text
+    assert all("class_map_png" in o for o in db.json()["outputs"].values())
     res = server.session.post(server.url + "/models/images/generic/infer_many.json",
                               data={"job_id": model["id"], "background": "1"},
                               files={"image_list": ("list.txt", "\n".join(listed))})
