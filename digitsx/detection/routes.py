@@ -193,12 +193,14 @@ def _asked(values: dict) -> dict:
 def infer_many():
     """A test job over many images: ``image_list`` (paths, one per line; relative to
     ``image_folder``), ``image_archive``, or ``split=val`` (the validation images, with their
-    boxes: mAP and the PR curve). Answers 202 with the job; a short JSON ``image_list`` is
+    boxes: mAP and the PR curve); ``min_confidence`` leaves out the lower-scoring detections from
+its lists (the mAP still counts every detection). Answers 202 with the job; a short JSON ``image_list`` is
     answered at once, as DIGITS did (``{"outputs": {path: {"bbox-list": ...}}}``, with
     ``min_confidence`` as infer_one takes it)."""
     from ..models.testing import submit_test
 
-    return submit_test(MODEL, WHAT, TEST, lambda model: {"threshold": _threshold(model)}, _asked)
+    return submit_test(MODEL, WHAT, TEST, lambda model: {"threshold": _threshold(model),
+                                                         **_asked(form_values())}, _asked)
 
 
 def _test_file(job_id: str, relative: str):

@@ -80,6 +80,7 @@ def detect(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     detector = Detector(Path(spec["model"]["dir"]), spec.get("epoch"))
     threshold = float(spec.get("threshold") or 0.5)
+    least = max(float(spec.get("min_confidence") or 0.05), 0.05)  # what the lists keep
     results = folder / "results"
     results.mkdir(exist_ok=True)
     rows: list[dict] = []
@@ -119,6 +120,7 @@ def detect(folder: Path, out: Emitter) -> dict:
                                                                 det["labels"].tolist())],
                              "truth": [{"label": detector.labels[int(r[4])], "class": int(r[4]),
                                         "box": [round(float(v), 2) for v in r[:4]]} for r in gt]})
+                rows[-1]["detections"] = [d for d in rows[-1]["detections"] if d["confidence"] >= least]
                 truths.append(b)
             out.progress(min(total, start + BATCH), total)
         reader.close()
@@ -140,7 +142,7 @@ def detect(folder: Path, out: Emitter) -> dict:
             for k, path in enumerate(paths[start:start + BATCH]):
                 row: dict = {"index": start + k, "path": shown[start + k]}
                 try:
-                    answer = detector.detect(path)
+                    answer = detector.detect(path, least)
                     row.update(size=answer["image_size"], detections=answer["detections"])
                 except (OSError, ValueError, SyntaxError) as err:
                     row.update(error=f"not a readable image: {err}", detections=[])
@@ -148,7 +150,8 @@ def detect(folder: Path, out: Emitter) -> dict:
             out.progress(min(len(paths), start + BATCH), len(paths))
     report: dict = {"images": len(rows), "errors": sum(1 for r in rows if r.get("error")),
                     "detections": sum(len(r["detections"]) for r in rows), "threshold": threshold,
-                    "labels": detector.labels, "epoch": detector.epoch, "source": source}
+                    "labels": detector.labels, "epoch": detector.epoch, "source": source,
+                    "min_confidence": least}
     if metric is not None and rows:
         result = metric.compute()
         summary = pr_summary(result, detector.labels)

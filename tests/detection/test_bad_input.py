@@ -164,13 +164,16 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
         res = s.post(url, data={"job_id": model_id, "db_path": wrong})
         assert res.status_code == 400 and why in res.json()["errors"]["db_path"][0], (wrong, res.text)
     res = s.post(server.url + "/models/images/generic/infer_many.json",
-                 data={"job_id": model_id, "image_folder": str(shapes), "background": "1"},
+                 data={"job_id": model_id, "image_folder": str(shapes), "background": "1", "min_confidence": "0.3"},
                  files={"image_list": ("list.txt", listing.encode())})
     assert res.status_code == 202, res.text
     test = wait_done(server, res.json()["job_id"], 120, "/models")
     assert test["status"] == "Done" and test["report"]["images"] == 3 and test["report"]["errors"] == 1
     rows = s.get(f"{server.url}/models/{test['id']}/detections.json").json()["images"]
     assert "not a readable image" in rows[1]["error"]
+    for row in (rows[0], rows[2]):  # the test job keeps what infer_one keeps at that min_confidence
+        bboxes = outputs[str(shapes / listing.splitlines()[row["index"]])]["bbox-list"]
+        assert [[*d["box"], d["confidence"], d["class"]] for d in row["detections"]] == bboxes
     not_dataset = s.post(server.url + "/models/images/generic.json", data={"dataset": model_id, "model_name": "x"})
     assert not_dataset.status_code == 400 and "is not a dataset of a task the generic routes serve" in not_dataset.text
     nothing = s.post(server.url + "/models/images/generic.json", data={"model_name": "x"})
