@@ -202,6 +202,13 @@ def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page
     assert not page.locator("#aug_hsv_h").is_visible()
     page.check("#aug_hsv_use")
     assert page.locator("#aug_hsv_h").is_visible()
+    for name, high in (("aug_rot", "180"), ("aug_scale", "1"), ("aug_noise", "1"), ("aug_hsv_h", "0.5"),
+                       ("rms_decay", "1"), ("pretrained_lr_mult", "10")):  # numbers, with the server's limits
+        field = page.locator("#" + name)
+        assert (field.get_attribute("type"), field.get_attribute("min"), field.get_attribute("max")) == ("number", "0", high)
+    page.fill("#aug_rot", "500")
+    assert not page.eval_on_selector("#aug_rot", "e => e.checkValidity()")  # the browser refuses it
+    page.fill("#aug_rot", "")
     assert page.locator("#no-gpu-hint").is_visible() and page.locator("#amp").count() == 0
     assert page.js_errors == []
 
