@@ -65,6 +65,12 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     page.dispatch_event("#confidence", "input")
     assert page.get_attribute("#boxes-canvas", "data-drawn") == "0"
     assert page.locator("#found").inner_text() == "Found 0 bounding boxes"
+    assert page.inner_text("#detections tbody") == \
+        f"none at confidence ≥ 1.00 (the model found {everything} above 0.05: lower the slider)"
+    # a small image is drawn larger (crisp boxes), within the card
+    natural, drawn = page.evaluate("[document.getElementById('boxes-image').naturalWidth, "
+                                   "document.getElementById('boxes-canvas').width]")
+    assert drawn == min(4 * natural, 900), (natural, drawn)
     page.fill("#confidence", "0.05")
     page.dispatch_event("#confidence", "input")
     option = page.locator("#class-filter option").nth(1)

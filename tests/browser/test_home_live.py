@@ -1,6 +1,7 @@
 """The home page and the job page update live (no reload) as jobs change state."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -135,4 +136,12 @@ def test_job_page_follows_the_job_and_aborts_it(server_factory, page, mode):
     assert page.evaluate("window.dxUtilizationPoints") >= 2
     kept = s.get(f"{server.url}/jobs/{job['id']}.json").json()["telemetry"]
     assert len(kept) >= 2 and all(p["cpu"] is not None and p["rss"] > 0 for p in kept)
+    # a job too short for a second point: its one sample in words, not an empty chart
+    (server.jobs_dir / job["id"] / "telemetry.jsonl").write_text(json.dumps(
+        {"t": 1.0, "cpu": 37.4, "rss": 300 * 2**20, "gpus": [{"index": 0, "util": 81}]}) + "\n")
+    page.reload()
+    page.locator("#utilization-one").wait_for(state="visible", timeout=5000)
+    assert page.inner_text("#utilization-one") == \
+        "One sample (the job ended before a second): CPU 37 %, GPU 0 81 %, memory 300 MiB."
+    assert not page.locator("#utilization-box").is_visible()
     assert page.js_errors == []

@@ -19,7 +19,8 @@ const dxBoxes = (() => {
   /* Draw `image` on `canvas` scaled to fit `maxWidth`, then every box [{box:[l,t,r,b], class, confidence?, ignore?}]. */
   function draw(canvas, image, boxes, opts = {}) {
     const s = {...settings(), ...opts};
-    const scale = Math.min(1, (opts.maxWidth || 900) / image.naturalWidth) * (opts.scale || 1);
+    // at most maxWidth wide; a small image is drawn up to `upscale` times larger (crisp boxes)
+    const scale = Math.min(opts.upscale || 1, (opts.maxWidth || 900) / image.naturalWidth) * (opts.scale || 1);
     canvas.width = Math.round(image.naturalWidth * scale);
     canvas.height = Math.round(image.naturalHeight * scale);
     const ctx = canvas.getContext("2d");
@@ -58,10 +59,12 @@ const dxBoxes = (() => {
       const shown = data.detections.filter((d) => d.confidence >= min && (only === "" || d.class === Number(only)));
       $("confidence-value").textContent = min.toFixed(2);
       $("found").textContent = `Found ${shown.length} bounding box${shown.length === 1 ? "" : "es"}`;
-      draw(canvas, image, shown);
+      draw(canvas, image, shown, {upscale: 4, maxWidth: 900});
       canvas.dataset.drawn = String(shown.length);
       $("legend").innerHTML = legend(data.labels, new Set(shown.map((d) => d.class)));
-      $("detections").tBodies[0].innerHTML = shown.map((d) => `<tr><td><span class="key" style="background:${colour(d.class)}"></span> ${dx.esc(d.label)}</td><td>${d.confidence.toFixed(3)}</td><td>${d.box.map((v) => Math.round(v)).join(", ")}</td></tr>`).join("");
+      $("detections").tBodies[0].innerHTML = shown.map((d) => `<tr><td><span class="key" style="background:${colour(d.class)}"></span> ${dx.esc(d.label)}</td><td>${d.confidence.toFixed(3)}</td><td>${d.box.map((v) => Math.round(v)).join(", ")}</td></tr>`).join("") ||
+        `<tr><td colspan="3" class="hint">none at confidence ≥ ${min.toFixed(2)}${only === "" ? "" : " in this class"}` +
+        `${data.detections.length ? ` (the model found ${data.detections.length} above 0.05: lower the slider)` : ""}</td></tr>`;
     }
     ["confidence", "class-filter"].forEach((id) => $(id).addEventListener("input", redraw));
     [["line-width", "lineWidth"], ["fill-opacity", "opacity"], ["desaturate", "desaturate"]].forEach(([id, key]) =>

@@ -58,6 +58,16 @@
     const points = job.telemetry || [];
     $("utilization-card").hidden = !points.length;
     if (!points.length || !window.Chart) return;
+    const one = points.length < 2;  // a job too short for a line: say its one sample
+    $("utilization-box").hidden = one;
+    $("utilization-one").hidden = !one;
+    if (one) {
+      const p = points[0], gpus = (p.gpus || []).map((g) => `, GPU ${g.index} ${g.util} %`).join("");
+      $("utilization-one").textContent = `One sample (the job ended before a second): CPU ${Math.round(p.cpu)} %${gpus}` +
+        (p.rss ? `, memory ${Math.round(p.rss / 2 ** 20)} MiB` : "") + ".";
+      window.dxUtilizationPoints = 1;
+      return;
+    }
     const t0 = points[0].t, x = (p) => (p.t - t0) / 60;
     const datasets = [{label: "CPU %", data: points.map((p) => ({x: x(p), y: p.cpu})), borderWidth: 1.5}];
     const gpus = [...new Set(points.flatMap((p) => (p.gpus || []).map((g) => g.index)))];
@@ -70,7 +80,7 @@
     window.dxUtilizationPoints = points.length;
     if (utilChart) { utilChart.data.datasets = datasets; utilChart.update("none"); return; }
     utilChart = new Chart($("utilization-chart"), {type: "line", data: {datasets}, options: {
-      animation: false, elements: {point: {radius: 0}},
+      animation: false, maintainAspectRatio: false, elements: {point: {radius: 0}},
       scales: {x: {type: "linear", title: {display: true, text: "minutes since the first point"}},
                y: {beginAtZero: true, title: {display: true, text: "%"}}}}});
   }

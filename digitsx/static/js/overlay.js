@@ -37,7 +37,7 @@ dx.readClassMap = (b64, done) => {
 
   function draw() {
     const s = settings(), lut = colours(s);
-    const scale = Math.min(1, 900 / image.naturalWidth);
+    const scale = Math.min(4, 900 / image.naturalWidth);  // a small image drawn larger, its map kept crisp
     canvas.width = Math.round(image.naturalWidth * scale);
     canvas.height = Math.round(image.naturalHeight * scale);
     const ctx = canvas.getContext("2d");
