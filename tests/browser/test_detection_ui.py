@@ -49,7 +49,7 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     model = train(server, dataset_id, train_epochs="1")
     assert model["status"] == "Done", model
     page.goto(f"{server.url}/models/{model['id']}")
-    page.wait_for_function("(window.dxChartSeries || []).includes('map 50 (val)')", timeout=20000)
+    page.wait_for_function("(window.dxChartSeries || []).includes('map 50 % (val)')", timeout=20000)
     page.locator("#per-class-ap td", has_text="circle").wait_for()
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
     page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)

@@ -35,6 +35,11 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.locator("#job-status", has_text="Done").wait_for(timeout=60000)
     page.locator("#class-shares td", has_text="triangle").wait_for()
     dataset_id = page.url.rstrip("/").split("/")[-1]
+    chip = page.locator('#class-shares tr[data-class="1"] .key')  # the class's colour, visible
+    box = chip.bounding_box()
+    assert box and box["width"] >= 8 and box["height"] >= 8
+    assert chip.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(%d, %d, %d)" % tuple(
+        server.session.get(f"{server.url}/datasets/{dataset_id}.json").json()["segmentation"]["palette"][1])
     page.click("#explore-link")
     page.wait_for_load_state("load")  # the scripts after the gallery have run
     assert page.locator("#explore-gallery img.label-layer").count() == 16
@@ -44,8 +49,13 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     model = train(server, dataset_id, standard_networks="unet")
     assert model["status"] == "Done", model
     page.goto(f"{server.url}/models/{model['id']}")
-    page.wait_for_function("(window.dxChartSeries || []).includes('miou (val)')", timeout=20000)
+    page.wait_for_function("(window.dxChartSeries || []).includes('miou % (val)')", timeout=20000)
     page.locator("#per-class-iou td", has_text="circle").wait_for()
+    charted = page.evaluate("Chart.getChart(document.getElementById('train-chart')).data.datasets"
+                            ".find((d) => d.label === 'miou % (val)').data.map((p) => p.y)")
+    reported = [p["values"]["miou"] for p in server.session.get(f"{server.url}/models/{model['id']}/metrics.json")
+                .json()["metrics"] if p["phase"] == "val"]
+    assert charted == pytest.approx([100 * v for v in reported])  # a fraction, drawn on the percent axis
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
     page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)
     page.wait_for_selector("#overlay-canvas[data-drawn]", timeout=60000)

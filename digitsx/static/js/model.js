@@ -10,6 +10,8 @@
   let chart = null, lrChart = null;
   const PALETTE = ["#2e86c1", "#c0392b", "#76b900", "#8e44ad", "#d68910", "#16a085", "#7f8c8d", "#e84393"];
   const NOT_CHARTED = new Set(["images_per_second"]);
+  /* The tasks' metrics reported as fractions (0–1): drawn ×100 on the percent axis beside accuracy. */
+  const FRACTIONS = new Set(["map", "map_50", "map_75", "precision", "recall", "f1", "miou"]);
 
   function add(p) {
     const v = p.values || {};
@@ -18,7 +20,7 @@
       if (y == null || NOT_CHARTED.has(name) || typeof y !== "number") continue;
       if (name === "learning_rate" && p.phase !== "train") continue;
       const key = name === "learning_rate" ? "lr" : `${p.phase}:${name}`;
-      (series[key] = series[key] || []).push({x: p.epoch, y});
+      (series[key] = series[key] || []).push({x: p.epoch, y: FRACTIONS.has(name) ? 100 * y : y});
     }
   }
 
@@ -35,7 +37,7 @@
       const isLoss = name.includes("loss");
       // validation points are drawn as points too: the first one shows before there is a line
       const points = phase === "val" || series[key].length < 2 ? 3 : 0;
-      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") ? " %" : ""} (${phase})`, series[key],
+      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") || FRACTIONS.has(name) ? " %" : ""} (${phase})`, series[key],
         PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null),
         pointRadius: points};
     });

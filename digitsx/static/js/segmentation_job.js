@@ -24,6 +24,7 @@
     if (h) {
       const kinds = Object.entries(h.counts || {});
       $("seg-health-summary").textContent = kinds.length ? kinds.map(([k, n]) => `${n} × ${k}`).join(" · ") : "No problems found.";
+      $("seg-health-issues").hidden = !h.issues.length;
       $("seg-health-issues").tBodies[0].innerHTML = h.issues.map((i) => `<tr><td>${dx.esc(i.kind)}</td><td>${dx.esc(i.message)}</td></tr>`).join("");
     }
   }
