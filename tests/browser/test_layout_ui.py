@@ -199,6 +199,9 @@ def test_forms_say_login_first_and_share_the_servers_limits(server_factory, page
     assert page.locator("#lr_step_size").is_visible() and not page.locator("#lr_exp_gamma").is_visible()
     page.select_option("#lr_policy", "exp")
     assert page.locator("#lr_exp_gamma").is_visible() and not page.locator("#lr_step_size").is_visible()
+    assert not page.locator("#rms_decay").is_visible()  # only for RMSprop
+    page.select_option("#solver_type", "RMSPROP")
+    assert page.locator("#rms_decay").is_visible()
     assert not page.locator("#aug_hsv_h").is_visible()
     page.check("#aug_hsv_use")
     assert page.locator("#aug_hsv_h").is_visible()

@@ -183,7 +183,8 @@ dx.showFormErrors = (data, res, messageEl) => {
 };
 
 /* Forms show only the fields that apply: an LR policy's own parameters ([data-policies]), the
-   fields behind a checkbox ([data-when-checked=NAME]). Hidden fields keep their values. */
+   fields behind a checkbox ([data-when-checked=NAME]), those of some values of a select
+   ([data-when="NAME=V1 V2"]). Hidden fields keep their values. */
 dx.applicable = (form) => {
   const policy = form.querySelector("[name=lr_policy]");
   form.querySelectorAll("[data-policies]").forEach((el) => {
@@ -193,10 +194,15 @@ dx.applicable = (form) => {
     const box = form.querySelector(`[name="${el.dataset.whenChecked}"]`);
     el.hidden = !(box && box.checked);
   });
+  form.querySelectorAll("[data-when]").forEach((el) => {
+    const [name, values] = el.dataset.when.split("=");
+    const field = form.querySelector(`[name="${name}"]`);
+    el.hidden = !(field && values.split(" ").includes(field.value));
+  });
 };
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form").forEach((form) => {
-    if (!form.querySelector("[data-policies], [data-when-checked]")) return;
+    if (!form.querySelector("[data-policies], [data-when-checked], [data-when]")) return;
     dx.applicable(form);
     form.addEventListener("change", () => dx.applicable(form));
   });
