@@ -123,6 +123,9 @@ def accepts(form: Form) -> Callable:
     return decorator
 
 
+CONTROL = "".join(map(chr, range(33))) + "\x7f"  # what a choice or an id may not start or end with
+
+
 class FieldReader:
     """Typed access to form fields that collects every error instead of stopping at one. On a
     :class:`Form`, bounds, choices and defaults come from the declaration; given in a call,
@@ -141,7 +144,10 @@ class FieldReader:
 
     def text(self, name: str) -> str:
         value = self.values.get(name, self.declared(name).default)
-        return "" if value is None else str(value).strip()
+        text = "" if value is None else str(value).strip()
+        if self.declared(name).type in ("choice", "id"):  # a key, never free text: no padding
+            text = text.strip(CONTROL)
+        return text
 
     def name(self, name: str, required: bool | None = None, limit: int | None = None) -> str:
         """A job or group name: required (or not), at most ``limit`` characters, no control
@@ -206,6 +212,9 @@ class FieldReader:
         """One of the options (as ``kind``), or None after recording the error."""
         options = self.declared(name).options if options is None else options
         value = self.text(name)
+        if value not in options:  # "Custom" is custom: the canonical spelling, if only one fits
+            folded = [o for o in options if str(o).casefold() == value.casefold()]
+            value = str(folded[0]) if len(folded) == 1 else value
         if value not in options:
             self.error(name, f"must be one of {', '.join(map(str, options))}, got {value!r}")
             return None

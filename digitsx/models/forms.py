@@ -17,7 +17,7 @@ from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
 from ..jobs.status import Status
 from ..engine import checkpoint
-from . import CLASSIFICATION, PRETRAINED, registry
+from . import CLASSIFICATION, PRETRAINED, code_policy, registry
 from ..engine.schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
@@ -107,7 +107,10 @@ def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], 
 def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, network: dict,
                   augment: dict, store, config: dict) -> tuple[list[ModelJob], Request]:
     """The engine's fields of any task's model form (:data:`TRAINING`) → one spec per learning
-    rate × batch size; ValidationError with every problem the reader collected."""
+    rate × batch size; ValidationError with every problem the reader collected. Every task's
+    create passes here: a network that runs submitted code is refused (403) without the
+    permission, decided from the parsed ``network`` (:mod:`.code_policy`)."""
+    code_policy.require_for_network(network, store)
     r.choice("framework")
     solver_type = r.choice("solver_type")
     policy = r.choice("lr_policy")

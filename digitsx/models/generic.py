@@ -14,7 +14,7 @@ from typing import Any, Callable
 from flask import Blueprint
 
 from ..errors import BadRequest, ValidationError
-from ..fields import Form, accepts
+from ..fields import CONTROL, Form, accepts
 from ..http import form_values, platform, twin_route
 from ..schemas import answers, ref
 
@@ -55,6 +55,7 @@ def _titles() -> str:
 
 
 def _by_job(table: dict[str, GenericTask], job_id: str, field: str, what: str) -> GenericTask:
+    job_id = job_id.strip(CONTROL)  # as the task's own form reads it
     job = platform().store.db.get(job_id) if job_id else None
     if job is None:
         raise ValidationError({field: [f"required: the id of {what}" if not job_id else

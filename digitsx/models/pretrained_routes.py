@@ -9,7 +9,7 @@ from ..archives import archive_suffix
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_post, form_values, page, platform, wants_json
-from . import PRETRAINED
+from . import PRETRAINED, code_policy
 from .downloads import epoch_arg
 from .testing import model_and_epoch
 
@@ -20,8 +20,7 @@ def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     """Create a pretrained-model job; its worker assembles and checks the files."""
     p = platform()
     username = auth.require_login()
-    if spec["source"] in ("archive", "files"):
-        auth.require_code_permission("An uploaded model (its network.py)")
+    code_policy.require_for_pretrained(spec, p.store)
     auth.rate_limit("new jobs", "JOB_LIMIT")
     job = p.store.create(PRETRAINED, name, spec, username)
     p.store.put_files(job.id, files or {})

@@ -51,13 +51,14 @@ def visualize_network():
     """Every layer with its output shape and parameter count (run in a worker process)."""
     auth.require_login()
     values = form_values()
-    if values.get("method", "standard") == "custom":
+    r = NETWORK_FORM.reader({k: v for k, v in values.items() if v != ""})
+    method = r.choice("method")  # parsed: " custom" and "custom\n" are custom here too
+    if method == "custom":
         auth.require_code_permission("Visualize with a custom network")
     auth.rate_limit("network previews")
-    r = NETWORK_FORM.reader({k: v for k, v in values.items() if v != ""})
-    payload = {"method": str(values.get("method", "standard")),
-               "source": str(values.get("custom_network", "")),
-               "name": str(values.get("standard_networks", "lenet")),
+    payload = {"method": "custom" if method == "custom" else "standard",
+               "source": r.text("custom_network") if method == "custom" else "",
+               "name": r.choice("standard_networks"),
                "classes": r.number("num_classes"), "channels": r.number("channels"),
                "size": r.number("size")}
     if r.errors:

@@ -53,17 +53,12 @@ def create_classification():
 
 
 def create_models(kind: str, parse) -> Any:
-    """Any task's model create: check the caller (custom code needs its permission), validate
-    with ``parse(values, store, config)`` → ``(jobs, dataset, group, request)``, submit one job
-    per sweep point; job JSON, ``{jobs}``, or a redirect to the job (or home)."""
+    """Any task's model create: validate with ``parse(values, store, config)`` → ``(jobs,
+    dataset, group, request)`` (which refuses code the caller may not run, from the parsed
+    network: :func:`.forms.training_jobs`), submit one job per sweep point; job JSON, ``{jobs}``,
+    or a redirect to the job (or home)."""
     username = auth.require_login()
     values = form_values()
-    if values.get("method") == "custom":
-        auth.require_code_permission("A custom network")
-    if values.get("method") == "previous":  # continuing a custom network runs its code too
-        previous = platform().store.db.get(str(values.get("previous_networks") or ""))
-        if previous is not None and previous.spec.get("network", {}).get("method") == "custom":
-            auth.require_code_permission("Continuing a custom network")
     auth.rate_limit("new jobs", "JOB_LIMIT")
     p = platform()
     jobs, dataset, group, _ = parse(values, p.store, current_app.config)
