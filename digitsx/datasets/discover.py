@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import InputError, within_roots
+from .labelfiles import MAX_CLASSES, class_names
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff",
                               ".webp"})
@@ -59,6 +60,8 @@ def scan_folder(folder: str, roots: list[str], what: str = "folder_train"
     if not os.path.isdir(folder):
         raise DatasetInputError(f"{what}: {folder} does not exist or is not a folder")
     classes = sorted(d.name for d in os.scandir(folder) if d.is_dir(follow_symlinks=True))
+    if len(classes) > MAX_CLASSES:
+        raise DatasetInputError(f"{what}: {folder} has {len(classes)} class folders; at most {MAX_CLASSES}")
     if not classes:
         raise DatasetInputError(f"{what}: {folder} has no sub-folders: put each class's images "
                                 f"in a sub-folder named after the class")
@@ -88,7 +91,7 @@ def parse_labels(text: str, source: str = "labels file") -> list[str]:
     labels = [line.strip() for line in text.splitlines() if line.strip()]
     if not labels:
         raise DatasetInputError(f"{source}: no labels in the file")
-    return labels
+    return class_names(labels, "the file", source)
 
 
 def parse_list(text: str, source: str, prefix: str, roots: list[str],

@@ -13,6 +13,7 @@ from ..archives import archive_suffix
 from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
+from ..datasets.labelfiles import class_names
 from ..files import InputError
 from ..models.forms import ModelJob, generic_form, generic_model
 from . import DATASET
@@ -101,6 +102,10 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
     spec["channel_conversion"] = r.choice("channel_conversion")
     spec["val_min_box_size"] = r.number("val_min_box_size")
     spec["custom_classes"] = [c.strip() for c in r.text("custom_classes").split(",") if c.strip()]
+    try:
+        class_names(spec["custom_classes"], "the list", "custom_classes")
+    except InputError as err:
+        r.error("custom_classes", str(err))
     spec["encoding"] = r.choice("dsopts_feature_encoding")
     spec["force_same_shape"] = r.flag("dsopts_force_same_shape")
     if not archive and fmt and not r.errors:

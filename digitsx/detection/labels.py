@@ -6,11 +6,12 @@ builds with it. Every problem names the file and line; a bad line or box is skip
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets.labelfiles import (MAX_CLASS_NAME, MAX_CLASSES, class_names, finite, index_names,
+                                   load_yaml, read_coco, read_text, scalar_id)
 from ..files import InputError
 
 FORMATS = ("kitti", "coco", "voc", "yolo")
@@ -20,7 +21,6 @@ KITTI_CLASSES = ["dontcare", "car", "van", "truck", "bus", "pickup", "vehicle-wi
                  "special-vehicle", "pedestrian", "person-fa", "person?", "people", "cyclist",
                  "tram", "person_sitting"]
 KITTI_ALIASES = {"person": 8}
-MAX_LABEL_BYTES = 64 * 2**20  # one label file; a bigger one is refused, not read
 
 
 @dataclass
@@ -63,16 +63,6 @@ def _images(folder: str, what: str) -> dict[str, str]:
             if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS}
 
 
-def _read_text(path: str, what: str) -> str:
-    try:
-        if os.path.getsize(path) > MAX_LABEL_BYTES:
-            raise InputError(f"{what}: {path} is larger than {MAX_LABEL_BYTES >> 20} MiB")
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError as err:
-        raise InputError(f"{what}: cannot read {path} ({err.strerror})") from None
-
-
 def _short(path: str) -> str:
     parts = Path(path).parts
     return "/".join(parts[-2:])
@@ -83,6 +73,20 @@ def _number(text: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(text)
     return value
+
+
+def _new_name(parsed: Parsed, seen: list[str], name: str, where: str, source: str) -> bool:
+    """Record a class name met in a label (KITTI, VOC): False (listed) when it is too long or
+    holds a control character; InputError past :data:`MAX_CLASSES` names."""
+    if len(name) > MAX_CLASS_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        parsed.issue("bad line", where, f"{where}: a class name must be one line of at most "
+                                        f"{MAX_CLASS_NAME} characters")
+        return False
+    if name not in seen:
+        if len(seen) >= MAX_CLASSES:
+            raise InputError(f"{source}: the labels name more than {MAX_CLASSES} classes")
+        seen.append(name)
+    return True
 
 
 def _check_box(parsed: Parsed, box: Box) -> Box | None:
@@ -130,7 +134,7 @@ def parse_kitti(image_folder: str, label_folder: str, what: str = "train") -> Pa
         parsed.items.append(item)
         if label is None:
             continue
-        for number, line in enumerate(_read_text(label, f"{what}_label_folder").splitlines(), 1):
+        for number, line in enumerate(read_text(label, f"{what}_label_folder").splitlines(), 1):
             where = f"{_short(label)}:{number}"
             cols = line.split()
             if not cols:
@@ -145,8 +149,8 @@ def parse_kitti(image_folder: str, label_folder: str, what: str = "train") -> Pa
                                                 f"(got {' '.join(cols[4:8])!r})")
                 continue
             name = cols[0].lower()
-            if name not in seen:
-                seen.append(name)
+            if not _new_name(parsed, seen, name, where, f"{what}_label_folder"):
+                continue
             box = _check_box(parsed, Box(name, x1, y1, x2, y2, where))
             if box is not None:
                 item.boxes.append(box)
@@ -168,7 +172,7 @@ def parse_voc(image_folder: str, label_folder: str, what: str = "train") -> Pars
         if label is None:
             continue
         try:
-            root = ElementTree.fromstring(_read_text(label, f"{what}_label_folder"))
+            root = ElementTree.fromstring(read_text(label, f"{what}_label_folder"))
         except (ElementTree.ParseError, DefusedXmlException) as err:
             parsed.issue("bad file", _short(label), f"{_short(label)}: not valid VOC XML ({err})")
             continue
@@ -185,8 +189,8 @@ def parse_voc(image_folder: str, label_folder: str, what: str = "train") -> Pars
             except ValueError:
                 parsed.issue("bad line", where, f"{where}: xmin, ymin, xmax, ymax must be numbers")
                 continue
-            if name not in seen:
-                seen.append(name)
+            if not _new_name(parsed, seen, name, where, f"{what}_label_folder"):
+                continue
             checked = _check_box(parsed, Box(name, x1, y1, x2, y2, where))
             if checked is not None:
                 item.boxes.append(checked)
@@ -196,32 +200,31 @@ def parse_voc(image_folder: str, label_folder: str, what: str = "train") -> Pars
 
 def parse_coco(image_folder: str, label_file: str, what: str = "train") -> Parsed:
     """One COCO JSON file: ``images`` (``file_name``), ``annotations`` (``bbox`` as ``[x, y,
-    w, h]`` pixels), ``categories``."""
-    field_name = f"{what}_label_file"
-    text = _read_text(label_file, field_name)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{field_name}: {_short(label_file)} is not valid JSON (line {err.lineno}, "
-                         f"column {err.colno}: {err.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
-            or not isinstance(data.get("annotations"), list):
-        raise InputError(f"{field_name}: {_short(label_file)} is not a COCO file "
-                         f"(it needs \"images\" and \"annotations\" lists)")
+    w, h]`` pixels), ``categories`` (checked by :func:`~digitsx.datasets.labelfiles.read_coco`)."""
+    coco = read_coco(label_file, f"{what}_label_file")
     if not os.path.isdir(image_folder):
         raise InputError(f"{what}_image_folder: {image_folder} does not exist or is not a folder")
-    parsed = Parsed([], [])
-    categories: dict = {}
-    for cat in data.get("categories") or []:
-        if isinstance(cat, dict) and "id" in cat:
-            categories[cat["id"]] = str(cat.get("name", cat["id"]))
-    parsed.names = [categories[k] for k in sorted(categories, key=lambda k: (str(type(k)), k))]
+    parsed = Parsed([], [name for _, name in coco.categories], list(coco.issues))
+    categories = dict(coco.categories)
+    by_id = _coco_images(parsed, coco, image_folder, label_file)
+    for number, ann in enumerate(coco.annotations):
+        where = f"{_short(label_file)}: annotations[{number}]"
+        box = _coco_box(parsed, ann, where, by_id, categories)
+        if box is not None:
+            by_id[ann["image_id"]].boxes.append(box)
+    parsed.items = list(by_id.values())
+    listed = {os.path.normpath(i.image) for i in parsed.items}
+    for base, path in _images(image_folder, f"{what}_image_folder").items():
+        if os.path.normpath(path) not in listed:
+            parsed.issue("image without labels", _short(path), f"{_short(path)}: not in {_short(label_file)}")
+    return parsed
+
+
+def _coco_images(parsed: Parsed, coco, image_folder: str, label_file: str) -> dict:
+    """``{image id: Item}`` of the listed images found inside the image folder."""
     by_id: dict = {}
-    for number, image in enumerate(data["images"]):
+    for number, image in enumerate(coco.images):
         where = f"{_short(label_file)}: images[{number}]"
-        if not isinstance(image, dict) or "id" not in image or not isinstance(image.get("file_name"), str):
-            parsed.issue("bad line", where, f"{where}: needs \"id\" and \"file_name\"")
-            continue
         name = image["file_name"]
         path = os.path.normpath(os.path.join(image_folder, name))
         if os.path.isabs(name) or not path.startswith(os.path.normpath(image_folder) + os.sep):
@@ -231,60 +234,47 @@ def parse_coco(image_folder: str, label_file: str, what: str = "train") -> Parse
             parsed.issue("label without image", where, f"{where}: {name} is not in the image folder")
             continue
         by_id[image["id"]] = Item(path, label_file=label_file)
-    for number, ann in enumerate(data["annotations"]):
-        where = f"{_short(label_file)}: annotations[{number}]"
-        if not isinstance(ann, dict):
-            parsed.issue("bad line", where, f"{where}: not an object")
-            continue
-        item = by_id.get(ann.get("image_id"))
-        if item is None:
-            parsed.issue("bad line", where, f"{where}: image_id {ann.get('image_id')!r} is not a "
-                                            f"listed image")
-            continue
-        bbox = ann.get("bbox")
-        try:
-            x, y, w, h = (_number(str(v)) for v in bbox)  # type: ignore[union-attr]
-        except (TypeError, ValueError):
-            parsed.issue("bad line", where, f"{where}: bbox must be [x, y, width, height] numbers")
-            continue
-        cat = ann.get("category_id")
-        if cat not in categories:
-            parsed.issue("unknown class", where, f"{where}: category_id {cat!r} is not in categories")
-            continue
-        box = _check_box(parsed, Box(categories[cat], x, y, x + w, y + h, where))
-        if box is not None:
-            item.boxes.append(box)
-    parsed.items = list(by_id.values())
-    listed = {os.path.normpath(i.image) for i in parsed.items}
-    for base, path in _images(image_folder, f"{what}_image_folder").items():
-        if os.path.normpath(path) not in listed:
-            parsed.issue("image without labels", _short(path), f"{_short(path)}: not in {_short(label_file)}")
-    return parsed
+    return by_id
 
 
-def yolo_names(label_folder: str) -> tuple[list[str], str] | None:
+def _coco_box(parsed: Parsed, ann, where: str, by_id: dict, categories: dict) -> Box | None:
+    """One annotation's box, or None (listed) when it does not fit."""
+    if not isinstance(ann, dict):
+        parsed.issue("bad line", where, f"{where}: not an object")
+        return None
+    image_id = ann.get("image_id")
+    if not scalar_id(image_id) or image_id not in by_id:
+        parsed.issue("bad line", where, f"{where}: image_id {image_id!r} is not a listed image")
+        return None
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(finite(v) for v in bbox):
+        parsed.issue("bad line", where, f"{where}: bbox must be [x, y, width, height] numbers")
+        return None
+    x, y, w, h = (float(v) for v in bbox)
+    cat = ann.get("category_id")
+    if not scalar_id(cat) or cat not in categories:
+        parsed.issue("unknown class", where, f"{where}: category_id {cat!r} is not in categories")
+        return None
+    return _check_box(parsed, Box(categories[cat], x, y, x + w, y + h, where))
+
+
+def yolo_names(label_folder: str, what: str = "train") -> tuple[list[str], str] | None:
     """Class names from ``data.yaml`` (``names:`` list or map), ``*.names`` or ``classes.txt``
     beside the labels or one folder up: (names, the file they came from)."""
     for folder in (label_folder, os.path.dirname(os.path.normpath(label_folder))):
         for name in ("data.yaml", "dataset.yaml"):
             path = os.path.join(folder, name)
             if os.path.isfile(path):
-                import yaml
-
-                try:
-                    data = yaml.safe_load(_read_text(path, "yolo names"))
-                except yaml.YAMLError as err:
-                    raise InputError(f"{_short(path)}: not valid YAML ({err})") from None
+                data = load_yaml(read_text(path, f"{what}_label_folder"), _short(path), f"{what}_label_folder")
                 names = data.get("names") if isinstance(data, dict) else None
-                if isinstance(names, dict):
-                    names = [names[k] for k in sorted(names)]
-                if not isinstance(names, list) or not names:
-                    raise InputError(f"{_short(path)}: needs a \"names\" list")
-                return [str(n) for n in names], path
+                if not isinstance(names, (list, dict)) or not names:
+                    raise InputError(f"{what}_label_folder: {_short(path)} needs a \"names\" list")
+                return index_names(names, _short(path), f"{what}_label_folder"), path
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if entry.endswith(".names") or entry == "classes.txt":
                 path = os.path.join(folder, entry)
-                names = [line.strip() for line in _read_text(path, "yolo names").splitlines() if line.strip()]
+                names = [line.strip() for line in read_text(path, f"{what}_label_folder").splitlines() if line.strip()]
+                names = class_names(names, _short(path), f"{what}_label_folder")
                 if names:
                     return names, path
     return None
@@ -293,7 +283,7 @@ def yolo_names(label_folder: str) -> tuple[list[str], str] | None:
 def parse_yolo(image_folder: str, label_folder: str, what: str = "train") -> Parsed:
     """``ID.txt`` per image: ``class cx cy w h`` as fractions of the image; class names from
     ``data.yaml``, ``*.names`` or ``classes.txt``."""
-    found = yolo_names(label_folder)
+    found = yolo_names(label_folder, what)
     if found is None:
         raise InputError(f"{what}_label_folder: no class names for YOLO labels: put data.yaml "
                          f"(names: [...]), a .names file or classes.txt beside the labels")
@@ -307,7 +297,7 @@ def parse_yolo(image_folder: str, label_folder: str, what: str = "train") -> Par
         parsed.items.append(item)
         if label is None:
             continue
-        for number, line in enumerate(_read_text(label, f"{what}_label_folder").splitlines(), 1):
+        for number, line in enumerate(read_text(label, f"{what}_label_folder").splitlines(), 1):
             where = f"{_short(label)}:{number}"
             cols = line.split()
             if not cols:

@@ -4,14 +4,16 @@ polygons / RLE drawn with pycocotools. Every problem names its file; bad items a
 issues, a file that cannot be used at all is an :class:`InputError`."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from ..datasets.labelfiles import class_names, finite, read_coco, scalar_id
 from ..files import InputError
 from . import IGNORE
+
+MAX_CLASSES = IGNORE - 1  # a class map is uint8: background 0, classes 1..254, 255 = ignore
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 VOC_IGNORE = (224 << 16) | (224 << 8) | 192  # VOC's border colour: "ignore"
@@ -45,68 +47,119 @@ def coco_pairs(features: str, json_path: str, what: str, issues: list[dict]) -> 
     width))`` pairs and the class names (``background`` then the categories by id)."""
     if not os.path.isdir(features):
         raise InputError(f"{what}feature_folder: {features} does not exist or is not a folder")
-    try:
-        data = json.loads(Path(json_path).read_text(errors="replace"))
-    except OSError as err:
-        raise InputError(f"{what}label_folder: cannot read {json_path} ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{what}label_folder: {os.path.basename(json_path)} is not valid JSON "
-                         f"(line {err.lineno}: {err.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise InputError(f"{what}label_folder: {os.path.basename(json_path)} is not a COCO file")
-    cats = sorted((c for c in data.get("categories") or [] if isinstance(c, dict) and "id" in c),
-                  key=lambda c: c["id"])
-    index = {c["id"]: i + 1 for i, c in enumerate(cats)}
-    names = ["background"] + [str(c.get("name", c["id"])) for c in cats]
+    source = os.path.basename(json_path)
+    coco = read_coco(json_path, f"{what}label_folder", need_annotations=False, max_classes=MAX_CLASSES)
+    issues.extend(coco.issues)
+    index = {cat_id: i + 1 for i, (cat_id, _) in enumerate(coco.categories)}
+    names = ["background"] + [name for _, name in coco.categories]
     anns: dict = {}
-    for n, ann in enumerate(data.get("annotations") or []):
-        if isinstance(ann, dict) and ann.get("category_id") in index and ann.get("segmentation"):
-            anns.setdefault(ann.get("image_id"), []).append({**ann, "_class": index[ann["category_id"]], "_n": n})
+    for n, ann in enumerate(coco.annotations):
+        if isinstance(ann, dict) and scalar_id(ann.get("category_id")) and ann["category_id"] in index \
+                and scalar_id(ann.get("image_id")) and ann.get("segmentation"):
+            anns.setdefault(ann["image_id"], []).append({**ann, "_class": index[ann["category_id"]], "_n": n})
         else:
             issues.append({"kind": "bad annotation", "where": json_path,
-                           "message": f"{os.path.basename(json_path)}: annotations[{n}] has no segmentation "
-                                      f"or an unknown category_id; skipped"})
+                           "message": f"{source}: annotations[{n}] has no segmentation, or an unknown "
+                                      f"category_id or image_id; skipped"})
     out = []
-    for image in data["images"]:
-        if not isinstance(image, dict) or not isinstance(image.get("file_name"), str):
-            continue
+    for image in coco.images:
         path = os.path.normpath(os.path.join(features, image["file_name"]))
         if not path.startswith(os.path.normpath(features) + os.sep) or not os.path.isfile(path):
             issues.append({"kind": "label without image", "where": json_path,
-                           "message": f"{os.path.basename(json_path)}: image {image['file_name']!r} is not in "
-                                      f"the feature folder"})
+                           "message": f"{source}: image {image['file_name']!r} is not in the feature folder"})
             continue
-        out.append((path, ("coco", anns.get(image.get("id"), []), int(image.get("height") or 0),
-                           int(image.get("width") or 0), os.path.basename(json_path))))
+        out.append((path, ("coco", anns.get(image["id"], []), int(image.get("height") or 0),
+                           int(image.get("width") or 0), source)))
     return out, names
+
+
+def _coco_rle(seg, ann: dict, size: tuple[int, int], source: str, issues: list[dict]):
+    """An annotation's segmentation as pycocotools RLE, checked before pycocotools sees it
+    (it crashes on NaN or huge coordinates and decodes any size it is given); None (listed)
+    when it cannot be used."""
+    from pycocotools import mask as coco_mask
+
+    width, height = size
+    name = f"{source}: annotations[{ann['_n']}]"
+
+    def skip(kind: str, message: str):
+        issues.append({"kind": kind, "where": source, "message": f"{name} {message}; skipped"})
+
+    if isinstance(seg, list):
+        if not seg or not all(isinstance(poly, list) and len(poly) >= 6 and len(poly) % 2 == 0
+                              for poly in seg):
+            return skip("bad annotation", "needs polygons of at least 3 x, y points")
+        points = [p for poly in seg for p in poly]
+        if not all(finite(v) for v in points):
+            return skip("bad annotation", "has a coordinate that is not a finite number")
+        bound = 4 * max(width, height) + 16
+        if any(abs(v) > bound for v in points):
+            return skip("polygon outside the image", f"has points far outside the {width}×{height} image")
+        if any(v < -1 for v in points) or any(x > width + 1 for x in points[0::2]) \
+                or any(y > height + 1 for y in points[1::2]):
+            issues.append({"kind": "polygon outside the image", "where": source,
+                           "message": f"{name} has points outside the {width}×{height} image; clipped"})
+        return coco_mask.merge(coco_mask.frPyObjects([[float(v) for v in p] for p in seg], height, width))
+    if not isinstance(seg, dict):
+        return skip("bad annotation", "has a segmentation that is neither polygons nor RLE")
+    rle_size, counts = seg.get("size"), seg.get("counts")
+    if not isinstance(rle_size, list) or len(rle_size) != 2 or \
+            not all(isinstance(v, int) and not isinstance(v, bool) for v in rle_size):
+        return skip("bad annotation", "has an RLE without a [height, width] size")
+    if rle_size != [height, width]:
+        return skip("size mismatch", f"is for a {rle_size[1]}×{rle_size[0]} image, the image is "
+                                     f"{width}×{height}")
+    if isinstance(counts, str):  # COCO's compressed counts, read here, not by pycocotools' C
+        counts = _string_counts(counts)
+    if not isinstance(counts, list) or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts) \
+            or sum(counts) > height * width:
+        return skip("bad annotation", "has RLE counts that are not non-negative integers "
+                                      "adding up to at most the image's pixels")
+    return coco_mask.frPyObjects({"size": rle_size, "counts": counts}, height, width)
+
+
+def _string_counts(text: str) -> list[int] | None:
+    """COCO's compressed RLE string → its run lengths (pycocotools' ``rleFrString`` in Python,
+    which checks what the C code does not: the alphabet, the end of the string, the shifts);
+    None when malformed."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x = k = 0
+        more = True
+        while more:
+            if p >= len(text) or not 48 <= ord(text[p]) < 112 or k > 6:
+                return None
+            c = ord(text[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
 
 
 def rasterize(label: tuple, size: tuple[int, int]) -> tuple[np.ndarray, list[dict]]:
     """A COCO image's annotations → its class map (larger objects first, so small ones stay on
-    top; crowd regions are ignore), decoded by pycocotools."""
+    top; crowd regions are ignore), decoded by pycocotools after :func:`_coco_rle` checked each."""
     from pycocotools import mask as coco_mask
 
     _, anns, h, w, source = label
     width, height = size
     out = np.zeros((height, width), np.uint8)
-    issues = []
-    for ann in sorted(anns, key=lambda a: -float(a.get("area") or 0)):
-        seg = ann["segmentation"]
+    issues: list[dict] = []
+    for ann in sorted(anns, key=lambda a: -(float(a["area"]) if finite(a.get("area")) else 0.0)):
         try:
-            if isinstance(seg, list):
-                points = [p for poly in seg for p in poly]
-                if any(v < -1 for v in points) or any(x > width + 1 for x in points[0::2]) \
-                        or any(y > height + 1 for y in points[1::2]):
-                    issues.append({"kind": "polygon outside the image", "where": source,
-                                   "message": f"{source}: annotations[{ann['_n']}] has points outside the "
-                                              f"{width}×{height} image; clipped"})
-                rle = coco_mask.merge(coco_mask.frPyObjects(seg, height, width))
-            elif isinstance(seg.get("counts"), list):
-                rle = coco_mask.frPyObjects(seg, height, width)
-            else:
-                rle = seg
+            rle = _coco_rle(ann["segmentation"], ann, size, source, issues)
+            if rle is None:
+                continue
             mask = coco_mask.decode(rle).astype(bool)
-        except (TypeError, ValueError, KeyError, AttributeError) as err:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:
             issues.append({"kind": "bad annotation", "where": source,
                            "message": f"{source}: annotations[{ann['_n']}] cannot be decoded ({err})"})
             continue
@@ -138,7 +191,7 @@ def cvat_labelmap(label_folder: str) -> tuple[list[str], list[tuple[int, int, in
                                      f"got {line.strip()!r}") from None
                 names.append(parts[0])
                 colours.append(rgb)
-            return names, colours
+            return class_names(names, "labelmap.txt", "label_folder", MAX_CLASSES + 1), colours
     raise InputError(f"label_folder: no labelmap.txt beside {label_folder} (CVAT's Segmentation Mask 1.1)")
 
 
@@ -163,6 +216,9 @@ def read_colormap(path: str) -> list[tuple[int, int, int]]:
         colours.append(rgb)
     if not colours:
         raise InputError(f"colormap_text_file: {os.path.basename(path)} has no colours")
+    if len(colours) > MAX_CLASSES + 1:
+        raise InputError(f"colormap_text_file: {os.path.basename(path)} has {len(colours)} colours; "
+                         f"a class map holds at most {MAX_CLASSES + 1} classes (255 is ignore)")
     return colours
 
 
