@@ -12,6 +12,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 MODES = ("squash", "crop", "fill", "half_crop")
+# What Pillow raises for a file that is not a usable image: corrupt, truncated, unknown, or a
+# decompression bomb (more pixels than Image.MAX_IMAGE_PIXELS × 2): each the image's fault.
+UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def round_half_away(x: float) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..datasets.resize import UNREADABLE
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
@@ -107,7 +108,7 @@ def answer(detector: Detector, request: dict) -> dict:
     source = io.BytesIO(base64.b64decode(request["image"])) if "image" in request else request["path"]
     try:
         return detector.detect(source, request.get("min_confidence") or MIN_SCORE)
-    except (OSError, ValueError, SyntaxError) as err:
+    except UNREADABLE as err:
         raise ValueError(f"not a readable image: {err}") from None
 
 

@@ -14,7 +14,7 @@ def visible_filter(devices: list[dict[str, Any]], cuda_visible: str | None) -> l
     for token in (t.strip() for t in cuda_visible.split(",")):
         if not token:
             continue
-        if token.isdigit():
+        if token.isascii() and token.isdigit():
             match = [d for d in devices if d["index"] == int(token)]
         else:
             match = [d for d in devices if d["uuid"].startswith(token)]

@@ -70,9 +70,13 @@ class WarmPool:
 
     def classify(self, job_id: str, epoch: str, request: dict[str, Any]) -> dict[str, Any]:
         """Classify with the (model, epoch) worker, starting it if needed."""
+        worker = self.worker(job_id, epoch)
         try:
-            answer = self.worker(job_id, epoch).ask(request)
-        except WorkerGone:  # stopped between lookup and use: once more, with a fresh worker
+            answer = worker.ask(request)
+        except WorkerGone:  # stopped between lookup and use, or killed while it worked
+            # Under gevent proc.poll() sees the exit only once SIGCHLD is handled, so the pool
+            # could hand back the same dead worker: drop it first, then ask a fresh one.
+            self.forget(worker)
             answer = self.worker(job_id, epoch).ask(request)
         if "error" in answer:
             raise BadRequest(answer["error"])
@@ -135,6 +139,25 @@ class WarmPool:
             worker.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             worker.proc.kill()
+        self._release(worker.holder)
+
+    def forget(self, worker: WarmWorker) -> None:
+        """Drop a worker found gone (if the pool still holds it): kill what is left of it and
+        give back its GPU, so the next lookup starts a fresh one."""
+        with self._lock:
+            if self.workers.get(worker.key) is not worker:
+                return
+            self.workers.pop(worker.key)
+        try:
+            worker.proc.kill()
+            worker.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for pipe in (worker.proc.stdin, worker.proc.stdout):
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
         self._release(worker.holder)
 
     def yield_gpus(self) -> int:

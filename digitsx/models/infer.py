@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.resize import load_image, resize_image
+from ..datasets.resize import UNREADABLE, load_image, resize_image
 from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
 from ..engine import checkpoint
@@ -93,7 +93,7 @@ def answer(classifier: Classifier, request: dict) -> dict:
         else request["path"]
     try:
         return classifier.classify(source, int(request.get("top", 5)), bool(request.get("visualize")))
-    except (OSError, ValueError, SyntaxError) as err:
+    except UNREADABLE as err:
         raise ValueError(f"not a readable image: {err}") from None
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, redirect, request
 from .. import auth
 from ..archives import archive_suffix
 from ..datasets.folder import DatasetFolder
+from ..fields import Field, Form
 from ..files import within_roots
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
@@ -114,12 +115,19 @@ def readable_image(source, field: str, name: str) -> None:
     read: the header and the data's integrity (``verify``), without decoding the pixels."""
     from PIL import Image, UnidentifiedImageError
 
+    shown = os.path.basename(str(name)) or "the upload"
     try:
         with Image.open(source) as image:
+            width, height = image.size
             image.verify()
+    except Image.DecompressionBombError as err:
+        raise ValidationError({field: [f"{shown} is too large to decode ({err})"]}) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError({field: [f"{os.path.basename(str(name)) or 'the upload'} is not a readable "
+        raise ValidationError({field: [f"{shown} is not a readable "
                                        f"image (PNG, JPEG, BMP, GIF, TIFF or WebP)"]}) from None
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        raise ValidationError({field: [f"{shown} is {width}×{height}: more than "
+                                       f"{Image.MAX_IMAGE_PIXELS} pixels, too large to decode"]})
 
 
 def class_names(model) -> list[str]:
@@ -139,7 +147,7 @@ def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]
         parts = line.rsplit(None, 1)
         path, label = line, -1
         if len(parts) == 2:
-            if parts[1].lstrip("-").isdigit():
+            if re.fullmatch(r"-?[0-9]+", parts[1]):
                 path, label = parts[0], int(parts[1])
                 if not 0 <= label < len(names):
                     errors.append(f"line {number}: label {label} is not a class index "
@@ -161,13 +169,22 @@ def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]
     return entries
 
 
+LIMITS = Form("Test many", {
+    "num_test_images": Field("int", None, 1, 10**9, blank=True, help="test only the first N images"),
+    "top_n": Field("int", 9, 1, 100, help="images shown per class")})
+
+
+def _declared(values: dict, name: str) -> int | None:
+    """``name`` read by its declaration in :data:`LIMITS` (``²`` or ``1e3`` is a 400)."""
+    r = LIMITS.reader({name: values.get(name)} if values.get(name) not in (None, "") else {})
+    value = r.number(name)
+    if r.errors:
+        raise ValidationError(r.errors)
+    return value
+
+
 def _limit(values: dict) -> int | None:
-    raw = str(values.get("num_test_images") or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValidationError({"num_test_images": [f"expected a positive whole number, got {raw!r}"]})
-    return int(raw)
+    return _declared(values, "num_test_images")
 
 
 def _inputs(values: dict, model) -> dict:
@@ -349,10 +366,8 @@ def top_n():
     report shows, for each class, the N images scored highest for it."""
     values = form_values()
     model, epoch = model_and_epoch(values)
-    raw = str(values.get("top_n") or "9")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValidationError({"top_n": [f"expected a whole number from 1 to 100, got {raw!r}"]})
-    return _submit(values, model, epoch, _inputs(values, model), int(raw))
+    top = _declared(values, "top_n")
+    return _submit(values, model, epoch, _inputs(values, model), top)
 
 
 @twin_route(bp, "/models/<job_id>/test_split", methods=["POST"])

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..datasets.resize import UNREADABLE
 from ..detection.build import convert
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
@@ -106,7 +107,7 @@ def answer(segmenter: Segmenter, request: dict) -> dict:
     try:
         return segmenter.segment(source, bool(request.get("dont_resize")),
                                  str(request.get("class_map_format") or "json"))
-    except (OSError, ValueError, SyntaxError) as err:
+    except UNREADABLE as err:
         raise ValueError(f"not a readable image: {err}") from None
 
 

@@ -16,11 +16,14 @@ from ..schemas import answers
 
 bp = Blueprint("segmentation", __name__)
 WHAT = "a segmentation model"
-TRUE = ("1", "y", "yes", "on", "true")
 ONE_IMAGE = Form("Segment one image", {  # beside job_id, snapshot_epoch, the image, dont_resize
     "class_map_format": Field("choice", "json", options=("json", "png"),
                               help="json: DIGITS's class_map lists; png: class_map_png, a base64 "
                                    "palette PNG whose pixel values are the classes (far smaller)"),
+    "min_confidence": Field("float", None, 0, 1, blank=True,
+                            help="detection's: checked (0-1) so a generic client may send it, and "
+                                 "not applied: a class map has a class for every pixel"),
+    "dont_resize": Field("flag", "", help="the image at its own size, not the network's"),
 })
 
 
@@ -97,9 +100,11 @@ def _asked(values: dict) -> dict:
     """What one image is asked with beside itself: ``class_map_format`` (checked), ``dont_resize``."""
     fields = ONE_IMAGE.reader(values)
     shape = fields.choice("class_map_format")
+    fields.number("min_confidence")  # validated, not applied (see ONE_IMAGE)
+    dont_resize = fields.flag("dont_resize")
     if fields.errors:
         raise ValidationError(fields.errors)
-    return {"class_map_format": shape, "dont_resize": str(values.get("dont_resize", "")).lower() in TRUE}
+    return {"class_map_format": shape, "dont_resize": dont_resize}
 
 
 def infer_many():

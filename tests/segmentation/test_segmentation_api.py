@@ -50,6 +50,10 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     wrong = server.session.post(server.url + "/models/images/generic/infer_one.json",
                                 data={"job_id": model["id"], "image_path": str(image), "class_map_format": "gif"})
     assert wrong.status_code == 400 and "must be one of json, png" in wrong.json()["errors"]["class_map_format"][0]
+    for bad in ("abc", "7"):  # detection's field: checked here too (a generic client may send it)
+        res = server.session.post(server.url + "/models/images/generic/infer_one.json",
+                                  data={"job_id": model["id"], "image_path": str(image), "min_confidence": bad})
+        assert res.status_code == 400 and "min_confidence" in res.json()["errors"], res.text
     if method in ("cvat", "coco"):  # the report reads the LMDB, whatever the labels were
         return
     res = server.session.post(server.url + "/models/images/generic/infer_many.json",
