@@ -196,6 +196,10 @@ def test_csrf_on_cookie_requests_and_bearer_is_exempt(papp):
     assert res.status_code == 401
     token = admin.post("/api/tokens", json={"name": "script"}, headers=headers).get_json()["token"]
     assert other.post("/test/jobs.json", data={"steps": 1}, headers=bearer(token)).status_code == 200
+    # a Bearer request from another site's page is refused too, as the README says
+    for cross in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        res = other.post("/test/jobs.json", data={"steps": 1}, headers={**bearer(token), **cross})
+        assert res.status_code == 403 and "Cross-site request refused" in res.get_json()["error"]["message"]
     # a form with the hidden field works like the header
     page = admin.get("/account")
     field = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()

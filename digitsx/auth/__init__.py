@@ -276,9 +276,10 @@ def _before_request():
                         f"{request.host}). Serve other names with accounts on: "
                         f"DIGITSX_AUTH=password.")
     caller = current_caller()
-    if request.method not in SAFE_METHODS and (caller is None or caller.via != "token"):
-        _check_origin()
-        _check_csrf(caller)
+    if request.method not in SAFE_METHODS:
+        _check_origin()  # a cross-site post is refused whatever authenticates it
+        if caller is None or caller.via != "token":
+            _check_csrf(caller)  # a Bearer token is never sent by a browser on its own
     if mode() == "password" and caller is None and request.endpoint not in PUBLIC_ENDPOINTS:
         from ..http import wants_json
 
