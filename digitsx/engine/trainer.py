@@ -237,6 +237,9 @@ class Trainer:
 
     def run(self) -> None:
         """Train to ``train_epochs``, validating and snapshotting at their intervals."""
+        if self.rank == 0:  # a write a killed worker left half done is never a snapshot
+            for torn in self.folder.glob("snapshot_epoch_*.tmp"):
+                torn.unlink(missing_ok=True)
         snapshot = checkpoint.latest_snapshot(self.folder)
         if snapshot is not None:
             self.restore(snapshot)

@@ -273,6 +273,7 @@ class Runner:
     def _finish(self, handle: Handle, returncode: int) -> None:
         """The final status; first a worker's ``scratch/`` (unpacked uploads...) goes."""
         shutil.rmtree(handle.folder / SCRATCH, ignore_errors=True)
+        self.store.reconcile_snapshots(handle.job_id)
         self._write_summary(handle, force=True)
         if handle.aborting:
             self.store.set_status(handle.job_id, Status.ABORTED, "aborted by user", pid=None)

@@ -212,6 +212,7 @@ class Scheduler:
             raise Conflict(f"A {kinds.get(job.kind).title} job cannot be resumed")
         if job.status not in (Status.ABORTED.value, Status.ERROR.value, Status.INTERRUPTED.value):
             raise Conflict(f"Only aborted, failed or interrupted jobs resume (status {job.status})")
+        self.store.reconcile_snapshots(job_id)
         job = self.store.set_status(job_id, Status.INITIALIZED, "resumed")
         self.wake()
         return job
@@ -231,6 +232,8 @@ class Scheduler:
                                   error=f"Interrupted: {note}")
             lost.append(job.id)
         kill_orphans(self.store.jobs_dir, grace)
+        for job_id in lost:  # after the orphans (and their snapshot writers) are gone
+            self.store.reconcile_snapshots(job_id)
         return lost
 
     def reserve_spare_gpu(self, holder: str) -> tuple[int, ...]:

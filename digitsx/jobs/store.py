@@ -39,6 +39,33 @@ class JobStore:
         """The folder of a job (it need not exist)."""
         return self.jobs_dir / job_id
 
+    def reconcile_snapshots(self, job_id: str) -> None:
+        """The files are the truth: list every ``snapshot_epoch_<e>.pt`` in the job's folder as
+        its snapshots (a server that died between a worker's ``snapshot`` event and storing
+        it, or a worker's writer thread that finished after its server, left one unlisted) and
+        remove half-written ``snapshot_epoch_<e>.tmp`` files. Only while no worker writes there:
+        at a job's end, at restart recovery, at resume."""
+        folder = self.job_dir(job_id)
+        if not folder.is_dir():
+            return
+        for tmp in folder.glob("snapshot_epoch_*.tmp"):
+            tmp.unlink(missing_ok=True)
+        found = []
+        for path in folder.glob("snapshot_epoch_*.pt"):
+            try:
+                epoch = float(path.stem.rsplit("_", 1)[1])
+            except ValueError:
+                continue
+            found.append({"epoch": int(epoch) if epoch.is_integer() else epoch, "file": path.name})
+        listed = self.get(job_id).result.get("snapshots")
+        # entries that name no snapshot file (a kind of job with its own convention) stay
+        epochs = {s["epoch"] for s in found}
+        found += [s for s in listed or [] if isinstance(s, dict) and s.get("epoch") not in epochs
+                  and not str(s.get("file", "")).startswith("snapshot_epoch_")]
+        found.sort(key=lambda s: float(s.get("epoch") or 0))
+        if (listed is not None or found) and found != listed:
+            self.merge_result(job_id, {"snapshots": found})
+
     def put_files(self, job_id: str, files: dict[str, Any]) -> None:
         """Write inputs into a job's folder before it is submitted: ``{relative path: bytes,
         str, or an uploaded file (anything with .save)}``."""
