@@ -188,8 +188,11 @@ class Runner:
             self._finish_for_sure(handle, handle.proc.wait())
         finally:
             self.handles.pop(handle.job_id, None)
-            self.on_exit(handle.job_id)
+            # The prestarted worker first, then the scheduler's tick: a job waiting behind this
+            # one is handed to it (still importing is fine: the job starts where it is), not
+            # started cold beside an idle worker that competes with it for the cores.
             self.prestart_if_idle()
+            self.on_exit(handle.job_id)
 
     def _handle_line(self, handle: Handle, line: str, events) -> None:
         if not line.strip():

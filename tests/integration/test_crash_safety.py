@@ -42,3 +42,28 @@ def test_snapshot_files_are_the_truth_across_kill9_resume_and_end(server_factory
     assert not (folder / "snapshot_epoch_99.tmp").exists() and 98 in snapshots(s2, second, running["id"])
     wait_for(lambda: status(s2, second, running["id"]) == "Running", 30, what="the resumed job")
     assert s2.post(f"{second.url}/jobs/{running['id']}/abort").ok
+
+
+def test_a_job_waiting_behind_another_takes_the_prestarted_worker(server_factory):
+    """When a job ends while another waits, the waiting job is handed to the new prestarted
+    worker; no idle prestarted worker sits beside a running job."""
+    import psutil
+
+    server = server_factory(DIGITSX_PRESTART_WORKER="1", DIGITSX_CPU_TRAIN_SLOTS="1")
+    s = session(server)
+
+    def prestarted() -> list[int]:
+        return [p.pid for p in psutil.process_iter(["cmdline"])
+                if "digitsx.jobs.prestart" in (p.info["cmdline"] or [])
+                and p.environ().get("DIGITSX_WORKER_OF") == str(server.jobs_dir.resolve())]
+
+    for round_ in range(2):
+        first = create(s, server, kind="test.prestart", name=f"first {round_}", steps=20, delay=0.05,
+                       gpu_count=1)  # no GPU here: one CPU training slot, so the second waits
+        second = create(s, server, kind="test.prestart", name=f"second {round_}", steps=20, delay=0.05,
+                        gpu_count=1)
+        wait_for(lambda: status(s, server, second["id"]) == "Running", 60, what="the second job to run")
+        worker = wait_for(lambda: s.get(f"{server.url}/jobs/{second['id']}.json").json()["result"]
+                          .get("worker_pid"), 30, what="the second job's worker")
+        assert prestarted() == [worker], (round_, prestarted(), worker)  # it is the prestarted one, alone
+        wait_for(lambda: status(s, server, second["id"]) == "Done", 60, what="the second job to end")
