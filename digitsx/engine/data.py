@@ -25,15 +25,23 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data._utils.collate import default_collate
 
 
+def lone_last(count: int, batch_size: int) -> bool:
+    """Would the last batch hold one image (of more than one)? Batch norm cannot train on it
+    ("Expected more than 1 value per channel when training"): training leaves it out."""
+    return count > 1 and batch_size > 1 and count % batch_size == 1
+
+
 def loader(images: Dataset, batch_size: int, shuffle: bool, workers: int, seed: int,
-           pin: bool, sampler=None, collate=None) -> DataLoader:
+           pin: bool, sampler=None, collate=None, training: bool = False) -> DataLoader:
     """A DataLoader with ``workers`` processes (forked; each opens LMDB itself), seeded order
-    (or a DistributedSampler's share under DDP), and the task's ``collate`` if it has one."""
+    (or a DistributedSampler's share under DDP), and the task's ``collate`` if it has one. In
+    ``training`` a last batch of one image is dropped (:func:`lone_last`)."""
     gen = torch.Generator()
     gen.manual_seed(seed)
+    count = len(sampler) if sampler is not None else len(images)
     return DataLoader(images, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=workers, collate_fn=collate,
-                      pin_memory=pin, drop_last=False, generator=gen,
+                      sampler=sampler, num_workers=workers, collate_fn=collate, pin_memory=pin,
+                      drop_last=training and lone_last(count, batch_size), generator=gen,
                       persistent_workers=workers > 0,
                       multiprocessing_context="fork" if workers > 0 else None,
                       prefetch_factor=4 if workers > 0 else None)
@@ -128,8 +136,10 @@ class MemoryLoader:
 
     def __init__(self, images: Dataset, batch_size: int, shuffle: bool, seed: int, *,
                  sampler=None, collate: Callable | None = None, threads: int = 1,
-                 device: torch.device | None = None, device_budget: int = 0) -> None:
+                 device: torch.device | None = None, device_budget: int = 0,
+                 training: bool = False) -> None:
         self.batch_size, self.shuffle, self.sampler = batch_size, shuffle, sampler
+        self.training = training  # a last batch of one image is left out (lone_last)
         self.generator = torch.Generator()
         self.generator.manual_seed(seed)
         self.started = False
@@ -162,7 +172,15 @@ class MemoryLoader:
 
     def __len__(self) -> int:
         count = len(self.sampler) if self.sampler is not None else self.n
+        if self.training and lone_last(count, self.batch_size):
+            return count // self.batch_size
         return max(1, math.ceil(count / self.batch_size)) if count else 0
+
+    def _batches(self, order: torch.Tensor) -> list[torch.Tensor]:
+        parts = list(order.split(self.batch_size))
+        if self.training and lone_last(len(order), self.batch_size):
+            parts.pop()
+        return parts
 
     def order(self) -> torch.Tensor:
         """This epoch's indices: the sampler's share, a seeded permutation, or 0..n-1."""
@@ -180,9 +198,9 @@ class MemoryLoader:
         if self.stacked is not None:
             pixels, labels = self.stacked
             order = order.to(pixels.device)
-            for idx in order.split(self.batch_size):
+            for idx in self._batches(order):
                 yield pixels.index_select(0, idx), labels.index_select(0, idx)
             return
         collate = self.collate or default_collate
-        for idx in order.split(self.batch_size):
+        for idx in self._batches(order):
             yield collate([self.items[i] for i in idx.tolist()])

@@ -144,7 +144,7 @@ class Trainer:
             collate = self.task.collate
             self.train_loader = MemoryLoader(train, batch, shuffle, self.seed, sampler=self.sampler,
                                              collate=collate, threads=threads, device=self.device,
-                                             device_budget=gpu_budget)
+                                             device_budget=gpu_budget, training=True)
             self.val_loader = MemoryLoader(val, val_batch, False, self.seed, collate=collate,
                                            threads=threads, device=self.device,
                                            device_budget=gpu_budget) if val is not None else None
@@ -154,7 +154,8 @@ class Trainer:
             for split in (train, val):  # opened to size them: LMDB must not be open across a fork
                 getattr(split, "close", lambda: None)()
             train, collate = self.task.streamed(train)
-            self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate)
+            self.train_loader = loader(train, batch, shuffle, workers, self.seed, pin, self.sampler, collate,
+                                       training=True)
             if val is not None:
                 val, val_collate = self.task.streamed(val)
                 self.val_loader = loader(val, val_batch, False, max(1, workers // 2),

@@ -187,3 +187,32 @@ def test_a_training_job_reads_its_data_either_way_and_logs_its_phases(tmp_path, 
     assert [e["epoch"] for e in events if e["event"] == "snapshot"] == [1, 2]
     assert sorted(p.name for p in job.glob("snapshot_epoch_*.pt")) == ["snapshot_epoch_1.pt", "snapshot_epoch_2.pt"]
     assert len([e for e in events if e["event"] == "metric" and e["phase"] == "val"]) == 2
+
+
+@pytest.mark.parametrize("path", ["memory", "stream"])
+def test_a_last_training_batch_of_one_image_is_left_out_for_batch_norm(tmp_path, path):
+    """27 training images at batch 13 leave one image for a last batch: batch norm cannot train
+    on it ("Expected more than 1 value per channel"), so training drops it; validation keeps all."""
+    from digitsx.engine.spec import TrainingSpec
+    from digitsx.engine.trainer import Trainer
+    from digitsx.jobs.protocol import Emitter
+    from digitsx.models.task import ClassificationTask
+
+    dataset = jpeg_dataset(tmp_path)
+    job = tmp_path / "model"
+    job.mkdir()
+    extra = {} if path == "memory" else {"data_path": "stream"}
+    spec = TrainingSpec.from_dict({
+        "dataset": {"dir": str(dataset)}, "network": {"method": "standard", "name": "resnet18"},
+        "solver": {"type": "SGD", "learning_rate": 0.01, "momentum": 0.9}, "train_epochs": 1,
+        "random_seed": 1, "batch_size": 13, "loader_workers": 1, **extra})
+    out = io.StringIO()
+    trainer = Trainer(job, spec, Emitter(out), ClassificationTask(spec))
+    assert len(trainer.train_loader) == 2  # 13 + 13, the 27th image left out this epoch
+    trainer.run()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert not [e for e in events if e["event"] == "error"], events
+    assert [e["epoch"] for e in events if e["event"] == "snapshot"] == [1]
+    assert len(MemoryLoader(Squares(27), 13, True, seed=0)) == 3  # validation: every image
+    assert [len(ids(b)) for b in MemoryLoader(Squares(27), 13, True, seed=0, training=True)] == [13, 13]
+    assert [len(ids(b)) for b in MemoryLoader(Squares(28), 13, True, seed=0, training=True)] == [13, 13, 2]
