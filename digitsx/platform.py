@@ -58,6 +58,10 @@ class Platform:
                                 lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),
                                 socketio.sleep, float(cfg.get("SERVING_IDLE_SECONDS", 300)))
         self.scheduler.reclaim_gpus = self.serving.yield_gpus
+        from .models.exports import Exports
+
+        self.exports = Exports(self.store.jobs_dir, socketio.start_background_task,
+                               lambda: float(cfg.get("EXPORT_TIMEOUT", 1800)))
         self.started = False
         self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 

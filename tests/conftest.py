@@ -115,6 +115,17 @@ def wait_job(app, job_id: str, timeout: float = 30.0, statuses=("Done", "Error",
     return platform.job_json(job)
 
 
+def download(session: requests.Session, url: str, timeout: float = 600, **kw) -> requests.Response:
+    """GET a model's download, following the 202s its first export answers (the README's loop)."""
+    deadline = time.time() + timeout
+    while True:
+        res = session.get(url, **kw)
+        if res.status_code != 202:
+            return res
+        assert time.time() < deadline, f"the export of {url} took longer than {timeout} s"
+        time.sleep(float(res.headers.get("Retry-After", 1)))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

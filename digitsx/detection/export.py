@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.export import _pack, run_export
+from ..models.export import _pack, report, run_export
 from ..models.registry import get
 from .infer import Detector
 
@@ -103,6 +103,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
         torch.save(d.model.state_dict(), out / "model.pt")
         (out / "network.py").write_text(network_source(spec))
         shutil.copy(d.data.folder / "labels.txt", out / "labels.txt")
+        report(archive, "TorchScript, checked against PyTorch", 0.3)
         try:
             scripted = torch.jit.script(d.model)
             scripted.save(str(out / "model.torchscript.pt"))
@@ -112,6 +113,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             checks["torchscript"] = _verdict("model.torchscript.pt", _compare(reference, got), out)
         except Exception as err:  # reported, not shipped
             checks["torchscript"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
+        report(archive, "ONNX, checked against PyTorch", 0.6)
         try:
             import onnxruntime as ort
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from .. import auth
 from ..errors import BadRequest, ValidationError
 from ..http import platform
-from ..jobs import kinds, launch
+from ..jobs import kinds
+from ..schemas import answers
 
 bp = Blueprint("model_downloads", __name__)
 
@@ -40,10 +40,53 @@ def download_default(job_id: str):
     return download(job_id, "tar.gz")
 
 
+EXPORT_STATUS = {"type": "object", "required": ["status"], "properties": {
+    "status": {"type": "string", "enum": ["ready", "preparing", "error", "absent"]},
+    "step": {"type": "string"}, "progress": {"type": "number"}, "elapsed": {"type": "number"},
+    "url": {"type": "string"}, "status_url": {"type": "string"}, "size": {"type": "integer"}}}
+
+
 @bp.route("/models/<job_id>/download.<path:extension>")
+@answers(EXPORT_STATUS, 202)
 def download(job_id: str, extension: str):
     """The snapshot (``?epoch=``, default the newest) as ``<id>_epoch_<E>.<ext>``: weights,
-    network source, labels, mean, info.json, checked ONNX and TorchScript exports."""
+    network source, labels, mean, info.json, checked ONNX and TorchScript exports. The first
+    time, the archive is built off the request (:mod:`.exports`): the file if it is ready within
+    ``EXPORT_WAIT_SECONDS``, else 202 with the export's status and ``Retry-After``."""
+    job, epoch, archive, module = _archive(job_id, extension, request.args.get("epoch"))
+    if not archive.exists():
+        export = _export(job, epoch, archive, module)
+        export.done.wait(float(current_app.config.get("EXPORT_WAIT_SECONDS", 10)))
+        if not archive.exists():
+            return _export_answer(job, epoch, extension, export)
+    return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
+                     download_name=archive.name)
+
+
+@bp.route("/models/<job_id>/export.json", methods=["GET", "POST"])
+@answers(EXPORT_STATUS)
+def export_status(job_id: str):
+    """How far the archive of a snapshot (``epoch``, ``format``: tar.gz, tgz, tar, zip) is:
+    ``{status: ready|preparing|error|absent, step, progress, elapsed, url}``; a POST starts it."""
+    from ..http import form_values
+
+    values = {**request.args.to_dict(), **(form_values() if request.method == "POST" else {})}
+    extension = str(values.get("format") or "tar.gz")
+    job, epoch, archive, module = _archive(job_id, extension, values.get("epoch"))
+    url = f"/models/{job.id}/download.{extension}?epoch={epoch:g}"
+    if archive.exists():
+        return {"status": "ready", "step": "ready", "progress": 1.0, "url": url,
+                "size": archive.stat().st_size}
+    export = platform().exports.get(archive)
+    if export is None and request.method == "POST":
+        export = _export(job, epoch, archive, module)
+    if export is None:
+        return {"status": "absent", "url": url}
+    return _export_answer(job, epoch, extension, export, 200)
+
+
+def _archive(job_id: str, extension: str, epoch_value):
+    """(job, epoch, archive path, export module) of a download request; 400s naming the problem."""
     if extension not in ARCHIVE_TYPES:
         raise BadRequest(f"download: use .tar.gz, .tgz, .tar or .zip, not .{extension}")
     p = platform()
@@ -54,25 +97,35 @@ def download(job_id: str, extension: str):
     epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
     if not epochs:
         raise BadRequest(f"model {job.name} has no snapshot yet")
-    epoch = epoch_arg(request.args.get("epoch"), max(epochs))
+    epoch = epoch_arg(epoch_value, max(epochs))
     if epoch not in [float(e) for e in epochs]:
         raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
                          f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
-    name = f"{job.id}_epoch_{epoch:g}.{extension}"
-    archive = p.store.job_dir(job.id) / "downloads" / name
-    if not archive.exists():
+    return job, epoch, p.store.job_dir(job.id) / "downloads" / f"{job.id}_epoch_{epoch:g}.{extension}", module
+
+
+def _export(job, epoch: float, archive, module: str):
+    """The export of ``archive``, started now (rate-limited per user) unless one runs."""
+    p = platform()
+    export = p.exports.get(archive)
+    if export is None:
         auth.rate_limit("exports")
-        code, out, err = launch.run_module(
-            module, [str(p.store.job_dir(job.id)), f"{epoch:g}", str(archive)],
-            p.store.jobs_dir, timeout=float(current_app.config.get("EXPORT_TIMEOUT", 1800)))
-        try:
-            answer = json.loads(out.strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
-            answer = {"ok": False, "error": "took too long" if code is None else err[-500:]}
-        if not answer.get("ok"):
-            raise BadRequest(f"export failed: {answer.get('error')}")
-    return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
-                     download_name=name)
+        export, _ = p.exports.start(module, p.store.job_dir(job.id), epoch, archive)
+    return export
+
+
+def _export_answer(job, epoch: float, extension: str, export, code: int = 202):
+    """An export not (yet) done: 202 (or ``code``) with its status, or 400 with its error."""
+    if export.state == "error":
+        platform().exports.finish(export)  # answered: the next request tries again
+        raise BadRequest(f"export failed: {export.error}")
+    url = f"/models/{job.id}/download.{extension}?epoch={epoch:g}"
+    body = {**export.status(), "url": url,
+            "status_url": f"/models/{job.id}/export.json?epoch={epoch:g}&format={extension}"}
+    if export.state == "ready":
+        platform().exports.finish(export)
+        return body
+    return jsonify(body), code, {"Retry-After": "2"}
 
 
 def epoch_arg(value, default: float) -> float:

@@ -72,6 +72,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         write_package(job_dir, spec, c, out)
+        report(archive, "TorchScript and ONNX, each checked against PyTorch", 0.3)
         checks = {"torchscript": _torchscript(c, x, reference, out), "onnx": _onnx(c, x, reference, out)}
         info = _info(job_dir, spec, c, checks)
         (out / "info.json").write_text(json.dumps(info, indent=1))
@@ -147,7 +148,18 @@ def _info(job_dir: Path, spec: dict, c: Classifier, checks: dict) -> dict:
     }
 
 
+def report(archive: Path, step: str, progress: float) -> None:
+    """Say how far the export is, in ``ARCHIVE.progress`` (the server's status route reads it)."""
+    try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.with_name(archive.name + ".progress").write_text(
+            json.dumps({"step": step, "progress": progress}))
+    except OSError:
+        pass
+
+
 def _pack(folder: Path, archive: Path) -> None:
+    report(archive, "packing the archive", 0.9)
     archive.parent.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_name(archive.name + ".partial")
     if archive.name.endswith(".zip"):
@@ -165,6 +177,7 @@ def _pack(folder: Path, archive: Path) -> None:
 def run_export(export_fn, job_dir: str, epoch: str, archive: str) -> int:
     """Any task's export entry point: ``export_fn(job_dir, epoch, archive)`` → its info,
     printed as one JSON line (``{"ok", "info"}`` or ``{"ok": false, "error"}``) for the route."""
+    report(Path(archive), "loading the snapshot", 0.05)
     try:
         info = export_fn(Path(job_dir), float(epoch) if epoch else None, Path(archive))
         print(json.dumps({"ok": True, "info": info}))

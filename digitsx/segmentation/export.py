@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.export import TOLERANCE, _pack, _verdict, run_export
+from ..models.export import TOLERANCE, _pack, report, _verdict, run_export
 from ..models.registry import get
 from . import networks
 from .infer import Segmenter
@@ -57,6 +57,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
         (out / "network.py").write_text(network_source(spec))
         shutil.copy(seg.data.folder / "labels.txt", out / "labels.txt")
         (out / "palette.json").write_text(json.dumps(seg.palette))
+        report(archive, "TorchScript, checked against PyTorch", 0.3)
         try:
             traced = torch.jit.trace(seg.model, x[:1])
             traced.save(str(out / "model.torchscript.pt"))
@@ -65,6 +66,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             checks["torchscript"] = _verdict("model.torchscript.pt", float(np.abs(got - reference).max()), out)
         except Exception as err:
             checks["torchscript"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
+        report(archive, "ONNX, checked against PyTorch", 0.6)
         try:
             import onnxruntime as ort
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.conftest import download
 from tests.detection.conftest import build, shapes_fields, train, wait_done
 
 pytestmark = pytest.mark.server
@@ -78,7 +79,7 @@ def test_train_infer_one_and_a_report(server, shapes, fmt):
     csv = server.session.get(f"{server.url}/models/{test['id']}/detections.csv").text
     assert csv.splitlines()[0] == "image,label,class,confidence,left,top,right,bottom"
     assert len(csv.splitlines()) == 1 + report["detections"]
-    archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
+    archive = download(server.session, f"{server.url}/models/{model['id']}/download.tar.gz")
     assert archive.ok, archive.text
     import io
     import tarfile

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import torch
 
-from tests.conftest import api_session, wait_for
+from tests.conftest import api_session, download, wait_for
 from tests.detection.conftest import wait_done
 from tests.gpu.conftest import DEVICE, gpu
 
@@ -66,7 +66,7 @@ def stop_and_resume(server, job_id: str, epochs: int) -> list[int]:
 
 def shipped(server, job_id: str) -> tuple[dict, set]:
     """The model archive's info.json and file names; TorchScript always ships."""
-    res = server.session.get(f"{server.url}/models/{job_id}/download.tar.gz")
+    res = download(server.session, f"{server.url}/models/{job_id}/download.tar.gz")
     assert res.ok, res.text[:500]
     with tarfile.open(fileobj=io.BytesIO(res.content)) as tf:
         names = set(tf.getnames())

@@ -1,9 +1,11 @@
 """Training through REST on a real server: dataset → model → Done, resume, kill -9, sweeps."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import download, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -304,6 +306,17 @@ def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist
     server, dataset = mnist_dataset
     job = train(server, dataset, train_epochs=2)
     assert wait_status(server, job["id"])["status"] == "Done"
+    # The first download builds the archive off the request: started, watched, then fetched.
+    status_url = f"{server.url}/models/{job['id']}/export.json"
+    assert server.session.get(status_url, params={"epoch": 2}).json()["status"] == "absent"
+    started = server.session.post(status_url, data={"epoch": 2, "format": "tar.gz"})
+    assert started.status_code == 200 and started.json()["status"] in ("preparing", "ready"), started.text
+    seen = [started.json()]
+    while seen[-1]["status"] == "preparing":
+        time.sleep(0.2)
+        seen.append(server.session.get(status_url, params={"epoch": 2, "format": "tar.gz"}).json())
+    assert seen[-1]["status"] == "ready" and seen[-1]["size"] > 0, seen[-1]
+    assert {s.get("step") for s in seen} - {"ready", "starting"}  # the export's steps were shown
     res = server.session.get(f"{server.url}/models/{job['id']}/download.tar.gz", params={"epoch": 2})
     assert res.status_code == 200, res.text[:500]
     assert f'{job["id"]}_epoch_2.tar.gz' in res.headers["Content-Disposition"]
@@ -327,7 +340,7 @@ def test_download_with_checked_exports_and_the_onnx_example(mnist_dataset, mnist
                               str(out), str(sample)], capture_output=True, text=True, timeout=120)
     top = printed.stdout.splitlines()[0].split("\t")
     assert top[0] == ours[0][0] and abs(float(top[1].rstrip("%")) - ours[0][1]) < 0.05
-    z = server.session.get(f"{server.url}/models/{job['id']}/download.zip")
+    z = download(server.session, f"{server.url}/models/{job['id']}/download.zip")
     assert z.ok and f'{job["id"]}_epoch_2.zip' in z.headers["Content-Disposition"]
     zpath = tmp_path / "m.zip"
     zpath.write_bytes(z.content)
@@ -357,7 +370,7 @@ def test_pretrained_models_round_trip_and_transfer_learning(mnist_dataset, mnist
     assert [p["id"] for p in listed] == [made["id"]]
     # A download uploads back unchanged.
     archive = tmp_path / "m.tar.gz"
-    archive.write_bytes(s.get(f"{url}/models/{job['id']}/download.tar.gz").content)
+    archive.write_bytes(download(s, f"{url}/models/{job['id']}/download.tar.gz").content)
     with open(archive, "rb") as f:
         up = s.post(url + "/pretrained_models/upload_archive", files={"archive": ("m.tar.gz", f)}).json()
     assert wait_status(server, up["id"])["status"] == "Done"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import download
 from tests.detection.conftest import wait_done
 from tests.segmentation.conftest import build, fields, train
 
@@ -89,7 +90,7 @@ def test_dataset_training_infer_one_and_report(server, shapes, method):
     assert "error" in rows[3] and "missing.png" in rows[3]["path"]
     first = np.bincount(np.asarray(classes, np.uint8).ravel(), minlength=4)[:4] / (96 * 96)  # infer_one's map
     assert rows[0]["path"] == str(image) and np.allclose(rows[0]["share"], first, atol=1e-4)
-    archive = server.session.get(f"{server.url}/models/{model['id']}/download.tar.gz")
+    archive = download(server.session, f"{server.url}/models/{model['id']}/download.tar.gz")
     assert archive.ok, archive.text
     import tarfile
 

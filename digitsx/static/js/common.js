@@ -209,8 +209,10 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 /* Download links ([data-download]): the first download of a snapshot builds its exports
-   (TorchScript and ONNX, each checked against PyTorch) and can take a while: say so, fetch it,
-   then save it; an error (an export that failed) appears beside the link. */
+   (TorchScript and ONNX, each checked against PyTorch) off the request and can take a while:
+   the server answers 202 with the export's status, which is polled (step, progress) until the
+   archive is ready; then it is fetched and saved; an error (an export that failed) appears
+   beside the link. */
 document.addEventListener("click", async (e) => {
   const link = e.target.closest("a[data-download]");
   if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
@@ -218,11 +220,26 @@ document.addEventListener("click", async (e) => {
   const note = link.parentElement.querySelector(".download-note") || link;
   const started = Date.now();
   note.classList.remove("error-text");
-  const tick = () => { note.textContent = `preparing the archive (building and checking the exports the first time)… ${Math.round((Date.now() - started) / 1000)} s`; };
+  let step = "building and checking the exports the first time";
+  const tick = () => { note.textContent = `preparing the archive (${step})… ${Math.round((Date.now() - started) / 1000)} s`; };
   tick();
   const timer = setInterval(tick, 1000);
   try {
-    const res = await dx.fetch(link.href);
+    let res = await dx.fetch(link.href);
+    while (res.status === 202) {  // the export runs on the server: follow it, then fetch again
+      const status = await res.json();
+      let now = status;
+      while (now.status === "preparing") {
+        step = `${now.step || "working"}, ${Math.round(100 * (now.progress || 0))} %`;
+        tick();
+        await new Promise((done) => setTimeout(done, 1000));
+        const polled = await dx.fetch(status.status_url);
+        if (!polled.ok) { res = polled; break; }
+        now = await polled.json();
+      }
+      if (!res.ok && res.status !== 202) break;
+      res = await dx.fetch(link.href);
+    }
     if (!res.ok) {
       let body = null;
       try { body = await res.json(); } catch (err) { body = null; }
