@@ -17,12 +17,12 @@ from flask import Blueprint, current_app, redirect, request
 from .. import auth
 from ..archives import archive_suffix
 from ..datasets.folder import DatasetFolder
-from ..fields import Field, Form
 from ..files import within_roots
 from ..errors import BadRequest, ValidationError
 from ..http import form_values, platform, twin_route, wants_json
 from ..engine import checkpoint
 from . import CLASSIFICATION, INFERENCE
+from .checks import declared, readable_image
 from ..schemas import answers
 
 bp = Blueprint("model_tests", __name__)
@@ -110,26 +110,6 @@ def checked(values) -> None:
         abort(jsonify(checked=True))  # a response, not an error: Flask's handlers pass it through
 
 
-def readable_image(source, field: str, name: str) -> None:
-    """A 400 on ``field`` unless ``source`` (a path or a file object) is an image Pillow can
-    read: the header and the data's integrity (``verify``), without decoding the pixels."""
-    from PIL import Image, UnidentifiedImageError
-
-    shown = os.path.basename(str(name)) or "the upload"
-    try:
-        with Image.open(source) as image:
-            width, height = image.size
-            image.verify()
-    except Image.DecompressionBombError as err:
-        raise ValidationError({field: [f"{shown} is too large to decode ({err})"]}) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError({field: [f"{shown} is not a readable "
-                                       f"image (PNG, JPEG, BMP, GIF, TIFF or WebP)"]}) from None
-    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
-        raise ValidationError({field: [f"{shown} is {width}×{height}: more than "
-                                       f"{Image.MAX_IMAGE_PIXELS} pixels, too large to decode"]})
-
-
 def class_names(model) -> list[str]:
     return DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).labels
 
@@ -169,22 +149,8 @@ def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]
     return entries
 
 
-LIMITS = Form("Test many", {
-    "num_test_images": Field("int", None, 1, 10**9, blank=True, help="test only the first N images"),
-    "top_n": Field("int", 9, 1, 100, help="images shown per class")})
-
-
-def _declared(values: dict, name: str) -> int | None:
-    """``name`` read by its declaration in :data:`LIMITS` (``²`` or ``1e3`` is a 400)."""
-    r = LIMITS.reader({name: values.get(name)} if values.get(name) not in (None, "") else {})
-    value = r.number(name)
-    if r.errors:
-        raise ValidationError(r.errors)
-    return value
-
-
 def _limit(values: dict) -> int | None:
-    return _declared(values, "num_test_images")
+    return declared(values, "num_test_images")
 
 
 def _inputs(values: dict, model) -> dict:
@@ -366,7 +332,7 @@ def top_n():
     report shows, for each class, the N images scored highest for it."""
     values = form_values()
     model, epoch = model_and_epoch(values)
-    top = _declared(values, "top_n")
+    top = declared(values, "top_n")
     return _submit(values, model, epoch, _inputs(values, model), top)
 
 

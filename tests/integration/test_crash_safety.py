@@ -58,7 +58,7 @@ def test_a_job_waiting_behind_another_takes_the_prestarted_worker(server_factory
                 and p.environ().get("DIGITSX_WORKER_OF") == str(server.jobs_dir.resolve())]
 
     for round_ in range(2):
-        first = create(s, server, kind="test.prestart", name=f"first {round_}", steps=20, delay=0.05,
+        create(s, server, kind="test.prestart", name=f"first {round_}", steps=20, delay=0.05,
                        gpu_count=1)  # no GPU here: one CPU training slot, so the second waits
         second = create(s, server, kind="test.prestart", name=f"second {round_}", steps=20, delay=0.05,
                         gpu_count=1)
