@@ -111,8 +111,10 @@ def test_code_is_refused_from_the_parsed_spec(world):
     for url, fields in attempts(world):
         tried.add(url.removesuffix(".json"))
         for auth in world["auth"]:
-            for body in ("json", "form"):
+            for body in ("json", "multipart", "urlencoded"):
                 kw = {"json": fields} if body == "json" else {"data": fields}
+                if body == "multipart":
+                    kw["content_type"] = "multipart/form-data"
                 res = bob.post(url, headers=auth, **kw)
                 assert res.status_code == 403, (url, fields, body, res.data[:300])
                 assert "may not run code" in res.get_json()["error"]["message"]

@@ -301,9 +301,9 @@ def _network(r: FieldReader, store) -> dict:
         path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), chosen)
         if not path.exists():
             r.error("previous_networks", f"model {job.name} has no snapshot for epoch {chosen:g}")
-        name = job.spec.get("network", {}).get("name")
-        return {"method": "standard", "name": name, "previous": {"job_id": job_id, "epoch": chosen,
-                                                                  "file": str(path)}}
+        earlier = {k: v for k, v in (job.spec.get("network") or {}).items() if k != "previous"}
+        return {"method": "standard", **earlier,  # its network as it was built: custom too
+                "previous": {"job_id": job_id, "epoch": chosen, "file": str(path)}}
     if method == "pretrained":
         job_id = r.text("pretrained_networks")
         job = store.db.get(job_id) if job_id else None

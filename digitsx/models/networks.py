@@ -27,14 +27,14 @@ def build_network(spec: TrainingSpec, info) -> nn.Module:
     size = spec.input_size({"width": info.width, "height": info.height})
     classes, channels = len(info.labels), info.channels
     if net["method"] == "custom":
-        return build_custom(net["source"], classes, channels, size)
-    if net["method"] == "pretrained":
+        model = build_custom(net["source"], classes, channels, size)
+    elif net["method"] == "pretrained":
         model = build_from(Path(net["dir"]), classes, channels, size)
         model.digitsx_transfer = checkpoint.load_matching(model, Path(net["dir"]) / "model.pt")
-        return model
-    model = build(net["name"], classes, channels, size)
-    if net.get("previous"):
-        checkpoint.load_matching(model, Path(net["previous"]["file"]))  # fine-tuning
+    else:
+        model = build(net["name"], classes, channels, size)
+    if net.get("previous"):  # continued (any method): the earlier model's weights, fine-tuned
+        checkpoint.load_matching(model, Path(net["previous"]["file"]))
     return model
 
 

@@ -59,7 +59,7 @@ def test_a_job_waiting_behind_another_takes_the_prestarted_worker(server_factory
 
     for round_ in range(2):
         create(s, server, kind="test.prestart", name=f"first {round_}", steps=20, delay=0.05,
-                       gpu_count=1)  # no GPU here: one CPU training slot, so the second waits
+                gpu_count=1)  # no GPU here: one CPU training slot, so the second waits
         second = create(s, server, kind="test.prestart", name=f"second {round_}", steps=20, delay=0.05,
                         gpu_count=1)
         wait_for(lambda: status(s, server, second["id"]) == "Running", 60, what="the second job to run")
