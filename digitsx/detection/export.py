@@ -127,24 +127,29 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
         except Exception as err:
             (out / "model.onnx").unlink(missing_ok=True)
             checks["onnx"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
-        image = d.image
-        info = {
-            "id": job_dir.name, "name": spec.get("form", {}).get("model_name", job_dir.name),
-            "task": "object detection", "framework": "torch", "epoch": d.epoch,
-            "network": spec["network"].get("name") or "custom", "creation time": time.time(),
-            "snapshot file": "model.pt", "model file": "network.py", "labels file": "labels.txt",
-            "classes": d.labels, "background": "class 0 is don't care (the detectors' background)",
-            "input": {"width": image["width"], "height": image["height"], "channels": image["channels"],
-                      "padding": image.get("padding"), "resize": image.get("resize"),
-                      "channel_conversion": image.get("channel_conversion"),
-                      "scale": "RGB float 0-1; pad top-left on black, then resize, as the dataset"},
-            "outputs": "ONNX outputs named boxes ([left, top, right, bottom] in the padded/resized image), "
-                       "scores and labels, in the order " + ", ".join(names),
-            "exports": checks,
-        }
+        info = _info(job_dir, spec, d, names, checks)
         (out / "info.json").write_text(json.dumps(info, indent=1))
         _pack(out, archive)
     return info
+
+
+def _info(job_dir: Path, spec: dict, d, names: list, checks: dict) -> dict:
+    """The archive's ``info.json``: what the files are and how to feed the exports."""
+    image = d.image
+    return {
+        "id": job_dir.name, "name": spec.get("form", {}).get("model_name", job_dir.name),
+        "task": "object detection", "framework": "torch", "epoch": d.epoch,
+        "network": spec["network"].get("name") or "custom", "creation time": time.time(),
+        "snapshot file": "model.pt", "model file": "network.py", "labels file": "labels.txt",
+        "classes": d.labels, "background": "class 0 is don't care (the detectors' background)",
+        "input": {"width": image["width"], "height": image["height"], "channels": image["channels"],
+                  "padding": image.get("padding"), "resize": image.get("resize"),
+                  "channel_conversion": image.get("channel_conversion"),
+                  "scale": "RGB float 0-1; pad top-left on black, then resize, as the dataset"},
+        "outputs": "ONNX outputs named boxes ([left, top, right, bottom] in the padded/resized image), "
+                   "scores and labels, in the order " + ", ".join(names),
+        "exports": checks,
+    }
 
 
 def main(job_dir: str, epoch: str, archive: str) -> int:

@@ -101,11 +101,7 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
         spec[key] = list(pair) if None not in pair else None
     spec["channel_conversion"] = r.choice("channel_conversion")
     spec["val_min_box_size"] = r.number("val_min_box_size")
-    spec["custom_classes"] = [c.strip() for c in r.text("custom_classes").split(",") if c.strip()]
-    try:
-        class_names(spec["custom_classes"], "the list", "custom_classes")
-    except InputError as err:
-        r.error("custom_classes", str(err))
+    spec["custom_classes"] = _custom_classes(r)
     spec["encoding"] = r.choice("dsopts_feature_encoding")
     spec["force_same_shape"] = r.flag("dsopts_force_same_shape")
     if not archive and fmt and not r.errors:
@@ -120,6 +116,17 @@ def parse_dataset(values: dict[str, Any], files: dict[str, FileStorage], config:
         raise ValidationError(r.errors)
     spec["form"] = {k: str(v) for k, v in values.items() if k != "username"}
     return DatasetForm(name, group, spec, uploads)
+
+
+def _custom_classes(r: FieldReader) -> list[str]:
+    """``custom_classes``: a comma list of names, capped in number and length like every label
+    file's (:func:`~digitsx.datasets.labelfiles.class_names`)."""
+    names = [c.strip() for c in r.text("custom_classes").split(",") if c.strip()]
+    try:
+        return class_names(names, "the list", "custom_classes")
+    except InputError as err:
+        r.error("custom_classes", str(err))
+        return names
 
 
 MODEL_FORM = generic_form(

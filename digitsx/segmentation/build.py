@@ -29,8 +29,7 @@ from ..detection.build import convert
 from ..files import InputError
 from ..jobs.protocol import Emitter, run_worker
 from . import records
-from ..datasets.labelfiles import class_names, read_text
-from .labels import MAX_CLASSES, class_map, coco_pairs, cvat_labelmap, pairs, rasterize, read_colormap
+from .labels import class_map, coco_pairs, cvat_labelmap, pairs, rasterize, read_class_labels, read_colormap
 
 MAX_LISTED = 1000
 
@@ -126,9 +125,7 @@ def run(folder: Path, out: Emitter) -> dict:
     if colours:
         lut = {(r << 16) | (g << 8) | b: i for i, (r, g, b) in enumerate(colours)}
     if spec.get("class_labels_file"):
-        text = read_text(where(spec["class_labels_file"]), "class_labels_file")
-        names = class_names([line.strip() for line in text.splitlines()], "the labels file",
-                            "class_labels_file", MAX_CLASSES + 1)
+        names = read_class_labels(where(spec["class_labels_file"]))
     total = sum(len(v) for v in items.values())
     done_count, last = 0, 0.0
     pixels = {s: np.zeros(256, np.int64) for s in items}

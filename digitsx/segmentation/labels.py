@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.labelfiles import class_names, finite, read_coco, scalar_id
+from ..datasets.labelfiles import class_names, finite, read_coco, read_text, scalar_id
 from ..files import InputError
 from . import IGNORE
 
@@ -193,6 +193,13 @@ def cvat_labelmap(label_folder: str) -> tuple[list[str], list[tuple[int, int, in
                 colours.append(rgb)
             return class_names(names, "labelmap.txt", "label_folder", MAX_CLASSES + 1), colours
     raise InputError(f"label_folder: no labelmap.txt beside {label_folder} (CVAT's Segmentation Mask 1.1)")
+
+
+def read_class_labels(path: str) -> list[str]:
+    """``class_labels_file``: line i names class i (at most a class map's 255 classes)."""
+    text = read_text(path, "class_labels_file")
+    return class_names([line.strip() for line in text.splitlines()], "the labels file",
+                       "class_labels_file", MAX_CLASSES + 1)
 
 
 def read_colormap(path: str) -> list[tuple[int, int, int]]:
