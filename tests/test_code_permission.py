@@ -123,6 +123,14 @@ def test_code_is_refused_from_the_parsed_spec(world):
             res = bob.post(f"/models/{job_id}/to_pretrained", headers=auth)
             assert res.status_code == 403, res.data
     tried.add("/models/<job_id>/to_pretrained")
+    # bob's own custom model (made while he could run code): resuming it runs the code again
+    own = store.create(CLASSIFICATION, "bob's", {"network": {"method": "custom", "source": world["source"]}}, "bob")
+    store.update(own.id, status="Aborted")
+    for auth in world["auth"]:
+        res = bob.post(f"/models/{own.id}/resume", headers=auth)
+        assert res.status_code == 403 and "Resuming a custom network" in res.get_json()["error"]["message"]
+    assert store.get(own.id).status == "Aborted"
+    before += 1
     assert len(store.db.jobs()) == before  # nothing was made, so nothing can run
     assert not world["marker"].exists()
     # every route whose form selects code was walked (uploads: tests/test_auth.py)

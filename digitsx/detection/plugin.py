@@ -5,6 +5,7 @@ from flask import Flask
 
 from ..jobs import kinds
 from ..jobs.resources import Request
+from ..models import code_policy
 from . import DATASET, MODEL, TEST
 
 
@@ -22,7 +23,7 @@ def init_app(app: Flask) -> None:
         new_endpoint="detection.new_model", new_label="New model: images → object detection",
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
         template="detection/model.html", serve="digitsx.detection.infer",
-        export="digitsx.detection.export"))
+        export="digitsx.detection.export", runs_code=code_policy.spec_code))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Object detection test", "digitsx.detection.test_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,

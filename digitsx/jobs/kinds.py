@@ -35,6 +35,9 @@ class JobKind:
     template: str = "jobs/show.html"  # the job page (kinds extend the shared one)
     serve: str | None = None  # the warm worker module that answers requests on a model's snapshot
     export: str | None = None  # the module that packages a snapshot for download (MODEL_DIR EPOCH ARCHIVE)
+    # what submitted Python a job's spec runs, or None: ``(spec, store) -> str | None``; resume
+    # asks it, so a caller who may not run code cannot restart a job that does
+    runs_code: Callable[[dict, Any], str | None] | None = None
 
 
     @property

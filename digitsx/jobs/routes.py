@@ -192,6 +192,10 @@ def resume(job_id: str):
     """Queue an aborted, failed or interrupted job again; it continues where it stopped."""
     job = platform().store.get(job_id)
     auth.require_owner(job, "resume")
+    runs_code = kinds.get(job.kind).runs_code
+    found = runs_code(job.spec, platform().store) if runs_code else None
+    if found:  # its owner may since have lost the permission
+        auth.require_code_permission(f"Resuming {found}")
     job = platform().scheduler.resume(job_id)
     if wants_json():
         return platform().job_json(job)

@@ -47,6 +47,12 @@ def network_code(network: Any, store, depth: int = 0) -> str | None:
     return None
 
 
+def spec_code(spec: dict, store) -> str | None:
+    """What submitted Python a model job's spec runs (its network), or None: the model kinds'
+    ``runs_code``."""
+    return network_code((spec or {}).get("network"), store)
+
+
 def pretrained_code(job, store, depth: int = 0) -> str | None:
     """What submitted Python a pretrained model job (its ``network.py``) runs, or None.
     An unknown or foreign job counts as code: it cannot be shown to be safe."""

@@ -5,7 +5,7 @@ from flask import Flask
 
 from ..jobs import kinds
 from ..jobs.resources import Request
-from . import CLASSIFICATION, INFERENCE, PRETRAINED
+from . import CLASSIFICATION, INFERENCE, PRETRAINED, code_policy
 
 
 def init_app(app: Flask) -> None:
@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
         new_endpoint="models.new_classification", new_label="New model: images → classification",
         resumable=True, distributed=True, url_prefix="/models",
         details=summary.details, template="models/show.html", serve="digitsx.models.infer",
-        export="digitsx.models.export"))
+        export="digitsx.models.export", runs_code=code_policy.spec_code))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.models.pretrained",
         lambda spec: Request(cpu=1), url_prefix="/models", template="models/pretrained.html",

@@ -5,6 +5,7 @@ from flask import Flask
 
 from ..jobs import kinds
 from ..jobs.resources import Request
+from ..models import code_policy
 from . import DATASET, MODEL, TEST
 
 
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
         new_endpoint="segmentation.new_model", new_label="New model: images → segmentation",
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
         template="segmentation/model.html", serve="digitsx.segmentation.infer",
-        export="digitsx.segmentation.export"))
+        export="digitsx.segmentation.export", runs_code=code_policy.spec_code))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Segmentation test", "digitsx.segmentation.test_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,
