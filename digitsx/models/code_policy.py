@@ -32,18 +32,18 @@ def network_code(network: Any, store, depth: int = 0) -> str | None:
         return "a network with a lineage too long to follow"
     if not isinstance(network, dict):
         return None
-    if network.get("method") == "custom" or "source" in network:
-        return "a custom network"
-    if network.get("method") == "pretrained":
-        found = pretrained_code(store.db.get(str(network.get("job_id") or "")), store, depth + 1)
-        if found:
-            return found
     previous = network.get("previous")
     if isinstance(previous, dict) and previous.get("job_id"):
         job = store.db.get(str(previous["job_id"]))
         found = network_code((job.spec or {}).get("network"), store, depth + 1) if job else None
         if found:
             return f"continuing {found}"
+    if network.get("method") == "custom" or "source" in network:
+        return "a custom network"
+    if network.get("method") == "pretrained":
+        job = store.db.get(str(network.get("job_id") or ""))
+        # no such pretrained model: the form refuses it (400), nothing of it can run
+        return pretrained_code(job, store, depth + 1) if job is not None and job.kind == PRETRAINED else None
     return None
 
 

@@ -92,7 +92,7 @@ def _coco_rle(seg, ann: dict, size: tuple[int, int], source: str, issues: list[d
         points = [p for poly in seg for p in poly]
         if not all(finite(v) for v in points):
             return skip("bad annotation", "has a coordinate that is not a finite number")
-        bound = 4 * max(width, height) + 16
+        bound = 10 * max(width, height) + 1000  # pycocotools rasterises every edge: keep it near
         if any(abs(v) > bound for v in points):
             return skip("polygon outside the image", f"has points far outside the {width}×{height} image")
         if any(v < -1 for v in points) or any(x > width + 1 for x in points[0::2]) \
