@@ -76,6 +76,8 @@ def gpus():
 def files(path: str):
     """A file inside a job's folder (never the jobs folder's own files: database, secret key,
     the first admin password)."""
+    if "\x00" in path:  # a NUL cannot name a file (resolve() would raise): just not found
+        raise NotFound("No such file: a path may not contain a NUL byte")
     root = Path(current_app.config["JOBS_DIR"]).resolve()
     target = (root / path).resolve()
     inside = root in target.parents and target.parent != root

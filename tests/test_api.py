@@ -199,8 +199,9 @@ def test_files_stay_inside_the_jobs_folder(app, client):
     login(client)
     job = run_job(app, client, steps=1)
     assert client.get(f"/files/{job['id']}/spec.json").status_code == 200
-    for path in ("../../etc/passwd", "digitsx.db", ".secret_key", "%2e%2e/%2e%2e/etc/passwd"):
-        assert client.get(f"/files/{path}", headers=JSON).status_code == 404
+    for path in ("../../etc/passwd", "digitsx.db", ".secret_key", "%2e%2e/%2e%2e/etc/passwd", "a%00b",
+                 f"{job['id']}/spec.json%00.png"):
+        assert client.get(f"/files/{path}", headers=JSON).status_code == 404, path
 
 
 def test_odd_inputs_are_400_not_500(app, client):

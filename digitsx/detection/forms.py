@@ -34,8 +34,10 @@ DATASET_FORM = Form("New object detection dataset", {
     "val_label_file": Field("text", help="COCO: the validation JSON file"),
     "train_archive": Field("file", help="a .zip/.tar.gz/.tar holding the folders named above"),
     "folder_pct_val": Field("float", 10, 0, 90, help="without validation folders: percent split off"),
-    "padding_image_width": Field("int", 1248, 1, 8192, blank=True, help="blank: no padding"),
-    "padding_image_height": Field("int", 384, 1, 8192, blank=True),
+    "padding_image_width": Field("int", None, 1, 8192, blank=True,
+                                 help="blank (the default): no padding, images keep their sizes; "
+                                      "KITTI's is 1248 (× 384): images pasted top-left on black"),
+    "padding_image_height": Field("int", None, 1, 8192, blank=True, help="KITTI's is 384"),
     "resize_image_width": Field("int", None, 1, 8192, blank=True, help="after padding; boxes scaled"),
     "resize_image_height": Field("int", None, 1, 8192, blank=True),
     "channel_conversion": Field("choice", "RGB", options=("RGB", "L", "none")),
