@@ -23,7 +23,7 @@ def test_deepforest_trees_end_to_end(server, data_root):
                          "train_label_folder": str(dest / "voc" / "train"),
                          "val_image_folder": str(dest / "images" / "val"),
                          "val_label_folder": str(dest / "voc" / "val"),
-                         "padding_image_width": "400", "padding_image_height": "400",
+                         # the form's padding default (none) works for the 400×400 tiles
                          "resize_image_width": "320", "resize_image_height": "320",
                          "dsopts_feature_encoding": "jpg"})
     assert job["status"] == "Done", job
