@@ -57,6 +57,7 @@ def defaults() -> dict[str, Any]:
         "JOB_LIMIT": "120 per minute",  # per user: new jobs of any kind
         "MAX_SWEEP": 100,  # jobs one learning rate × batch size sweep may make
         "EXPORT_TIMEOUT": 1800,  # seconds a download may spend exporting (ONNX, TorchScript, checks)
+        "WORKER_NICE": 10,  # job workers and exports run this many nice steps below the web process
         "EXPORT_WAIT_SECONDS": 10,  # a first download waits this long for its export, then 202
         "ALLOWED_ORIGINS": [],  # extra Origins allowed to post (a proxy that rewrites Host)
         "PROXY_COUNT": 0,  # trusted reverse proxies in front (X-Forwarded-For/Proto/Host)

@@ -40,7 +40,8 @@ class Platform:
         self.runner = Runner(self.store, self.events.task, socketio.start_background_task,
                              socketio.sleep, self._on_exit, float(cfg["ABORT_GRACE_SECONDS"]),
                              lambda ids: ",".join(uuids.get(i, str(i)) for i in ids),
-                             prestart=bool(cfg.get("PRESTART_WORKER")))
+                             prestart=bool(cfg.get("PRESTART_WORKER")),
+                             nice=int(cfg.get("WORKER_NICE") or 0))
         self.scheduler = Scheduler(self.store, self.pool, self.runner,
                                    socketio.start_background_task)
         self.history = History(self.store.job_dir, self._gpus_of,
@@ -61,7 +62,8 @@ class Platform:
         from .models.exports import Exports
 
         self.exports = Exports(self.store.jobs_dir, socketio.start_background_task,
-                               lambda: float(cfg.get("EXPORT_TIMEOUT", 1800)))
+                               lambda: float(cfg.get("EXPORT_TIMEOUT", 1800)),
+                               int(cfg.get("WORKER_NICE") or 0))
         self.started = False
         self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 

@@ -21,22 +21,38 @@ def environment(jobs_dir: Path, gpus: str = "", **extra: str) -> dict[str, str]:
     return env
 
 
+def lower_priority(pid: int, nice: int) -> None:
+    """Run a worker's process group ``nice`` steps below this process (as batch schedulers do):
+    the web process answers a person's click before a worker's next batch. Children the worker
+    starts later (DataLoader processes, DDP ranks) inherit it."""
+    if nice <= 0:
+        return
+    try:
+        os.setpriority(os.PRIO_PGRP, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+    except (OSError, AttributeError):  # gone already, or a platform without priorities
+        pass
+
+
 def launch(argv: list[str], jobs_dir: Path, *, gpus: str = "", cwd: Path | None = None,
-           stdin: Any = subprocess.DEVNULL, stderr: IO[bytes] | int | None = None,
+           stdin: Any = subprocess.DEVNULL, stderr: IO[bytes] | int | None = None, nice: int = 0,
            **extra_env: str) -> subprocess.Popen:
-    """Start ``argv`` as a worker; stdout is a text pipe of lines."""
-    return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
+    """Start ``argv`` as a worker (``nice`` steps below the server); stdout is a text pipe of lines."""
+    proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
                             start_new_session=True, env=environment(jobs_dir, gpus, **extra_env),
                             text=True, bufsize=1)
+    lower_priority(proc.pid, nice)
+    return proc
 
 
 def run_module(module: str, args: list[str], jobs_dir: Path, *, input: str | None = None,
-               timeout: float, gpus: str = "", cwd: Path | None = None) -> tuple[int | None, str, str]:
+               timeout: float, gpus: str = "", cwd: Path | None = None,
+               nice: int = 0) -> tuple[int | None, str, str]:
     """Run ``python -m module args`` to its end: (exit code, stdout, stderr). On ``timeout``
     the whole process group is killed and the code is None."""
     proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env=environment(jobs_dir, gpus), cwd=cwd)
+    lower_priority(proc.pid, nice)
     try:
         out, err = proc.communicate(input, timeout=timeout)
         return proc.returncode, out, err

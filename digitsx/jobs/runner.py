@@ -56,8 +56,9 @@ class Runner:
                  spawn: Callable[..., Any], sleep: Callable[[float], Any],
                  on_exit: Callable[[str], None], grace: float = 10.0,
                  gpu_names: Callable[[tuple[int, ...]], str] | None = None,
-                 prestart: bool = False) -> None:
+                 prestart: bool = False, nice: int = 0) -> None:
         self.store = store
+        self.nice = nice  # workers run this many steps below the web process (launch.lower_priority)
         self.publish = publish  # publish(job_id, event_name, data): live events to the job's room
         self.spawn, self.sleep, self.on_exit, self.grace = spawn, sleep, on_exit, grace
         self.gpu_names = gpu_names or (lambda ids: ",".join(map(str, ids)))
@@ -95,7 +96,7 @@ class Runner:
             return
         try:
             self.ready = launch.launch([sys.executable, "-m", "digitsx.jobs.prestart"],
-                                       self.store.jobs_dir, cwd=self.store.jobs_dir,
+                                       self.store.jobs_dir, cwd=self.store.jobs_dir, nice=self.nice,
                                        stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError:
             log.exception("could not prestart a worker")
@@ -139,7 +140,7 @@ class Runner:
                 "DIGITSX_DEVICE": reservation.device})
         if proc is None:
             with open(folder / "log.txt", "ab") as stderr:
-                proc = launch.launch(command, self.store.jobs_dir, gpus=gpus, cwd=folder,
+                proc = launch.launch(command, self.store.jobs_dir, gpus=gpus, cwd=folder, nice=self.nice,
                                      stderr=stderr, DIGITSX_JOB_ID=job.id,
                                      DIGITSX_DEVICE=reservation.device)
         handle = Handle(job.id, proc, folder)

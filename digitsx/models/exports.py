@@ -57,8 +57,9 @@ class Exports:
     """The exports this server runs, by archive path; a finished one is forgotten once its file
     exists (the file is the cache) or when its error has been answered."""
 
-    def __init__(self, jobs_dir: Path, spawn: Callable, timeout: Callable[[], float]) -> None:
-        self.jobs_dir, self.spawn, self.timeout = jobs_dir, spawn, timeout
+    def __init__(self, jobs_dir: Path, spawn: Callable, timeout: Callable[[], float],
+                 nice: int = 0) -> None:
+        self.jobs_dir, self.spawn, self.timeout, self.nice = jobs_dir, spawn, timeout, nice
         self.running: dict[str, Export] = {}
         self._lock = threading.Lock()
 
@@ -80,7 +81,7 @@ class Exports:
         archive.parent.mkdir(parents=True, exist_ok=True)
         try:
             code, out, err = launch.run_module(module, [str(job_dir), f"{epoch:g}", str(archive)],
-                                               self.jobs_dir, timeout=self.timeout())
+                                               self.jobs_dir, timeout=self.timeout(), nice=self.nice)
             try:
                 answer = json.loads(out.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):

@@ -34,3 +34,31 @@ def test_a_timeout_kills_the_worker_and_its_children(tmp_path):
             and time.time() < deadline:
         time.sleep(0.1)
     assert not psutil.pid_exists(kid) or psutil.Process(kid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_workers_run_below_the_web_process_and_their_children_too(make_app):
+    """Job workers (and what they start) run WORKER_NICE steps below the server: a person's
+    request is served before a worker's next batch. Warm inference workers are not lowered."""
+    import os
+
+    from tests.conftest import login, wait_for
+
+    app = make_app(WORKER_NICE=7)
+    client = app.test_client()
+    login(client)
+    job = client.post("/test/jobs.json", data={"kind": "test.count", "steps": 400, "delay": 0.05,
+                                               "children": 1}).get_json()
+    platform = app.extensions["digitsx"]
+    platform.scheduler.tick()
+    result = wait_for(lambda: platform.store.get(job["id"]).result.get("children") and
+                      platform.store.get(job["id"]).result, 20, what="the worker and its child")
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert psutil.Process(result["worker_pid"]).nice() == min(19, base + 7)
+    assert psutil.Process(result["children"][0]).nice() == min(19, base + 7)
+    platform.runner.abort(job["id"])
+    proc = launch.launch(["sleep", "5"], platform.store.jobs_dir)  # nice=0: as the server
+    try:
+        assert psutil.Process(proc.pid).nice() == base
+    finally:
+        proc.kill()
+        proc.wait()

