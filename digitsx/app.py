@@ -36,7 +36,7 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["VERSION"] = __version__
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from . import auth, errors, events, views
+    from . import auth, events, http, views
     from .extensions import db, socketio
     from .jobs import routes as job_routes
     from .platform import Platform
@@ -44,7 +44,7 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     db.init(app.config["DATABASE_URL"])
     socketio.init_app(app, async_mode=_async_mode(), cors_allowed_origins=None)
     events.register_handlers(socketio)
-    errors.register_handlers(app)
+    http.register_handlers(app)
     from .http import reject_bad_json
 
     app.before_request(reject_bad_json)

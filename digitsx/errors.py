@@ -1,4 +1,5 @@
-"""The exception tree; :func:`register_handlers` is the one place that turns it into HTTP.
+"""The exception tree; :func:`digitsx.http.register_handlers` is the one place that turns it
+into HTTP (this module imports nothing of the web layer).
 
     DigitsxError                  500  something failed that is not the caller's fault
      ├── NotFound                 404  unknown job, file or route
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -124,45 +124,3 @@ def error_body(err: DigitsxError) -> dict:
     if isinstance(err, ValidationError):
         return {"errors": err.errors, "error": {"message": err.message, "type": err.type}}
     return {"error": {"message": err.message, "type": err.type, **err.data}}
-
-
-def register_handlers(app: Flask) -> None:
-    """Map the tree (and werkzeug's own HTTP errors) to JSON or an HTML page."""
-    from .http import wants_json
-
-    def respond(err: DigitsxError, headers: dict | None = None):
-        headers = dict(headers or {})
-        if "retry_after" in err.data:
-            headers["Retry-After"] = str(err.data["retry_after"])
-        if err.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="digitsx"'
-        # An error is a page only for a browser asking for one; curl, fetch() and scripts
-        # (Accept */*) get JSON on every route, .json suffix or not.
-        if wants_json() or "text/html" not in request.headers.get("Accept", ""):
-            return error_body(err), err.status, headers
-        return render_template("errors/error.html", error=err), err.status, headers
-
-    @app.errorhandler(DigitsxError)
-    def _digitsx(err: DigitsxError):
-        return respond(err)
-
-    @app.errorhandler(HTTPException)
-    def _http(err: HTTPException):
-        if err.code == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            return respond(PayloadTooLarge(f"Upload too large: the limit is {limit} bytes."))
-        allow = {k: v for k, v in err.get_headers() if k == "Allow"}  # a 405 says what works
-        return respond(HTTPError(err), allow)
-
-    @app.errorhandler(Exception)
-    def _unexpected(err: Exception):
-        if isinstance(err, HTTPException):
-            return _http(err)
-        if storage_full(err):
-            app.logger.error("disk full on %s: %s", request.path, err)
-            return respond(InsufficientStorage(
-                f"The server's disk is full, so nothing could be saved ({err.__class__.__name__}: "
-                f"{str(err).splitlines()[0][:200]}). Free some space in the jobs folder and try "
-                f"again."))
-        app.logger.exception("unhandled error on %s", request.path)
-        return respond(DigitsxError(f"Internal error: {err}"))

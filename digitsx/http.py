@@ -1,9 +1,14 @@
-"""Request helpers shared by every blueprint: JSON twins of pages, and form input."""
+"""Request helpers shared by every blueprint: JSON twins of pages, form input, and the error
+handlers that turn :mod:`digitsx.errors` into HTTP answers."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import (BadRequest, DigitsxError, HTTPError, InsufficientStorage, PayloadTooLarge,
+                     error_body, storage_full)
 
 
 def wants_json() -> bool:
@@ -100,8 +105,6 @@ def reject_bad_json() -> None:
     """Before every request: a body sent as JSON must parse (it was read as empty before)."""
     if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS") and \
             request.content_length != 0 and request.get_data(cache=True):
-        from .errors import BadRequest
-
         try:
             body = request.get_json(force=True, cache=True)
         except Exception as err:  # werkzeug's BadRequest carries the parser's words
@@ -110,3 +113,43 @@ def reject_bad_json() -> None:
         if not isinstance(body, dict):
             raise BadRequest(f"The request body must be a JSON object of fields, "
                              f"not {type(body).__name__ if body is not None else 'null'}")
+
+
+def register_handlers(app: Flask) -> None:
+    """Map the tree (and werkzeug's own HTTP errors) to JSON or an HTML page."""
+    def respond(err: DigitsxError, headers: dict | None = None):
+        headers = dict(headers or {})
+        if "retry_after" in err.data:
+            headers["Retry-After"] = str(err.data["retry_after"])
+        if err.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="digitsx"'
+        # An error is a page only for a browser asking for one; curl, fetch() and scripts
+        # (Accept */*) get JSON on every route, .json suffix or not.
+        if wants_json() or "text/html" not in request.headers.get("Accept", ""):
+            return error_body(err), err.status, headers
+        return render_template("errors/error.html", error=err), err.status, headers
+
+    @app.errorhandler(DigitsxError)
+    def _digitsx(err: DigitsxError):
+        return respond(err)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if err.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            return respond(PayloadTooLarge(f"Upload too large: the limit is {limit} bytes."))
+        allow = {k: v for k, v in err.get_headers() if k == "Allow"}  # a 405 says what works
+        return respond(HTTPError(err), allow)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        if isinstance(err, HTTPException):
+            return _http(err)
+        if storage_full(err):
+            app.logger.error("disk full on %s: %s", request.path, err)
+            return respond(InsufficientStorage(
+                f"The server's disk is full, so nothing could be saved ({err.__class__.__name__}: "
+                f"{str(err).splitlines()[0][:200]}). Free some space in the jobs folder and try "
+                f"again."))
+        app.logger.exception("unhandled error on %s", request.path)
+        return respond(DigitsxError(f"Internal error: {err}"))
