@@ -72,3 +72,35 @@ def test_the_inference_worker_does_not_load_the_trainer():
     probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "False"
+
+
+TASKS = ("detection", "segmentation")  # the task packages (classification: still in models/, datasets/)
+COMPOSITION = {"digitsx", "digitsx.app", "digitsx.cli", "digitsx.server"}  # wire the tasks in
+
+
+def layer_violations() -> list[str]:
+    """A task package importing another task package, or anything below the task packages
+    (the engine, jobs, shared dataset and model layers, web helpers) importing one."""
+    found = []
+    for name, targets in graph("digitsx").items():
+        mine = next((t for t in TASKS if name.startswith(f"digitsx.{t}")), None)
+        for target in sorted(targets):
+            task = next((t for t in TASKS if target == f"digitsx.{t}" or target.startswith(f"digitsx.{t}.")), None)
+            if task is None or task == mine or name in COMPOSITION:
+                continue
+            found.append(f"{name} imports {target}")
+    return found
+
+
+def test_task_packages_stand_side_by_side_on_the_shared_layers():
+    assert layer_violations() == []
+
+
+def test_the_layer_walk_sees_function_local_imports(tmp_path):
+    source = "def f():\n    from ..detection import build\n"
+    path = ROOT / "models" / "_layer_probe.py"
+    path.write_text(source)
+    try:
+        assert "digitsx.models._layer_probe imports digitsx.detection.build" in layer_violations()
+    finally:
+        path.unlink()

@@ -39,6 +39,13 @@ def load_image(source, channels: int) -> Image.Image:
     return _mode(image, channels)
 
 
+def convert_channels(image: Image.Image, conversion: str) -> Image.Image:
+    """A generic task's channel conversion (its dataset form's ``channel_conversion``): RGB,
+    L, or none (RGB and L kept, other modes to RGB)."""
+    return image.convert(conversion) if conversion in ("RGB", "L") else \
+        image if image.mode in ("RGB", "L") else image.convert("RGB")
+
+
 def _mode(image: Image.Image, channels: int) -> Image.Image:
     """The image in ``L`` or ``RGB`` (no copy when it already is)."""
     mode = "L" if channels == 1 else "RGB"

@@ -3,7 +3,7 @@ task-neutral engine, live COCO mAP, a box view and test reports.
 
 Importing this package stays light (no torch, no Flask); the web side registers through
 :mod:`digitsx.detection.plugin`, the workers are :mod:`.build`, :mod:`.train`, :mod:`.infer`
-and :mod:`.test_many`.
+and :mod:`.infer_many`.
 """
 
 DATASET = "dataset.images.object-detection"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.resize import convert_channels
 from .. import archives
 from ..datasets.lmdb_io import LmdbWriter, encode_image
 from ..files import InputError
@@ -70,12 +71,6 @@ def fit(image, spec: dict):
     return image, sx, sy
 
 
-def convert(image, conversion: str):
-    """The dataset's channel conversion: RGB, L, or none (RGB and L kept, others to RGB)."""
-    return image.convert(conversion) if conversion in ("RGB", "L") else \
-        image if image.mode in ("RGB", "L") else image.convert("RGB")
-
-
 def process(item: L.Item, split: str, spec: dict, ids: dict[str, int]) -> Done:
     """One image and its boxes → a record (or the reason it was skipped)."""
     from PIL import Image, UnidentifiedImageError
@@ -85,7 +80,7 @@ def process(item: L.Item, split: str, spec: dict, ids: dict[str, int]) -> Done:
     try:
         with Image.open(item.image) as opened:
             opened.load()
-            image = convert(opened, spec["channel_conversion"])
+            image = convert_channels(opened, spec["channel_conversion"])
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as err:
         return Done(None, None, [{"kind": "unreadable image", "where": short,
                                   "message": f"{short}: not a readable image ({err})"}])

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.resize import UNREADABLE
+from ..datasets.resize import UNREADABLE, convert_channels
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
-from .build import convert, fit
+from .build import fit
 from .data import DetectionData
 from .networks import build_network
 
@@ -58,7 +58,7 @@ class Detector:
 
         with Image.open(source) as opened:
             opened.load()
-            image = convert(opened, self.image.get("channel_conversion", "RGB"))
+            image = convert_channels(opened, self.image.get("channel_conversion", "RGB"))
         size = image.size
         image, sx, sy = fit(image, self.image)
         array = np.asarray(image)

@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
         template="detection/model.html", serve="digitsx.detection.infer",
         export="digitsx.detection.export", runs_code=code_policy.spec_code))
     kinds.register(kinds.JobKind(
-        TEST, "inference", "Object detection test", "digitsx.detection.test_many",
+        TEST, "inference", "Object detection test", "digitsx.detection.infer_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,
         template="detection/report.html"))
     app.register_blueprint(routes.bp)

@@ -3,7 +3,7 @@ U-Net trained on the task-neutral engine, live mIoU, an overlay view and test re
 
 Importing this package stays light (no torch, no Flask); the web side registers through
 :mod:`digitsx.segmentation.plugin`; the workers are :mod:`.build`, :mod:`.train`, :mod:`.infer`
-and :mod:`.test_many`.
+and :mod:`.infer_many`.
 """
 
 DATASET = "dataset.images.segmentation"

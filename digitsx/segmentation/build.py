@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.resize import convert_channels
 from .. import archives
 from ..datasets.lmdb_io import LmdbWriter, encode_image, pack as pack_image
-from ..detection.build import convert
 from ..files import InputError
 from ..jobs.protocol import Emitter, run_worker
 from . import records
@@ -48,7 +48,7 @@ def process(image_path: str, label_path: str, spec: dict, lut: dict | None) -> D
     try:
         with Image.open(image_path) as opened:
             opened.load()
-            image = convert(opened, spec["channel_conversion"])
+            image = convert_channels(opened, spec["channel_conversion"])
         if isinstance(label_path, tuple):  # COCO: drawn from its annotations
             label, issues = rasterize(label_path, image.size)
             palette = None

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..datasets.resize import UNREADABLE
-from ..detection.build import convert
+from ..datasets.resize import UNREADABLE, convert_channels
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
@@ -74,7 +73,7 @@ class Segmenter:
         t0 = time.perf_counter()
         with Image.open(source) as opened:
             opened.load()
-            image = convert(opened, self.image.get("channel_conversion", "RGB"))
+            image = convert_channels(opened, self.image.get("channel_conversion", "RGB"))
         size = image.size
         if self.image.get("resize"):
             image = image.resize(tuple(self.image["resize"]), Image.BILINEAR)

@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
         template="segmentation/model.html", serve="digitsx.segmentation.infer",
         export="digitsx.segmentation.export", runs_code=code_policy.spec_code))
     kinds.register(kinds.JobKind(
-        TEST, "inference", "Segmentation test", "digitsx.segmentation.test_many",
+        TEST, "inference", "Segmentation test", "digitsx.segmentation.infer_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,
         template="segmentation/report.html"))
     app.register_blueprint(routes.bp)

@@ -1,6 +1,6 @@
 """Worker: a segmentation test job, with progress.
 
-    python -m digitsx.segmentation.test_many JOB_DIR
+    python -m digitsx.segmentation.infer_many JOB_DIR
 
 Sources: ``split`` (the dataset's validation images with their labels: mIoU, pixel accuracy,
 per-class IoU, the confusion matrix, and the images of lowest IoU beside their labels and

@@ -1,6 +1,6 @@
 """Worker: a detection test job. Runs a model snapshot over many images, with progress.
 
-    python -m digitsx.detection.test_many JOB_DIR
+    python -m digitsx.detection.infer_many JOB_DIR
 
 Sources (``spec.json``): ``list`` (``inputs/images.txt``, paths on the server), ``archive``
 (unpacked into ``scratch/``, gone when the job ends), or ``split`` (the dataset's validation
