@@ -53,6 +53,33 @@ def devserver(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``digitsx``: list jobs, GPUs and configuration without starting the server."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo-data":
+        return demo_data(args)
+    if args.jobs_dir:
+        os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
+    from . import create_app
+    from .auth.cli import run as run_users
+
+    app = create_app({"SCHEDULER_AUTOSTART": False})
+    platform = app.extensions["digitsx"]
+    if args.command == "config":
+        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH"):
+            print(f"{key}={app.config[key]}")
+    elif args.command == "gpus":
+        if not platform.devices:
+            print("no GPU found: training runs on the CPU")
+        for d in platform.devices:
+            print(f"{d['index']}: {d['name']} {d['uuid']} {d['memory_total'] // 2**20} MiB")
+    elif args.command == "users":
+        return run_users(app, args)
+    elif args.command == "jobs":
+        for job in platform.store.db.jobs(*([args.status] if args.status else [])):
+            print(f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitsx", description="digitsx admin commands")
     parser.add_argument("--jobs-dir", help="jobs folder (default: per-user data folder)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,63 +99,41 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--segmentation", type=int, metavar="N",
                       help="N generated shapes images with class maps in every format (palette, "
                            "colour map, CVAT, COCO polygons and RLE)")
-    from .auth.cli import add_parser as add_users_parser, run as run_users
+    from .auth.cli import add_parser as add_users_parser
 
     add_users_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command == "demo-data" and args.segmentation:
-        from .segmentation.shapes import write_shapes as write_segmentation
+    return parser
 
-        write_segmentation(args.dest, train=args.segmentation, val=max(1, args.segmentation // 4))
-        print(f"wrote {args.segmentation} + {max(1, args.segmentation // 4)} images with palette/, rgb/ "
-              f"(+ colormap.txt), cvat/ and coco/ labels and classes.txt under {args.dest}")
-        return 0
-    if args.command == "demo-data" and (args.detection or args.shapes):
-        from .detection.demo import write_trees
-        from .detection.shapes import write_shapes
 
-        try:
-            if args.shapes:
-                write_shapes(args.dest, train=args.shapes, val=max(1, args.shapes // 4))
-                print(f"wrote {args.shapes} + {max(1, args.shapes // 4)} shapes images with "
-                      f"kitti/, coco/, voc/ and yolo/ labels under {args.dest}")
-            else:
-                written = write_trees(args.dest)
-                print(f"wrote {written['train']} training and {written['val']} validation tiles "
-                      f"(images/, voc/) under {args.dest}")
-        except FileNotFoundError as err:
-            print(f"digitsx: {err}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "demo-data":
-        from .datasets.demo import write_mnist_folder
+def demo_data(args) -> int:
+    """``digitsx demo-data``: MNIST digits (default), detection trees or shapes, segmentation shapes."""
+    try:
+        if args.segmentation:
+            from .segmentation.shapes import write_shapes as write_segmentation
 
-        try:
+            write_segmentation(args.dest, train=args.segmentation, val=max(1, args.segmentation // 4))
+            print(f"wrote {args.segmentation} + {max(1, args.segmentation // 4)} images with palette/, rgb/ "
+                  f"(+ colormap.txt), cvat/ and coco/ labels and classes.txt under {args.dest}")
+        elif args.shapes:
+            from .detection.shapes import write_shapes
+
+            write_shapes(args.dest, train=args.shapes, val=max(1, args.shapes // 4))
+            print(f"wrote {args.shapes} + {max(1, args.shapes // 4)} shapes images with "
+                  f"kitti/, coco/, voc/ and yolo/ labels under {args.dest}")
+        elif args.detection:
+            from .detection.demo import write_trees
+
+            written = write_trees(args.dest)
+            print(f"wrote {written['train']} training and {written['val']} validation tiles "
+                  f"(images/, voc/) under {args.dest}")
+        else:
+            from .datasets.demo import write_mnist_folder
+
             written = write_mnist_folder(args.dest, args.per_class)
-        except FileNotFoundError as err:
-            print(f"digitsx: {err}", file=sys.stderr)
-            return 1
-        print(f"wrote {sum(written.values())} images in {len(written)} classes under {args.dest}")
-        return 0
-    if args.jobs_dir:
-        os.environ["DIGITSX_JOBS_DIR"] = args.jobs_dir
-    from . import create_app
-
-    app = create_app({"SCHEDULER_AUTOSTART": False})
-    platform = app.extensions["digitsx"]
-    if args.command == "config":
-        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH"):
-            print(f"{key}={app.config[key]}")
-    elif args.command == "gpus":
-        if not platform.devices:
-            print("no GPU found: training runs on the CPU")
-        for d in platform.devices:
-            print(f"{d['index']}: {d['name']} {d['uuid']} {d['memory_total'] // 2**20} MiB")
-    elif args.command == "users":
-        return run_users(app, args)
-    elif args.command == "jobs":
-        for job in platform.store.db.jobs(*([args.status] if args.status else [])):
-            print(f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")
+            print(f"wrote {sum(written.values())} images in {len(written)} classes under {args.dest}")
+    except FileNotFoundError as err:
+        print(f"digitsx: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

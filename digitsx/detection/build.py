@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -200,13 +200,48 @@ def run(folder: Path, out: Emitter) -> dict:
 
         with Image.open(items["train"][0].image) as first:
             spec["first_shape"] = list(first.size)
-    total, done_count, last = max(1, sum(planned.values())), 0, 0.0
-    counts = {s: [0] * len(classes) for s in items}
-    stats: dict[str, dict] = {}
-    sizes: list[float] = []
-    aspects: list[float] = []
-    workers = int(spec.get("workers") or os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool:
+    w = _write_splits(folder, items, spec, ids, len(classes), out, issues)
+    if spec.get("archive"):
+        archives.remove_tree(folder / "uploads" / "extracted")
+    kinds: dict[str, int] = {}
+    for issue in issues:
+        kinds[issue["kind"]] = kinds.get(issue["kind"], 0) + 1
+    elapsed = time.time() - started
+    meta = {
+        "task": "detection", "labels": classes, "label_format": spec["label_format"],
+        "image": {**_stored_shape(folder), "encoding": spec["encoding"], "padding": spec.get("padding"),
+                  "resize": spec.get("resize"), "channel_conversion": spec["channel_conversion"]},
+        "backend": "lmdb", "splits": w.stats,
+        "health": {"counts": kinds, "issues": issues[:MAX_LISTED]},
+        "histograms": {"size": _histogram(w.sizes, SIZE_EDGES), "aspect": _histogram(w.aspects, ASPECT_EDGES)},
+        "skipped": [i for i in issues if i["kind"] in ("unreadable image", "wrong shape")][:MAX_LISTED],
+        "elapsed": elapsed,
+        "images_per_second": sum(s["entries"] for s in w.stats.values()) / max(elapsed, 1e-9),
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    out.result(distribution=w.counts, splits=w.stats, health=meta["health"]["counts"],
+               images_per_second=meta["images_per_second"])
+    return meta
+
+
+@dataclass
+class Written:
+    """What writing the splits found: per split its entries, boxes and boxes per class; the
+    training boxes' sizes and aspect ratios (the histograms)."""
+
+    stats: dict
+    counts: dict
+    sizes: list = field(default_factory=list)
+    aspects: list = field(default_factory=list)
+
+
+def _write_splits(folder: Path, items: dict, spec: dict, ids: dict, classes: int, out: Emitter,
+                  issues: list[dict]) -> Written:
+    """Every split's records into its LMDB (images processed in a thread pool), with progress;
+    an image larger than the padding fails the job (DIGITS's rule)."""
+    total, done_count, last = max(1, sum(len(v) for v in items.values())), 0, 0.0
+    w = Written({}, {s: [0] * classes for s in items})
+    with ThreadPoolExecutor(int(spec.get("workers") or os.cpu_count() or 1)) as pool:
         for split, entries in items.items():
             if not entries:
                 continue
@@ -221,48 +256,33 @@ def run(folder: Path, out: Emitter) -> dict:
                     writer.put(done.record)
                     stored += 1
                     paths.append(item.image)
-                    for x1, y1, x2, y2, cls, ignore in done.boxes.tolist():
-                        counts[split][int(cls)] += 1
-                        boxes_total += 1
-                        ignored += int(ignore)
-                        if split == "train" and not ignore:
-                            sizes.append(math.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
-                            aspects.append((x2 - x1) / max(y2 - y1, 1e-6))
+                    boxes_total, ignored = _count_boxes(w, split, done.boxes, boxes_total, ignored)
                 done_count += 1
                 now = time.monotonic()
                 if now - last > 0.5 or done_count == total:
                     last = now
                     out.progress(done_count, total)
-                    out.result(distribution=counts)
+                    out.result(distribution=w.counts)
             writer.close()
             (folder / f"{split}.txt").write_text("".join(f"{p}\n" for p in paths))
-            stats[split] = {"entries": stored, "boxes": boxes_total, "counts": counts[split],
-                            "dont_care": ignored}
+            w.stats[split] = {"entries": stored, "boxes": boxes_total, "counts": w.counts[split],
+                              "dont_care": ignored}
             out.log(f"{split}: {stored} images, {boxes_total} boxes")
-    if not stats.get("train", {}).get("entries"):
+    if not w.stats.get("train", {}).get("entries"):
         raise InputError("no training image could be read (see the health report)")
-    if spec.get("archive"):
-        archives.remove_tree(folder / "uploads" / "extracted")
-    image = _stored_shape(folder)
-    kinds: dict[str, int] = {}
-    for issue in issues:
-        kinds[issue["kind"]] = kinds.get(issue["kind"], 0) + 1
-    elapsed = time.time() - started
-    meta = {
-        "task": "detection", "labels": classes, "label_format": spec["label_format"],
-        "image": {**image, "encoding": spec["encoding"], "padding": spec.get("padding"),
-                  "resize": spec.get("resize"), "channel_conversion": spec["channel_conversion"]},
-        "backend": "lmdb", "splits": stats,
-        "health": {"counts": kinds, "issues": issues[:MAX_LISTED]},
-        "histograms": {"size": _histogram(sizes, SIZE_EDGES), "aspect": _histogram(aspects, ASPECT_EDGES)},
-        "skipped": [i for i in issues if i["kind"] in ("unreadable image", "wrong shape")][:MAX_LISTED],
-        "elapsed": elapsed,
-        "images_per_second": sum(s["entries"] for s in stats.values()) / max(elapsed, 1e-9),
-    }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
-    out.result(distribution=counts, splits=stats, health=meta["health"]["counts"],
-               images_per_second=meta["images_per_second"])
-    return meta
+    return w
+
+
+def _count_boxes(w: Written, split: str, boxes, total: int, ignored: int) -> tuple[int, int]:
+    """Add one image's boxes to the counts (and the training boxes to the histograms)."""
+    for x1, y1, x2, y2, cls, ignore in boxes.tolist():
+        w.counts[split][int(cls)] += 1
+        total += 1
+        ignored += int(ignore)
+        if split == "train" and not ignore:
+            w.sizes.append(math.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
+            w.aspects.append((x2 - x1) / max(y2 - y1, 1e-6))
+    return total, ignored
 
 
 def _stored_shape(folder: Path) -> dict:

@@ -184,7 +184,33 @@ def classify(folder: Path, out: Emitter) -> dict:
     results = folder / "results"
     results.mkdir(exist_ok=True)
     source = spec["source"]
+    images, paths, labels = _inputs(folder, spec, classifier, results)
+    scratch = str(folder / "scratch" / "archive") + os.sep  # shown as the archive's own names
+    shown = [p[len(scratch):] if p.startswith(scratch) else p for p in paths]
+    (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(shown, labels)))
+    total = len(paths)
+    out.result(images=total, source=source, epoch=classifier.epoch, labels=names)
+    out.progress(0, total)
+    probs, ok, errors, started = _classify_all(images, classifier, results, total, len(names), out)
+    probs.flush()
+    np.save(results / "ok.npy", ok, allow_pickle=False)
+    (results / "errors.json").write_text(json.dumps(errors))
+    summary = report(np.asarray(probs), labels, ok, names)
+    summary.update(epoch=classifier.epoch, source=source, seconds=round(time.time() - started, 3),
+                   images_per_second=round(total / max(time.time() - started, 1e-9), 1))
+    (results / "report.json").write_text(json.dumps(summary))
+    brief = {k: summary.get(k) for k in ("images", "classified", "errors", "labelled", "top1", "top5",
+                                         "seconds", "images_per_second")}
+    out.result(**brief)
+    return summary
+
+
+def _inputs(folder: Path, spec: dict, classifier: Classifier, results: Path):
+    """(the images as a Dataset of batches, their paths, their labels or -1) from the source:
+    the dataset's split, an uploaded archive (with thumbnails) or a list."""
     cuda = classifier.device.type == "cuda"
+    names = classifier.info.labels
+    source = spec["source"]
     largest = int(spec.get("batch_size") or (256 if cuda else 64))
     batch = lambda n: min(largest, max(1, -(-n // 20)))  # noqa: E731 (20+ batches: progress every 5 %)
     if source == "split":
@@ -210,19 +236,19 @@ def classify(folder: Path, out: Emitter) -> dict:
             thumbs.mkdir(exist_ok=True)
         images = ImageFiles(paths, classifier.image, batch(len(paths)), thumbs)
         labels = np.asarray(found, dtype=np.int64)
-    scratch = str(folder / "scratch" / "archive") + os.sep  # shown as the archive's own names
-    shown = [p[len(scratch):] if p.startswith(scratch) else p for p in paths]
-    (results / "images.tsv").write_text("".join(f"{p}\t{int(y)}\n" for p, y in zip(shown, labels)))
-    total = len(paths)
-    out.result(images=total, source=source, epoch=classifier.epoch, labels=names)
-    out.progress(0, total)
+    return images, paths, labels
 
+
+def _classify_all(images: Dataset, classifier: Classifier, results: Path, total: int, classes: int,
+                  out: Emitter):
+    """Every batch through the model: (probabilities memmap, ok flags, errors by index, start)."""
+    cuda = classifier.device.type == "cuda"
     # Decoding is the work here (the forward pass is batched and short): every core decodes.
     workers = min(loader_workers(), max(1, len(images)))
     data = DataLoader(images, batch_size=None, shuffle=False, num_workers=workers, pin_memory=cuda,
                       multiprocessing_context="fork", prefetch_factor=4)
     probs = np.lib.format.open_memmap(results / "probs.npy", mode="w+", dtype=np.float32,
-                                      shape=(total, len(names)))
+                                      shape=(total, classes))
     ok = np.zeros(total, dtype=bool)
     errors: dict[str, str] = {}
     done, last, last_step, started = 0, 0.0, 0, time.time()
@@ -243,17 +269,7 @@ def classify(folder: Path, out: Emitter) -> dict:
             if time.time() - last > 0.5 or step > last_step or done == total:
                 last, last_step = time.time(), step
                 out.progress(done, total)
-    probs.flush()
-    np.save(results / "ok.npy", ok, allow_pickle=False)
-    (results / "errors.json").write_text(json.dumps(errors))
-    summary = report(np.asarray(probs), labels, ok, names)
-    summary.update(epoch=classifier.epoch, source=source, seconds=round(time.time() - started, 3),
-                   images_per_second=round(total / max(time.time() - started, 1e-9), 1))
-    (results / "report.json").write_text(json.dumps(summary))
-    brief = {k: summary.get(k) for k in ("images", "classified", "errors", "labelled", "top1", "top5",
-                                         "seconds", "images_per_second")}
-    out.result(**brief)
-    return summary
+    return probs, ok, errors, started
 
 
 def main(job_dir: str) -> int:
