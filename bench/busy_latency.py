@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=5741)
     args = parser.parse_args()
-    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.classification.demo import write_mnist_folder
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

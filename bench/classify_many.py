@@ -29,7 +29,7 @@ def bare_loop(model_dir: Path, files: list[Path]) -> float:
     import torch
     from PIL import Image
 
-    from digitsx.models.infer import Classifier
+    from digitsx.classification.infer import Classifier
 
     c = Classifier(model_dir)
     mean = c.mean / 255.0 if c.mean is not None else 0.0
@@ -46,7 +46,7 @@ def bare_loop(model_dir: Path, files: list[Path]) -> float:
 def main() -> None:
     from _server import dataset_and_model, server, wait
 
-    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.classification.demo import write_mnist_folder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)

@@ -3,7 +3,7 @@
 Generates a folder of photo-like JPEGs (about 500×375, 10 classes), then for each encoding
 prints images/s of (a) a plain decode → resize 256×256 (squash) → encode loop spread over all
 cores (threads and processes; the faster is the baseline) and (b) a real digitsx dataset job
-(``python -m digitsx.datasets.build``: parse, split, resize, encode, LMDB, mean, hashes), and
+(``python -m digitsx.classification.build``: parse, split, resize, encode, LMDB, mean, hashes), and
 their ratio. Run: ``.venv/bin/python bench/dataset_build.py [--images 3000]``.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def digitsx_rate(tree: Path, work: Path, encoding: str, parallel: str) -> tuple[
                        "train_min": 2, "train_max": None}}
     (job / "spec.json").write_text(json.dumps(spec))
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "digitsx.datasets.build", str(job)],
+    proc = subprocess.run([sys.executable, "-m", "digitsx.classification.build", str(job)],
                           capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode:

@@ -38,8 +38,8 @@ def main() -> None:
     from _server import dataset_and_model, pct, server
     from dataset_build import make_photos
 
-    from digitsx.datasets.demo import write_mnist_folder
-    from digitsx.models.infer import Classifier
+    from digitsx.classification.demo import write_mnist_folder
+    from digitsx.classification.infer import Classifier
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
@@ -91,7 +91,7 @@ def main() -> None:
                 parts.append((network, http_part, app_part, pipe_part))
                 classifier = Classifier(tmp / "jobs" / model["id"])
                 x = classifier.tensor(str(image))
-                from digitsx.models.augment import prepare
+                from digitsx.classification.augment import prepare
                 bare = []
                 with torch.no_grad():
                     xin = prepare(x, classifier.mean, classifier.aug, training=False)

@@ -65,8 +65,8 @@ def bare_run(spec: dict, dataset: Path) -> tuple[float, float]:
 
     from digitsx.engine import schedules
     from digitsx.engine.trainer import make_optimizer
-    from digitsx.models import networks
-    from digitsx.models.data import DatasetInfo
+    from digitsx.classification import networks
+    from digitsx.classification.data import DatasetInfo
 
     info = DatasetInfo(dataset)
 
@@ -131,7 +131,7 @@ def main() -> None:
     import os
 
     os.environ["DIGITSX_PRESTART_WORKER"] = "0" if args.cold else "1"
-    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.classification.demo import write_mnist_folder
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

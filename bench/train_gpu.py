@@ -197,7 +197,7 @@ def bare_classification(dataset: Path, network: str, batch: int, epochs: int) ->
     import torch.nn.functional as F
     import torchvision
 
-    from digitsx.models.data import DatasetInfo
+    from digitsx.classification.data import DatasetInfo
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True

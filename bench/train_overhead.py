@@ -31,8 +31,8 @@ DEVICE = _device()
 
 
 def build_dataset(tmp: Path) -> Path:
-    from digitsx.datasets import build
-    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.classification import build
+    from digitsx.classification.demo import write_mnist_folder
     from digitsx.jobs.protocol import Emitter
     import io
 
@@ -58,7 +58,7 @@ def digitsx_rate(dataset: Path, tmp: Path, args, run: int) -> float:
         "lr": {"policy": "fixed"}, "train_epochs": args.epochs, "snapshot_interval": args.epochs,
         "val_interval": 1, "random_seed": 1, "batch_size": args.batch, "shuffle": True,
         "augment": {"use_mean": "image"}, "loader_workers": args.loader_workers}))
-    proc = subprocess.run([sys.executable, "-m", "digitsx.models.train", str(job)],
+    proc = subprocess.run([sys.executable, "-m", "digitsx.classification.train", str(job)],
                           capture_output=True, text=True, cwd=ROOT)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
@@ -73,9 +73,9 @@ def bare_rate(dataset: Path, args) -> float:
     import torch
     import torch.nn.functional as F
 
-    from digitsx.models import networks
+    from digitsx.classification import networks
     from digitsx.engine.data import loader
-    from digitsx.models.data import DatasetInfo
+    from digitsx.classification.data import DatasetInfo
 
     torch.manual_seed(1)
     device = torch.device(DEVICE)  # the job's own device: a GPU when the host has one

@@ -10,7 +10,7 @@ from flask import Flask
 from . import __version__, config
 
 
-BUILTIN_PLUGINS = ["digitsx.datasets.plugin", "digitsx.models.plugin", "digitsx.detection.plugin",
+BUILTIN_PLUGINS = ["digitsx.classification.plugin", "digitsx.models.plugin", "digitsx.detection.plugin",
                    "digitsx.segmentation.plugin"]  # each task plugs in like a third-party plugin would
 
 

@@ -221,14 +221,14 @@ class FieldReader:
         return kind(value)
 
     def path(self, name: str, roots: list[str], folder: bool = True) -> str | None:
-        from .datasets import discover
+        from .files import within_roots
 
         value = self.text(name)
         if not value:
             self.error(name, "required")
             return None
         value = os.path.abspath(os.path.expanduser(value))
-        if not discover.within_roots(value, roots):
+        if not within_roots(value, roots):
             self.error(name, f"{value} is outside the allowed data roots ({', '.join(roots)})")
         elif folder and not os.path.isdir(value):
             self.error(name, f"{value} does not exist or is not a folder")

@@ -7,6 +7,15 @@ import time
 from pathlib import Path
 
 
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff",
+                              ".webp"})
+
+
+def is_image(name: str) -> bool:
+    """True for a file name with an image extension (any case)."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
 class InputError(ValueError):
     """Input a user can fix: a missing folder, a malformed line, an archive that is refused..."""
 

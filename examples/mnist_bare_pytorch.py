@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from digitsx.models import networks
-from digitsx.models.data import DatasetInfo, loader
+from digitsx.classification import networks
+from digitsx.classification.data import DatasetInfo, loader
 
 
 def main(folder: str, epochs: int = 30) -> None:

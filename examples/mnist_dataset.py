@@ -17,7 +17,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 
 
 def main() -> None:

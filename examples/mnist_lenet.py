@@ -18,7 +18,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 
 
 class Client:

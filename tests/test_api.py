@@ -264,7 +264,7 @@ def test_what_schemathesis_found_is_400(app, client):
 
 def test_the_document_shows_the_fields_a_route_checks(client):
     """The request schema is the form the route validates with: same names, bounds, choices."""
-    from digitsx.datasets.forms import FORM
+    from digitsx.classification.forms import DATASET_FORM as FORM
 
     doc = client.get("/api/openapi.json").get_json()
     body = doc["paths"]["/datasets/images/classification.json"]["post"]["requestBody"]["content"]

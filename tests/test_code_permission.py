@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from digitsx.datasets import CLASSIFICATION as CLS_DATASET
+from digitsx.classification import DATASET as CLS_DATASET
 from digitsx.detection import DATASET as DET_DATASET, MODEL as DET_MODEL
 from digitsx.engine import checkpoint
-from digitsx.models import CLASSIFICATION, PRETRAINED
+from digitsx.classification import MODEL as CLASSIFICATION, PRETRAINED
 from digitsx.segmentation import DATASET as SEG_DATASET, MODEL as SEG_MODEL
 from tests.test_auth import ADMIN_PW, bearer, make_user
 

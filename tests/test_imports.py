@@ -68,13 +68,13 @@ def test_no_import_cycle_in_models():
 
 
 def test_the_inference_worker_does_not_load_the_trainer():
-    code = "import sys, digitsx.models.infer; print('digitsx.models.train' in sys.modules)"
+    code = "import sys, digitsx.classification.infer; print('digitsx.classification.train' in sys.modules)"
     probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "False"
 
 
-TASKS = ("detection", "segmentation")  # the task packages (classification: still in models/, datasets/)
+TASKS = ("classification", "detection", "segmentation")  # the task packages
 COMPOSITION = {"digitsx", "digitsx.app", "digitsx.cli", "digitsx.server"}  # wire the tasks in
 
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import BadRequest, NotFound
-from .discover import SPLITS
+from .folder import SPLITS
 from .folder import DatasetFolder
 from .lmdb_io import LmdbReader, decode, unpack
 

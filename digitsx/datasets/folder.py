@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
+SPLITS = ("train", "val", "test")  # a dataset's splits, in order
+
+
 class DatasetFolder:
     """``<jobs>/<dataset id>/`` of a dataset job. ``meta`` raises FileNotFoundError until the
     build has finished; :meth:`read_meta` answers None instead."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.export import _pack, report, run_export
+from ..models.export import pack, report, run_export
 from ..models.registry import get
 from .infer import Detector
 
@@ -129,7 +129,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             checks["onnx"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
         info = _info(job_dir, spec, d, names, checks)
         (out / "info.json").write_text(json.dumps(info, indent=1))
-        _pack(out, archive)
+        pack(out, archive)
     return info
 
 

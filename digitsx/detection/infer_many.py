@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import archives
-from ..datasets.discover import is_image
+from ..files import is_image
 from ..datasets.lmdb_io import LmdbReader
 from ..datasets.resize import UNREADABLE
 from ..files import InputError

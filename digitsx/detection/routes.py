@@ -132,7 +132,7 @@ def new_model():
 
 def create_model():
     """Create an object-detection model job (one per learning rate × batch size)."""
-    from ..models.routes import create_models
+    from ..models.create import create_models
 
     return create_models(MODEL, forms.parse_model)
 

@@ -1,5 +1,5 @@
 """What a task gives the engine: a :class:`Task` subclass (classification's is
-:class:`digitsx.models.task.ClassificationTask`).
+:class:`digitsx.classification.task.ClassificationTask`).
 
 The engine calls, per batch, ``to_device`` → ``train_step`` (training) or ``evaluator.update``
 (validation); it owns the optimizer, AMP, DDP, the LR policy and snapshots. A task's metrics

@@ -8,7 +8,7 @@ of a training job's start-up: about 5 s of a 6-s start on 2 cores. The runner ke
 process ready while no job runs (:class:`~digitsx.jobs.runner.Runner`) and hands it the next
 single-process job. The handover is one JSON line::
 
-    {"module": "digitsx.models.train", "args": [JOB_DIR], "cwd": JOB_DIR,
+    {"module": "digitsx.classification.train", "args": [JOB_DIR], "cwd": JOB_DIR,
      "env": {"CUDA_VISIBLE_DEVICES": "...", ...}, "stderr": "JOB_DIR/log.txt"}
 
 The job's environment is applied before anything touches CUDA (nothing imported here

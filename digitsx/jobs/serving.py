@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WarmWorker:
-    """A running warm worker (the kind's ``serve`` module, e.g. ``digitsx.models.infer``)."""
+    """A running warm worker (the kind's ``serve`` module, e.g. ``digitsx.classification.infer``)."""
 
     key: tuple[str, str]
     proc: subprocess.Popen

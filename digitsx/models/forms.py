@@ -1,4 +1,6 @@
-"""The image classification model form: DIGITS's fields and defaults → one spec per job.
+"""Every task's model form: the engine's fields (:data:`TRAINING`) → one spec per job, the
+generic tasks' network choices (:func:`generic_form`, :func:`generic_model`), and the dataset
+and backbone a form names.
 
 Comma lists in ``learning_rate`` and ``batch_size`` make one job per combination (DIGITS's
 sweep). Nothing here imports torch: the web process validates, the worker trains.
@@ -10,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets import CLASSIFICATION as DATASET_KIND
 from ..engine.spec import DatasetRef, Schedule, Solver, TrainingSpec
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
@@ -21,8 +22,6 @@ from . import CLASSIFICATION, PRETRAINED, code_policy, registry
 from ..engine.schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
-AUG = {"use_mean": ("none", "image", "pixel"), "aug_flip": ("none", "fliplr", "flipud", "fliplrud"),
-       "aug_quad_rot": ("none", "rot90", "rot180", "rotall")}
 LR_FIELDS = {k: Field("floats", v, *LR_BOUNDS[k], help="percent of training: where the rate drops")
              if k == "lr_multistep_values" else Field("float", v, *LR_BOUNDS[k])
              for k, v in LR_DEFAULTS.items()}
@@ -54,54 +53,12 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "select_gpus_list": Field("text", help="GPU indexes: 0,1"),
     "select_gpu_count": Field("int", 1, 1, 64),
 })
-FORM = TRAINING | Form("New image classification model", {
-    "method": Field("choice", "standard", options=("standard", "previous", "pretrained", "custom")),
-    "standard_networks": Field("choice", "lenet", options=registry.names("classification")),
-    "previous_networks": Field("id", help="a model job to start from"),
-    "previous_snapshot": Field("text", help="its epoch (blank: the last)"),
-    "custom_network": Field("text", help="Python defining build(num_classes, in_channels, "
-                                         "image_size); needs can_run_code"),
-    "pretrained_networks": Field("id", help="a pretrained model job"),
-    "pretrained_freeze": Field("flag", ""),
-    "pretrained_lr_mult": Field("float", 1, 0, 10),
-    "crop_size": Field("int", None, 1, 4096, blank=True),
-    **{k: Field("choice", "image" if k == "use_mean" else "none", options=v) for k, v in AUG.items()},
-    "aug_rot": Field("float", 0, 0, 180), "aug_scale": Field("float", 0, 0, 1),
-    "aug_noise": Field("float", 0, 0, 1), "aug_hsv_use": Field("flag", ""),
-    "aug_hsv_h": Field("float", 0.02, 0, 0.5), "aug_hsv_s": Field("float", 0.04, 0, 0.5),
-    "aug_hsv_v": Field("float", 0.06, 0, 0.5),
-})
-DEFAULTS: dict[str, Any] = FORM.defaults()
-
-
 @dataclass
 class ModelJob:
     """One job the form asks for (a sweep gives several)."""
 
     name: str
     spec: dict
-
-
-def parse(values: dict[str, Any], store, config: dict) -> tuple[list[ModelJob], Any, str, Request]:
-    """Validate the form: (jobs, dataset job, group name, resource request)."""
-    r = FORM.reader(values)
-    name = r.name("model_name")
-    group = r.name("group_name")
-    dataset = dataset_job(r, store, DATASET_KIND, "image classification dataset")
-    network = _network(r, store)
-    crop = r.number("crop_size")
-    if crop and dataset is not None:
-        image = dataset.spec.get("image", {})
-        if crop > min(image.get("width", crop), image.get("height", crop)):
-            r.error("crop_size", f"larger than the dataset's images "
-                                 f"({image.get('width')}×{image.get('height')})")
-    augment = {"use_mean": r.choice("use_mean"), "crop_size": crop, "flip": r.choice("aug_flip"),
-               "quad_rot": r.choice("aug_quad_rot"), "rot": r.number("aug_rot"),
-               "scale": r.number("aug_scale"), "noise": r.number("aug_noise"),
-               "hsv_use": r.flag("aug_hsv_use"), "hsv_h": r.number("aug_hsv_h"),
-               "hsv_s": r.number("aug_hsv_s"), "hsv_v": r.number("aug_hsv_v")}
-    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
-    return jobs, dataset, group, request
 
 
 def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, network: dict,
@@ -276,44 +233,6 @@ def dataset_job(r: FieldReader, store, kind: str, what: str):
         r.error("dataset", f"dataset {job.name} is {job.status}; only finished datasets can be used")
         return None
     return job
-
-
-def _network(r: FieldReader, store) -> dict:
-    method = r.choice("method")
-    if method == "custom":
-        source = r.text("custom_network")
-        if "def build" not in source:
-            r.error("custom_network", "define build(num_classes, in_channels, image_size) "
-                                      "returning a torch.nn.Module")
-        return {"method": "custom", "source": source}
-    if method == "previous":
-        job_id = r.text("previous_networks")
-        job = store.db.get(job_id) if job_id else None
-        if job is None or job.kind != CLASSIFICATION:
-            r.error("previous_networks", f"{job_id or '(none)'} is not an image classification model")
-            return {"method": "previous"}
-        epoch = r.text(f"{job_id}-snapshot") or r.text("previous_snapshot")
-        snaps = sorted(float(s["epoch"]) for s in job.result.get("snapshots", []))
-        if not snaps:
-            r.error("previous_networks", f"model {job.name} has no snapshot")
-            return {"method": "previous"}
-        chosen = float(epoch) if epoch else snaps[-1]
-        path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), chosen)
-        if not path.exists():
-            r.error("previous_networks", f"model {job.name} has no snapshot for epoch {chosen:g}")
-        earlier = {k: v for k, v in (job.spec.get("network") or {}).items() if k != "previous"}
-        return {"method": "standard", **earlier,  # its network as it was built: custom too
-                "previous": {"job_id": job_id, "epoch": chosen, "file": str(path)}}
-    if method == "pretrained":
-        job_id = r.text("pretrained_networks")
-        job = store.db.get(job_id) if job_id else None
-        if job is None or job.kind != PRETRAINED or job.status != Status.DONE.value:
-            r.error("pretrained_networks", f"{job_id or '(none)'} is not a ready pretrained model")
-            return {"method": "pretrained"}
-        return {"method": "pretrained", "job_id": job_id, "dir": str(store.job_dir(job_id)),
-                "name": job.name, "freeze": r.flag("pretrained_freeze"),
-                "lr_mult": r.number("pretrained_lr_mult")}
-    return {"method": "standard", "name": r.choice("standard_networks")}
 
 
 def _gpus(r: FieldReader, config: dict) -> Request:

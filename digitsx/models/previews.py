@@ -1,17 +1,15 @@
-"""The new-model form's previews: the learning rate over training, the network's layers."""
+"""The new-model forms' previews: the learning rate over training (every task's), and the
+network's layers (the route is here, the task that offers it registers what answers it:
+:func:`register_network_preview`)."""
 from __future__ import annotations
 
-import json
+from typing import Any, Callable
 
 from flask import Blueprint
 
-from .. import auth
-from ..datasets import CLASSIFICATION as DATASET_KIND
-from ..datasets.folder import DatasetFolder
-from ..errors import BadRequest, ValidationError
-from ..fields import Field, Form, accepts
-from ..http import form_values, platform
-from ..jobs import launch
+from ..errors import NotFound, ValidationError
+from ..fields import Form, accepts
+from ..http import form_values
 from . import forms
 from ..engine.schedules import DEFAULTS as LR_DEFAULTS, curve
 
@@ -20,14 +18,15 @@ bp = Blueprint("model_previews", __name__)
 
 LR_FORM = Form("Learning rate preview", {k: forms.TRAINING.fields[k] for k in
                                          ("learning_rate", "lr_policy", *LR_DEFAULTS)})
-NETWORK_FORM = Form("Network preview", {
-    **{k: forms.FORM.fields[k] for k in ("method", "standard_networks", "custom_network",
-                                         "crop_size")},
-    "dataset": Field("id", help="take classes, channels and size from this dataset"),
-    "num_classes": Field("int", 10, 1, 100000), "channels": Field("int", 3, 1, 4),
-    "size": Field("int", 224, 1, 4096)})
+NETWORK_FORM = Form("Network preview", {})  # the fields of the task that registers
+_NETWORK_PREVIEW: list[Callable[[], Any]] = []
 
 
+def register_network_preview(form: Form, answer: Callable[[], Any]) -> None:
+    """The task whose model form previews its network (image classification): its fields (for
+    the API document) and the view that answers."""
+    NETWORK_FORM.fields.update(form.fields)
+    _NETWORK_PREVIEW[:] = [answer]
 
 
 @bp.route("/models/visualize-lr", methods=["POST"])
@@ -49,39 +48,6 @@ def visualize_lr():
 @accepts(NETWORK_FORM)
 def visualize_network():
     """Every layer with its output shape and parameter count (run in a worker process)."""
-    auth.require_login()
-    values = form_values()
-    r = NETWORK_FORM.reader({k: v for k, v in values.items() if v != ""})
-    method = r.choice("method")  # parsed: " custom" and "custom\n" are custom here too
-    if method == "custom":
-        auth.require_code_permission("Visualize with a custom network")
-    auth.rate_limit("network previews")
-    payload = {"method": "custom" if method == "custom" else "standard",
-               "source": r.text("custom_network") if method == "custom" else "",
-               "name": r.choice("standard_networks"),
-               "classes": r.number("num_classes"), "channels": r.number("channels"),
-               "size": r.number("size")}
-    if r.errors:
-        raise ValidationError(r.errors)
-    dataset = values.get("dataset")
-    if dataset:
-        job = platform().store.db.get(dataset)
-        if job is not None and job.kind == DATASET_KIND:
-            image = job.spec.get("image", {})
-            payload.update(channels=image.get("channels", 3),
-                           size=int(values.get("crop_size") or min(image.get("width", 224),
-                                                                  image.get("height", 224))))
-            labels = DatasetFolder(platform().store.job_dir(dataset)).labels
-            if labels:
-                payload["classes"] = len(labels)
-    code, out, err = launch.run_module("digitsx.models.visualize", [], platform().store.jobs_dir,
-                                       input=json.dumps(payload), timeout=120)
-    if code is None:
-        raise BadRequest("custom_network: building the network took longer than 120 s")
-    try:
-        answer = json.loads(out.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise BadRequest(f"custom_network: the network could not be built: {err[-500:]}") from None
-    if "error" in answer:
-        raise ValidationError({"custom_network": [answer["error"]]})
-    return answer
+    if not _NETWORK_PREVIEW:
+        raise NotFound("No task previews its networks here")
+    return _NETWORK_PREVIEW[0]()

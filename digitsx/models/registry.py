@@ -7,7 +7,7 @@ process lists and validates networks from here; the new-model form offers exactl
 
 A task registers its networks in its own module, one :func:`register` call each::
 
-    register("classification", "lenet", "LeNet", "digitsx.models.networks:lenet", 28,
+    register("classification", "lenet", "LeNet", "digitsx.classification.networks:lenet", 28,
              "DIGITS's LeNet for small grayscale images (MNIST)")
 """
 from __future__ import annotations

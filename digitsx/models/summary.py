@@ -1,4 +1,4 @@
-"""A model's JSON: DIGITS's shape (snapshots, image dimensions, labels file...) plus ours."""
+"""What every task's model JSON starts from: its dataset's meta and image, its network's layers."""
 from __future__ import annotations
 
 import json
@@ -17,25 +17,3 @@ def model_facts(job, folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict
     except (OSError, json.JSONDecodeError):
         pass
     return meta, meta.get("image", {}), network
-
-
-def details(job, folder: Path) -> dict[str, Any]:
-    """What ``/models/<id>.json`` adds to the job's JSON."""
-    spec, result = job.spec, job.result
-    meta, image, network = model_facts(job, folder)
-    return {
-        "dataset_id": spec.get("dataset", {}).get("id"),
-        "snapshots": [s["epoch"] for s in result.get("snapshots", [])],
-        "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
-        "image resize mode": image.get("resize_mode"),
-        "labels file": f"/files/{spec.get('dataset', {}).get('id')}/labels.txt",
-        "framework": "torch",
-        "model": {"network": spec.get("network", {}).get("name") or spec.get("network", {}).get("method"),
-                  "solver": spec.get("solver"), "lr": spec.get("lr"),
-                  "train_epochs": spec.get("train_epochs"), "batch_size": spec.get("batch_size"),
-                  "augment": spec.get("augment"), "labels": meta.get("labels", []),
-                  "validation": result.get("validation"), "layers": network.get("layers", []),
-                  "parameters": network.get("parameters"), "transfer": result.get("transfer"),
-                  "note": "DIGITS's caffe framework runs digitsx's PyTorch implementation of "
-                          "the same network" if spec.get("requested_framework") == "caffe" else None},
-    }

@@ -1,9 +1,7 @@
-"""Testing a model on many images: classify many, top N per category, a dataset split.
-
-Small ``classify_many.json`` lists are answered in the request, in DIGITS's shape. Everything
-else becomes a test job (worker :mod:`digitsx.models.classify_many`) whose page is the report
-(:mod:`digitsx.models.report`): accuracy, per-class accuracy, a confusion matrix whose cells
-open the images behind them (most confident first), every image's top 5, top N per class, CSV.
+"""What every task's model tests share: the model and snapshot a request names, the image of
+a one-image request (checked before anything runs), test jobs under a model (many images: a
+list, an archive or a dataset split), and DIGITS's generic ``infer_many``/``infer_db`` answered
+at once from the warm worker for a few images.
 """
 from __future__ import annotations
 
@@ -12,20 +10,17 @@ import os
 import re
 from pathlib import Path
 
-from flask import Blueprint, current_app, redirect, request
+from flask import current_app, redirect, request
 
 from .. import auth
 from ..archives import archive_suffix
 from ..datasets.folder import DatasetFolder
 from ..files import within_roots
 from ..errors import BadRequest, ValidationError
-from ..http import form_values, platform, twin_route, wants_json
+from ..http import form_values, platform, wants_json
 from ..engine import checkpoint
-from . import CLASSIFICATION, INFERENCE
 from .checks import declared, readable_image
-from ..schemas import answers
 
-bp = Blueprint("model_tests", __name__)
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 TRUE = ("1", "y", "yes", "on", "true")
 
@@ -51,7 +46,7 @@ def warm_epoch(job_dir, epoch: str) -> str:
     return f"{latest:g}" if latest is not None else ""
 
 
-def model_and_epoch(values: dict, kind: str = CLASSIFICATION, what: str = "an image classification model"):
+def model_and_epoch(values: dict, kind: str, what: str):
     """The model of ``kind`` named by ``job_id`` and the ``snapshot_epoch`` asked for ("" =
     the newest)."""
     job = platform().store.get(str(values.get("job_id", "")))
@@ -110,74 +105,12 @@ def checked(values) -> None:
         abort(jsonify(checked=True))  # a response, not an error: Flask's handlers pass it through
 
 
-def class_names(model) -> list[str]:
-    return DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).labels
-
-
-def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]]:
-    """``path [label]`` lines → ``(absolute path, label index or -1)``. The label is a class
-    index or a class name; paths are relative to ``folder`` unless absolute. Paths outside the
-    data roots and labels out of range are errors naming the line."""
-    entries, errors = [], []
-    by_name = {n.lower(): i for i, n in enumerate(names)}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.rsplit(None, 1)
-        path, label = line, -1
-        if len(parts) == 2:
-            if re.fullmatch(r"-?[0-9]+", parts[1]):
-                path, label = parts[0], int(parts[1])
-                if not 0 <= label < len(names):
-                    errors.append(f"line {number}: label {label} is not a class index "
-                                  f"(0–{len(names) - 1})")
-            elif parts[1].lower() in by_name and not os.path.splitext(parts[1])[1]:
-                path, label = parts[0], by_name[parts[1].lower()]
-        if not os.path.isabs(path) and folder:
-            path = os.path.join(folder, path)
-        try:
-            entries.append((server_path(path, "image_list"), label))
-        except ValidationError:
-            errors.append(f"line {number}: {os.path.abspath(path)} is outside the allowed data roots")
-        if len(errors) >= 10:
-            break
-    if errors:
-        raise ValidationError({"image_list": errors})
-    if not entries:
-        raise ValidationError({"image_list": ["the list has no image paths"]})
-    return entries
-
-
-def _limit(values: dict) -> int | None:
+def limit(values: dict) -> int | None:
+    """``num_test_images``: test only the first N images (None: every one)."""
     return declared(values, "num_test_images")
 
 
-def _inputs(values: dict, model) -> dict:
-    """The images to classify from the form: an uploaded list, an uploaded archive, or a list
-    on the server (``image_list_path``)."""
-    archive = request.files.get("image_archive")
-    if archive is not None and archive.filename:
-        if archive_suffix(archive.filename) is None:
-            raise ValidationError({"image_archive": ["upload a .zip, .tar, .tar.gz or .tgz of images"]})
-        return {"source": "archive", "upload": archive}
-    upload = request.files.get("image_list")
-    if upload is not None and upload.filename:
-        text = upload.read().decode("utf-8", "replace")
-    elif values.get("image_list_path"):
-        path = server_path(str(values["image_list_path"]), "image_list_path")
-        if not os.path.isfile(path):
-            raise ValidationError({"image_list_path": [f"{path} does not exist"]})
-        text = Path(path).read_text(errors="replace")
-    else:
-        raise ValidationError({"image_list": ["upload a text file of 'path [label]' lines, or an "
-                                              "archive of images (image_archive)"]})
-    entries = parse_list(text, str(values.get("image_folder") or ""), class_names(model))
-    return {"source": "list", "entries": entries[:_limit(values)]}
-
-
-def create_job(model, epoch: str, spec: dict, name: str, files: dict | None = None,
-               kind: str = INFERENCE) -> dict:
+def create_job(model, epoch: str, spec: dict, name: str, files: dict | None, kind: str) -> dict:
     """An inference job under the model (its parent); returns the job's JSON."""
     p = platform()
     spec = {"model": {"id": model.id, "dir": str(p.store.job_dir(model.id)), "name": model.name},
@@ -197,46 +130,6 @@ def accepted(job: dict, anchor: str = ""):
                 "status_url": f"/models/{job['id']}/status",
                 "results_url": f"/models/{job['id']}/results.json", "job": job}, 202
     return redirect(job["url"] + anchor)
-
-
-def _submit(values: dict, model, epoch: str, inputs: dict, top_n: int | None = None):
-    what = "top N" if top_n else "classify many"
-    spec = {"source": inputs["source"], "limit": _limit(values), "top_n": top_n}
-    if inputs["source"] == "archive":
-        rel = f"uploads/images{archive_suffix(inputs['upload'].filename)}"
-        spec["archive"] = rel
-        files = {rel: inputs["upload"]}
-        name = f"{model.name}: {what} ({inputs['upload'].filename})"
-    else:
-        spec["list"] = "inputs/images.tsv"
-        files = {spec["list"]: "".join(f"{path}\t{label}\n" for path, label in inputs["entries"])}
-        name = f"{model.name}: {what} ({len(inputs['entries'])} images)"
-    job = create_job(model, epoch, spec, str(values.get("job_name") or name), files)
-    return accepted(job, "#top-n" if top_n else "")
-
-
-def _direct(model, epoch: str, entries: list[tuple[str, int]]) -> dict:
-    """DIGITS's answer for a small list, classified by the warm worker."""
-    p = platform()
-    names = class_names(model)
-    classifications, top1, top5, labelled = {}, 0, 0, 0
-    for path, label in entries:
-        try:
-            predictions = p.serving.classify(model.id, epoch, {"path": path})["predictions"]
-        except BadRequest as err:
-            classifications[path] = {"error": err.message}
-            continue
-        classifications[path] = predictions
-        if label >= 0:
-            got = [pred[0] for pred in predictions]
-            labelled += 1
-            top1 += bool(got and got[0] == names[label])
-            top5 += names[label] in got
-    answer: dict = {"classifications": classifications}
-    if labelled:
-        answer["accuracy"] = {"top1": round(100 * top1 / labelled, 2),
-                              "top5": round(100 * top5 / labelled, 2), "images": labelled}
-    return answer
 
 
 def _outputs(model, epoch: str, requests: dict[str, dict], ask: dict) -> dict:
@@ -267,9 +160,9 @@ def infer_db(kind: str, what: str, dataset_kind: str, image_record, ask) -> dict
     values = form_values()
     model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
                                     "snapshot_epoch": values.get("snapshot_epoch", "")}, kind, what)
-    asked, limit = ask(values), _limit(values)
+    asked, most = ask(values), limit(values)
     folder, split = _db_split(str(values.get("db_path") or "").strip(), dataset_kind)
-    count = min(folder.entries(split), limit or folder.entries(split))
+    count = min(folder.entries(split), most or folder.entries(split))
     direct = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
     if count > direct:
         raise ValidationError({"db_path": [
@@ -305,54 +198,6 @@ def _db_split(db_path: str, dataset_kind: str) -> tuple[DatasetFolder, str]:
     return folder, parts[1]
 
 
-@twin_route(bp, "/models/images/classification/classify_many", methods=["POST"])
-@answers("Accepted", 202)
-def classify_many():
-    """Classify many images (``image_list`` of ``path [label]`` lines with ``image_folder`` for
-    relative paths and ``num_test_images`` as a limit, or an ``image_archive``).
-
-    JSON with a list of at most ``CLASSIFY_MANY_DIRECT`` images (and no ``background``): DIGITS's
-    ``{"classifications": {path: [[label, pct], ...]}}`` plus accuracy. Otherwise an inference
-    job: 202 ``{job_id, status_url, results_url}`` (the form goes to the job's report)."""
-    values = form_values()
-    model, epoch = model_and_epoch(values)
-    inputs = _inputs(values, model)
-    direct = int(current_app.config.get("CLASSIFY_MANY_DIRECT", 1000))
-    if wants_json() and inputs["source"] == "list" and len(inputs["entries"]) <= direct \
-            and str(values.get("background", "")).lower() not in TRUE:
-        return _direct(model, warm_epoch(platform().store.job_dir(model.id), epoch),
-                       inputs["entries"])
-    return _submit(values, model, epoch, inputs)
-
-
-@twin_route(bp, "/models/images/classification/top_n", methods=["POST"])
-@answers("Accepted", 202)
-def top_n():
-    """Top N per category (``top_n``, default 9) over an image list or archive, as a job whose
-    report shows, for each class, the N images scored highest for it."""
-    values = form_values()
-    model, epoch = model_and_epoch(values)
-    top = declared(values, "top_n")
-    return _submit(values, model, epoch, _inputs(values, model), top)
-
-
-@twin_route(bp, "/models/<job_id>/test_split", methods=["POST"])
-@answers("Accepted", 202)
-def test_split(job_id: str):
-    """The report over the model's dataset ``split`` (``val`` or ``test``) at ``snapshot_epoch``."""
-    values = form_values()
-    model, epoch = model_and_epoch({**values, "job_id": job_id})
-    split = str(values.get("split") or "val")
-    if split not in ("val", "test", "train"):
-        raise ValidationError({"split": [f"must be val, test or train, got {split!r}"]})
-    entries = DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).entries(split)
-    if not entries:
-        raise ValidationError({"split": [f"the dataset has no {split} images"]})
-    job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": model.spec["dataset"]["id"]},
-                     str(values.get("job_name") or f"{model.name}: test on {split} ({entries} images)"))
-    return accepted(job)
-
-
 def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}, ask=None):
     """Any generic task's ``infer_many``: the model (``job_id``, ``snapshot_epoch``), and its
     images: ``split`` (val or train: the dataset's, with their labels), ``image_archive``, or
@@ -366,7 +211,7 @@ def submit_test(kind: str, what: str, test_kind: str, extra=lambda model: {}, as
     values = form_values()
     model, epoch = model_and_epoch({"job_id": values.get("job_id", ""),
                                     "snapshot_epoch": values.get("snapshot_epoch", "")}, kind, what)
-    spec: dict = {"limit": _limit(values), **extra(model)}
+    spec: dict = {"limit": limit(values), **extra(model)}
     files: dict = {}
     archive = request.files.get("image_archive")
     upload = request.files.get("image_list")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 from tests.browser.test_home_live import login
 from tests.conftest import api_session, built_dataset, wait_for
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 from tests.conftest import PASSWORD_MODE, token_session
 
 _CACHE: dict[int, Path] = {}

@@ -12,8 +12,8 @@ import zipfile
 import pytest
 
 from digitsx import archives
-from digitsx.datasets import build
-from digitsx.datasets.discover import DatasetInputError
+from digitsx.classification import build
+from digitsx.classification.discover import DatasetInputError
 from digitsx.datasets.lmdb_io import LmdbReader
 from digitsx.jobs.protocol import Emitter
 from tests.datasets.conftest import photo
@@ -54,7 +54,7 @@ def test_threads_and_processes_build_identical_datasets(tmp_path):
 
 
 def test_worker_never_imports_flask_or_the_database():
-    code = ("import sys, digitsx.datasets.build\n"
+    code = ("import sys, digitsx.classification.build\n"
             "print([m for m in ('flask', 'sqlalchemy', 'flask_socketio') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
@@ -140,7 +140,7 @@ def test_a_killed_image_worker_fails_the_build_within_seconds(monkeypatch):
 
     import psutil
 
-    from digitsx.datasets import imaging
+    from digitsx.classification import imaging
 
     def slow(job, item):  # forked workers inherit this stand-in
         time.sleep(0.02)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from digitsx.datasets.discover import (DatasetInputError, Entry, parse_labels, parse_list,
+from digitsx.classification.discover import (DatasetInputError, Entry, parse_labels, parse_list,
                                        scan_folder, split_counts, split_folder, within_roots)
 
 

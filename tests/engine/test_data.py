@@ -112,7 +112,7 @@ def test_snapshots_are_written_off_the_loop_from_a_copy_and_a_failed_write_is_ra
 
 def jpeg_dataset(tmp_path: Path, per_class: int = 12) -> Path:
     """A 3-class 16×16 grey JPEG dataset built by the dataset worker."""
-    from digitsx.datasets import build
+    from digitsx.classification import build
     from digitsx.jobs.protocol import Emitter
 
     rng = np.random.default_rng(0)
@@ -136,7 +136,7 @@ def jpeg_dataset(tmp_path: Path, per_class: int = 12) -> Path:
 
 def test_jpeg_records_streamed_undecoded_and_decoded_in_batches_match_the_host_decoder(tmp_path):
     from digitsx.engine.data import collate_encoded
-    from digitsx.models.data import DatasetInfo, LmdbEncoded, decode_batch
+    from digitsx.classification.data import DatasetInfo, LmdbEncoded, decode_batch
 
     info = DatasetInfo(jpeg_dataset(tmp_path))
     assert info.encoding == "jpg"
@@ -157,7 +157,7 @@ def test_a_training_job_reads_its_data_either_way_and_logs_its_phases(tmp_path, 
     from digitsx.engine.spec import TrainingSpec
     from digitsx.engine.trainer import Trainer
     from digitsx.jobs.protocol import Emitter
-    from digitsx.models.task import ClassificationTask
+    from digitsx.classification.task import ClassificationTask
 
     dataset = jpeg_dataset(tmp_path)
     job = tmp_path / "model"
@@ -196,7 +196,7 @@ def test_a_last_training_batch_of_one_image_is_left_out_for_batch_norm(tmp_path,
     from digitsx.engine.spec import TrainingSpec
     from digitsx.engine.trainer import Trainer
     from digitsx.jobs.protocol import Emitter
-    from digitsx.models.task import ClassificationTask
+    from digitsx.classification.task import ClassificationTask
 
     dataset = jpeg_dataset(tmp_path)
     job = tmp_path / "model"

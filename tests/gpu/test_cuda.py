@@ -81,7 +81,7 @@ def shipped(server, job_id: str) -> tuple[dict, set]:
 def test_classification_on_the_gpu(server_factory, data_root, path):
     """memory: the split held on the GPU, the job handed to the prestarted worker; stream: JPEG
     records read by loader processes and decoded in batches by nvJPEG, a cold worker."""
-    from digitsx.datasets.demo import write_mnist_folder
+    from digitsx.classification.demo import write_mnist_folder
 
     write_mnist_folder(data_root / "mnist", per_class=100)
     env = {"DIGITSX_PRESTART_WORKER": "1"} if path == "memory" else {"DIGITSX_IN_MEMORY_MB": "0"}
@@ -198,7 +198,7 @@ def test_nvjpeg_batches_match_the_host_decoder(channels):
     import numpy as np
     from PIL import Image
 
-    from digitsx.models.data import decode_batch
+    from digitsx.classification.data import decode_batch
 
     rng = np.random.default_rng(channels)
     images = []

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 from tests.conftest import api_session, built_dataset, wait_for
 
 pytestmark = pytest.mark.server

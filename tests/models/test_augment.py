@@ -1,7 +1,7 @@
 """Every augmentation's effect on a known image."""
 import torch
 
-from digitsx.models.augment import (Augment, crop, flip, hsv_shift, hsv_to_rgb, prepare,
+from digitsx.classification.augment import (Augment, crop, flip, hsv_shift, hsv_to_rgb, prepare,
                                     quad_rotate, rgb_to_hsv, rotate_scale)
 
 

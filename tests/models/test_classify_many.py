@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 from tests.conftest import wait_for
 from tests.models.test_training_api import train, wait_status
 

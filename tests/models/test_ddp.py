@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from digitsx.datasets import build
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification import build
+from digitsx.classification.demo import write_mnist_folder
 from digitsx.jobs.protocol import Emitter
-from digitsx.models import CLASSIFICATION
+from digitsx.classification import MODEL as CLASSIFICATION
 from tests.conftest import wait_job
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from digitsx.datasets.demo import write_mnist_folder
+from digitsx.classification.demo import write_mnist_folder
 from tests.conftest import api_session, built_dataset, wait_for
 
 pytestmark = pytest.mark.server

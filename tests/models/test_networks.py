@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from digitsx.models import registry
-from digitsx.models.networks import build, build_custom, describe
+from digitsx.classification.networks import build, build_custom, describe
 
 REGISTRY = registry.networks("classification")
 
@@ -51,8 +51,8 @@ def test_the_form_offers_exactly_the_registry_and_the_web_side_needs_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from digitsx.models import forms, registry; "
-            "print(','.join(forms.FORM.fields['standard_networks'].options)); "
+    code = ("import sys; from digitsx.classification import forms; from digitsx.models import registry; "
+            "print(','.join(forms.MODEL_FORM.fields['standard_networks'].options)); "
             "print(','.join(registry.names('classification'))); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -226,14 +226,14 @@ def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
                                            "snapshot_epoch": 3}).json()["predictions"]
     assert by_path == again == predictions  # same preprocessing whichever way the image came
     infer = [p for p in psutil.process_iter(["cmdline"])
-             if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+             if "digitsx.classification.infer" in " ".join(p.info["cmdline"] or [])
              and job["id"] in " ".join(p.info["cmdline"] or [])]
     assert len(infer) == 1  # one warm worker per snapshot: "latest" is epoch 3 now
     older = server.session.post(url, data={"job_id": job["id"], "image_path": str(sample),
                                            "snapshot_epoch": 2})
     assert older.ok and len(older.json()["predictions"]) == 5
     infer = [p for p in psutil.process_iter(["cmdline"])
-             if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+             if "digitsx.classification.infer" in " ".join(p.info["cmdline"] or [])
              and job["id"] in " ".join(p.info["cmdline"] or [])]
     assert len(infer) == 2
     bad = server.session.post(url, data={"job_id": job["id"]}, files={"image_file": ("x.png", b"nope")})
@@ -243,7 +243,7 @@ def test_classify_one_with_a_warm_worker(mnist_dataset, mnist_tree):
                                            "snapshot_epoch": 1, "check_only": "1"})
     assert check.ok and check.json() == {"checked": True}
     assert len([p for p in psutil.process_iter(["cmdline"])
-                if "digitsx.models.infer" in " ".join(p.info["cmdline"] or [])
+                if "digitsx.classification.infer" in " ".join(p.info["cmdline"] or [])
                 and job["id"] in " ".join(p.info["cmdline"] or [])]) == 2  # no worker for epoch 1
     bad = server.session.post(url, data={"job_id": job["id"], "check_only": "1"},
                               files={"image_file": ("x.png", b"nope")})
@@ -280,7 +280,7 @@ def test_classify_many_small_list(mnist_dataset, mnist_tree):
     import psutil  # the short list went to classify one's warm worker, not a second one
 
     warm = [p for p in psutil.Process(server.proc.pid).children(recursive=True)
-            if "digitsx.models.infer" in " ".join(p.cmdline())]
+            if "digitsx.classification.infer" in " ".join(p.cmdline())]
     assert len(warm) == 1, [p.cmdline() for p in warm]
     body = res.json()
     assert len(body["classifications"]) == 11

@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, request, send_file
 from ..files import within_roots
 from ..errors import BadRequest, NotFound
 from ..http import platform
-from . import INFERENCE
-from .testing import TRUE
+from ..fields import TRUE
+from . import TEST as INFERENCE
 
 bp = Blueprint("model_reports", __name__)
 TOP = 5

@@ -1,6 +1,6 @@
 """Worker: build an image classification dataset into LMDB.
 
-    python -m digitsx.datasets.build JOB_DIR
+    python -m digitsx.classification.build JOB_DIR
 
 Reads ``spec.json``; writes ``train/ val/ test/`` LMDBs, ``<split>_labels.npy``,
 ``labels.txt``, ``<split>.txt`` file lists, ``mean.npy`` + ``mean.png``, ``meta.json``.
@@ -24,7 +24,7 @@ from . import discover
 from .discover import SPLITS, DatasetInputError, Entry
 from .health import health_report
 from .imaging import ImageJob, ParallelImages
-from .lmdb_io import LmdbWriter, pack
+from ..datasets.lmdb_io import LmdbWriter, pack
 
 
 class Progress:

@@ -1,6 +1,6 @@
 """Worker: a warm classifier. Loads one model snapshot, then answers requests until stdin closes.
 
-    python -m digitsx.models.infer MODEL_JOB_DIR EPOCH
+    python -m digitsx.classification.infer MODEL_JOB_DIR EPOCH
 
 Each request is a JSON line on stdin: ``{"id", "image": base64 bytes | "path": file, "top": 5}``;
 each answer a JSON line on stdout: ``{"id", "predictions": [[label, percent], ...], "timing":

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from .discover import Entry
-from .lmdb_io import encode_image
-from .resize import load_image, resize_to_pil
+from ..datasets.lmdb_io import encode_image
+from ..datasets.resize import load_image, resize_to_pil
 
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..engine.spec import TrainingSpec
 from ..engine import checkpoint
-from . import registry
+from ..models import registry
 
 
 def build(name: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:

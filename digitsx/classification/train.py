@@ -1,6 +1,6 @@
 """Worker: train an image classification network on a digitsx dataset.
 
-    python -m digitsx.models.train JOB_DIR
+    python -m digitsx.classification.train JOB_DIR
 
 The engine (:mod:`digitsx.engine`) runs the job; :class:`~.task.ClassificationTask` says what
 classification is. Writes ``snapshot_epoch_<e>.pt`` (weights, optimizer, scaler, RNG, epoch:

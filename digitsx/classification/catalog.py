@@ -1,14 +1,14 @@
 """Image classification's networks: DIGITS's three adapted to the dataset's channels and size,
 plus modern torchvision networks, all randomly initialised (nothing is downloaded). Torch-free:
-each line names a factory in :mod:`digitsx.models.networks`, imported when a worker builds it."""
+each line names a factory in :mod:`digitsx.classification.networks`, imported when a worker builds it."""
 from __future__ import annotations
 
-from .registry import register
+from ..models.registry import register
 
 TASK = "classification"
-TV = "digitsx.models.networks:torchvision_model"
+TV = "digitsx.classification.networks:torchvision_model"
 
-register(TASK, "lenet", "LeNet", "digitsx.models.networks:lenet", 28,
+register(TASK, "lenet", "LeNet", "digitsx.classification.networks:lenet", 28,
          "DIGITS's LeNet for small grayscale images (MNIST)",
          parameters=432080)
 register(TASK, "alexnet", "AlexNet", TV, 224, "DIGITS's AlexNet (torchvision's, 224×224)",

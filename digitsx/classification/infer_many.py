@@ -1,6 +1,6 @@
 """Worker: classify many images with one model snapshot, as a job with progress.
 
-    python -m digitsx.models.classify_many JOB_DIR
+    python -m digitsx.classification.infer_many JOB_DIR
 
 The spec names the model folder and snapshot epoch, and one source of images:
 
@@ -32,7 +32,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import archives
-from ..datasets.discover import is_image, label_name
+from ..files import is_image
+from .discover import label_name
 from ..jobs.protocol import Emitter, run_worker
 from .augment import prepare
 from .data import LmdbImages

@@ -1,7 +1,7 @@
 """Worker: make a pretrained model — from a snapshot, an uploaded download archive, or uploaded
 weights + network source + labels — and check that the weights load into the network.
 
-    python -m digitsx.models.pretrained JOB_DIR
+    python -m digitsx.classification.pretrained JOB_DIR
 
 A pretrained model's folder holds the download format: ``model.pt``, ``network.py`` (defining
 ``build(num_classes, in_channels, image_size)``), ``labels.txt``, ``info.json``, maybe

@@ -1,4 +1,5 @@
-"""Finding images: class-per-folder trees, ``path label`` text lists, data roots, splits.
+"""Image classification's inputs: class-per-folder trees, ``path label`` text lists, data
+roots, splits.
 
 Pure Python (no Pillow): the web process uses it to validate forms, the worker to build.
 Every input error is a :class:`DatasetInputError` whose message names the file and line.
@@ -11,13 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import InputError, within_roots
-from .labelfiles import MAX_CLASSES, class_names
+from ..datasets.folder import SPLITS
+from ..datasets.labelfiles import MAX_CLASSES, class_names
+from ..files import IMAGE_EXTENSIONS, InputError, is_image, within_roots
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff",
-                              ".webp"})
 LIST_LINE = re.compile(r"^(.+?)\s+(\d+)\s*$")
-SPLITS = ("train", "val", "test")
 
 
 DatasetInputError = InputError  # bad input for a dataset: a missing folder, a bad label...
@@ -41,11 +40,6 @@ def check_path(path: str, roots: list[str], what: str) -> str:
         raise DatasetInputError(f"{what}: {path} is outside the allowed data roots "
                                 f"({', '.join(roots)})")
     return path
-
-
-def is_image(name: str) -> bool:
-    """True for a file name with an image extension (any case)."""
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def label_name(folder: str) -> str:

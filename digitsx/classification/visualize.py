@@ -1,5 +1,5 @@
 """Worker: build a network from JSON on stdin and print its layers (custom code never runs in
-the web process). ``python -m digitsx.models.visualize < request.json``"""
+the web process). ``python -m digitsx.classification.visualize < request.json``"""
 from __future__ import annotations
 
 import json
