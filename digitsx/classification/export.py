@@ -20,7 +20,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..models import registry
@@ -28,6 +27,7 @@ from ..models.export import pack, report, run_export, verdict
 from . import networks
 from .augment import prepare
 from .infer import Classifier
+from .task import ClassificationTask
 
 
 def network_source(spec: dict) -> str:
@@ -98,10 +98,10 @@ def _torchscript(c: Classifier, x, reference, out: Path) -> dict:
         traced.save(str(out / "model.torchscript.pt"))
         loaded = torch.jit.load(str(out / "model.torchscript.pt"), map_location=c.device)
         with torch.no_grad():
-            diff = float(np.abs(loaded(x).float().cpu().numpy() - reference).max())
+            diff = ClassificationTask.parity(reference, loaded(x).float().cpu().numpy())
     except Exception as err:  # reported, not shipped silently
         return {"file": None, "error": f"{type(err).__name__}: {err}"}
-    return verdict("model.torchscript.pt", diff, out)
+    return verdict("model.torchscript.pt", diff, out, ClassificationTask.parity_tolerance)
 
 
 def _onnx(c: Classifier, x, reference, out: Path) -> dict:
@@ -116,10 +116,10 @@ def _onnx(c: Classifier, x, reference, out: Path) -> dict:
         c.model.to(c.device)
         session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
         got = session.run(None, {"input": x.cpu().numpy()})[0]
-        diff = float(np.abs(got - reference).max())
+        diff = ClassificationTask.parity(reference, got)
     except Exception as err:
         return {"file": None, "error": f"{type(err).__name__}: {err}"}
-    return verdict("model.onnx", diff, out)
+    return verdict("model.onnx", diff, out, ClassificationTask.parity_tolerance)
 
 
 def _info(job_dir: Path, spec: dict, c: Classifier, checks: dict) -> dict:

@@ -19,6 +19,7 @@ from ..datasets.folder import SPLITS
 from ..datasets.forms import DatasetForm
 from ..datasets.resize import MODES
 from ..engine import checkpoint
+from ..engine.spec import DatasetSpec
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..files import within_roots
@@ -221,7 +222,7 @@ def parse_model(values: dict[str, Any], store, config: dict) -> tuple[list[Model
     network = _network(r, store)
     crop = r.number("crop_size")
     if crop and dataset is not None:
-        image = dataset.spec.get("image", {})
+        image = DatasetSpec.from_dict(dataset.spec).image
         if crop > min(image.get("width", crop), image.get("height", crop)):
             r.error("crop_size", f"larger than the dataset's images "
                                  f"({image.get('width')}×{image.get('height')})")

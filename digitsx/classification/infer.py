@@ -27,6 +27,7 @@ from ..engine import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
 from .networks import build_network
+from .task import ClassificationTask
 
 
 def as_stored(source, image: dict) -> torch.Tensor:
@@ -79,9 +80,7 @@ class Classifier:
             answer["visualizations"] = {"input": tile(seen), **layers(self.model, x)}
             return answer
         t1 = time.perf_counter()
-        probs = torch.softmax(self.model(x).float(), 1)[0]
-        values, indexes = probs.topk(min(top, probs.numel()))
-        values, indexes = values.tolist(), indexes.tolist()  # the sync point
+        values, indexes = ClassificationTask.postprocess(self.model(x), top)[0]
         t2 = time.perf_counter()
         return {"predictions": [[self.info.labels[i], round(100 * v, 2)] for v, i in zip(values, indexes)],
                 "timing": {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}}

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 from ..archives import archive_suffix
 from ..datasets.folder import DatasetFolder
+from ..engine.spec import DatasetRef
 from ..errors import BadRequest, ValidationError
 from ..fields import TRUE
 from ..http import form_values, platform, twin_route, wants_json
@@ -70,7 +71,7 @@ def classify_one():
 
 
 def class_names(model) -> list[str]:
-    return DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).labels
+    return DatasetFolder(platform().store.job_dir(DatasetRef.of(model.spec).id)).labels
 
 
 def parse_list(text: str, folder: str, names: list[str]) -> list[tuple[str, int]]:
@@ -211,10 +212,11 @@ def test_split(job_id: str):
     split = str(values.get("split") or "val")
     if split not in ("val", "test", "train"):
         raise ValidationError({"split": [f"must be val, test or train, got {split!r}"]})
-    entries = DatasetFolder(platform().store.job_dir(model.spec["dataset"]["id"])).entries(split)
+    dataset = DatasetRef.of(model.spec).id
+    entries = DatasetFolder(platform().store.job_dir(dataset)).entries(split)
     if not entries:
         raise ValidationError({"split": [f"the dataset has no {split} images"]})
-    job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": model.spec["dataset"]["id"]},
+    job = create_job(model, epoch, {"source": "split", "split": split, "dataset_id": dataset},
                      str(values.get("job_name") or f"{model.name}: test on {split} ({entries} images)"), None, TEST)
     return accepted(job)
 

@@ -7,6 +7,7 @@ import json
 
 from .. import auth
 from ..datasets.folder import DatasetFolder
+from ..engine.spec import DatasetSpec
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form
 from ..http import form_values, platform
@@ -41,7 +42,7 @@ def visualize_network():
     if dataset:
         job = platform().store.db.get(dataset)
         if job is not None and job.kind == DATASET:
-            image = job.spec.get("image", {})
+            image = DatasetSpec.from_dict(job.spec).image
             payload.update(channels=image.get("channels", 3),
                            size=int(values.get("crop_size") or min(image.get("width", 224),
                                                                   image.get("height", 224))))

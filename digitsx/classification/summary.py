@@ -7,13 +7,14 @@ from typing import Any
 
 from ..datasets.folder import SPLITS
 from ..datasets.summary import read_meta
+from ..engine.spec import DatasetRef, DatasetSpec
 from ..models.summary import model_facts
 
 
 def dataset_details(job, folder: Path) -> dict[str, Any]:
     """What ``/datasets/<id>.json`` adds to the job's JSON."""
     spec, result, meta = job.spec, job.result, read_meta(folder)
-    image = spec.get("image", {})
+    image = DatasetSpec.from_dict(spec).image
     labels = (meta or result).get("labels") or []
     splits = (meta or {}).get("splits") or {
         s: {"entries": sum(c), "counts": c} for s, c in (result.get("distribution") or {}).items()}
@@ -48,11 +49,11 @@ def model_details(job, folder: Path) -> dict[str, Any]:
     spec, result = job.spec, job.result
     meta, image, network = model_facts(job, folder)
     return {
-        "dataset_id": spec.get("dataset", {}).get("id"),
+        "dataset_id": DatasetRef.of(spec).id or None,
         "snapshots": [s["epoch"] for s in result.get("snapshots", [])],
         "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
         "image resize mode": image.get("resize_mode"),
-        "labels file": f"/files/{spec.get('dataset', {}).get('id')}/labels.txt",
+        "labels file": f"/files/{DatasetRef.of(spec).id or None}/labels.txt",
         "framework": "torch",
         "model": {"network": spec.get("network", {}).get("name") or spec.get("network", {}).get("method"),
                   "solver": spec.get("solver"), "lr": spec.get("lr"),

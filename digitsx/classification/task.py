@@ -23,6 +23,20 @@ class ClassificationTask(Task):
     name = "classification"
     eval_batch_scale = 8  # validation is a forward pass: large batches, few of them
 
+    @staticmethod
+    def postprocess(outputs: torch.Tensor, top: int = 5) -> list[tuple[list[float], list[int]]]:
+        """Logits (N, classes) → per image the ``top`` (probabilities, class indexes)."""
+        probs = torch.softmax(outputs.float(), 1)
+        values, indexes = probs.topk(min(top, probs.shape[1]), dim=1)
+        return list(zip(values.tolist(), indexes.tolist()))  # the sync point
+
+    @staticmethod
+    def parity(reference, exported) -> float:
+        """The largest |logit difference| between PyTorch and an export."""
+        import numpy as np
+
+        return float(np.abs(np.asarray(exported) - np.asarray(reference)).max())
+
     def __init__(self, spec: TrainingSpec) -> None:
         super().__init__(spec)
         self.info = DatasetInfo(Path(spec.dataset.dir))

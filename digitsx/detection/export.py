@@ -20,15 +20,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..models.export import pack, report, run_export
 from ..models.registry import get
 from .infer import Detector
+from .task import TOP, DetectionTask
 
-TOP = 20  # the most confident detections compared between PyTorch and an export
-TOLERANCE = 0.05  # pixels (boxes) and confidence (scores)
 
 
 def network_source(spec: dict) -> str:
@@ -48,34 +46,8 @@ def network_source(spec: dict) -> str:
             f"        weights=None, weights_backbone=None, num_classes=num_classes{size}{extra})\n")
 
 
-def _top(boxes, scores, count: int = TOP) -> tuple[np.ndarray, np.ndarray]:
-    boxes, scores = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)
-    order = np.argsort(-scores, kind="stable")[:count]
-    return boxes[order], scores[order]
-
-
-def _compare(reference: list, got: list) -> float:
-    """The largest difference between each of PyTorch's ``TOP`` most confident detections of an
-    image and its closest match (box corners and score) among the export's ``2 × TOP`` most
-    confident, each matched once; inf when the export finds fewer. Matching, not rank order:
-    near-tied scores (common in a young model) may swap ranks without any box changing."""
-    worst = 0.0
-    for (rb, rs), (gb, gs) in zip(reference, got):
-        rb, rs = _top(rb, rs)
-        gb, gs = _top(gb, gs, 2 * TOP)
-        if len(gb) < len(rb):
-            return float("inf")
-        free = np.ones(len(gb), bool)
-        for box, score in zip(rb, rs):
-            distance = np.maximum(np.abs(gb - box).max(1), np.abs(gs - score))
-            distance[~free] = np.inf
-            match = int(distance.argmin())
-            worst, free[match] = max(worst, float(distance[match])), False
-    return worst
-
-
 def _verdict(name: str, diff: float, out: Path) -> dict:
-    if diff > TOLERANCE:
+    if diff > DetectionTask.parity_tolerance:
         (out / name).unlink(missing_ok=True)
         why = "a different number of detections" if diff == float("inf") else f"differences up to {diff:.3g}"
         return {"file": None, "max_abs_diff": None if diff == float("inf") else diff,
@@ -110,7 +82,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             loaded = torch.jit.load(str(out / "model.torchscript.pt"))
             with torch.no_grad():
                 got = [(o["boxes"].numpy(), o["scores"].numpy()) for o in loaded(images)[1]]
-            checks["torchscript"] = _verdict("model.torchscript.pt", _compare(reference, got), out)
+            checks["torchscript"] = _verdict("model.torchscript.pt", DetectionTask.parity(reference, got), out)
         except Exception as err:  # reported, not shipped
             checks["torchscript"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
         report(archive, "ONNX, checked against PyTorch", 0.6)
@@ -123,7 +95,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
                                   opset_version=17, input_names=["image"], output_names=names)
             session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
             got = [tuple(session.run(["boxes", "scores"], {"image": x.numpy()})) for x in images]
-            checks["onnx"] = _verdict("model.onnx", _compare(reference, got), out)
+            checks["onnx"] = _verdict("model.onnx", DetectionTask.parity(reference, got), out)
         except Exception as err:
             (out / "model.onnx").unlink(missing_ok=True)
             checks["onnx"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}

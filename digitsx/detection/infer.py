@@ -26,6 +26,7 @@ from ..jobs.protocol import serve
 from .build import fit
 from .data import DetectionData
 from .networks import build_network
+from .task import DetectionTask
 
 MIN_SCORE = 0.05  # detections below this are not returned (the view's slider starts above it)
 
@@ -74,22 +75,10 @@ class Detector:
         prepared = [self.tensor(s) for s in sources]
         t1 = time.perf_counter()
         outputs = self.model([p[0] for p in prepared])
-        kept = []
-        for (x, sx, sy, (w, h)), out in zip(prepared, outputs):
-            keep = out["scores"] >= min_score
-            boxes = out["boxes"][keep].float()
-            boxes[:, [0, 2]] = (boxes[:, [0, 2]] / sx).clamp(0, w)
-            boxes[:, [1, 3]] = (boxes[:, [1, 3]] / sy).clamp(0, h)
-            table = torch.cat([boxes, out["scores"][keep].float()[:, None],
-                               out["labels"][keep].float()[:, None]], 1).cpu().double()  # one copy per image
-            table[:, :4] = table[:, :4].round(decimals=2)
-            table[:, 4] = table[:, 4].round(decimals=4)
-            kept.append((table.tolist(), (w, h)))
+        tables = DetectionTask.postprocess(outputs, min_score, [(sx, sy, size) for _, sx, sy, size in prepared])
         t2 = time.perf_counter()
         answers = []
-        for rows, (w, h) in kept:
-            for row in rows:
-                row[5] = int(row[5])
+        for rows, (_, _, _, (w, h)) in zip(tables, prepared):
             answers.append({
                 "outputs": {"bbox-list": rows},
                 "detections": [{"label": self.labels[r[5]] if 0 <= r[5] < len(self.labels) else str(r[5]),

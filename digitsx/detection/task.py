@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..engine.spec import TrainingSpec
@@ -67,9 +68,65 @@ def augment(image: torch.Tensor, boxes: torch.Tensor, aug: dict, gen: torch.Gene
     return image, boxes
 
 
+TOP = 20  # the most confident detections compared between PyTorch and an export
+
+
+def _top(boxes, scores, count: int = TOP) -> tuple[np.ndarray, np.ndarray]:
+    boxes, scores = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)
+    order = np.argsort(-scores, kind="stable")[:count]
+    return boxes[order], scores[order]
+
+
+def _compare(reference: list, got: list) -> float:
+    """The largest difference between each of PyTorch's ``TOP`` most confident detections of an
+    image and its closest match (box corners and score) among the export's ``2 × TOP`` most
+    confident, each matched once; inf when the export finds fewer. Matching, not rank order:
+    near-tied scores (common in a young model) may swap ranks without any box changing."""
+    worst = 0.0
+    for (rb, rs), (gb, gs) in zip(reference, got):
+        rb, rs = _top(rb, rs)
+        gb, gs = _top(gb, gs, 2 * TOP)
+        if len(gb) < len(rb):
+            return float("inf")
+        free = np.ones(len(gb), bool)
+        for box, score in zip(rb, rs):
+            distance = np.maximum(np.abs(gb - box).max(1), np.abs(gs - score))
+            distance[~free] = np.inf
+            match = int(distance.argmin())
+            worst, free[match] = max(worst, float(distance[match])), False
+    return worst
+
+
 class DetectionTask(Task):
     name = "detection"
     collate = staticmethod(collate)
+    parity_tolerance = 0.05  # pixels (boxes) and confidence (scores)
+
+    @staticmethod
+    def postprocess(outputs: list[dict], min_score: float, scales: list) -> list[list[list]]:
+        """The detector's outputs → per image ``[left, top, right, bottom, confidence, class]``
+        rows scoring at least ``min_score``, in the source image's pixels (``scales``: per image
+        its x scale, y scale and (width, height))."""
+        answers = []
+        for (sx, sy, (w, h)), out in zip(scales, outputs):
+            keep = out["scores"] >= min_score
+            boxes = out["boxes"][keep].float()
+            boxes[:, [0, 2]] = (boxes[:, [0, 2]] / sx).clamp(0, w)
+            boxes[:, [1, 3]] = (boxes[:, [1, 3]] / sy).clamp(0, h)
+            table = torch.cat([boxes, out["scores"][keep].float()[:, None],
+                               out["labels"][keep].float()[:, None]], 1).cpu().double()  # one copy per image
+            table[:, :4] = table[:, :4].round(decimals=2)
+            table[:, 4] = table[:, 4].round(decimals=4)
+            rows = table.tolist()
+            for row in rows:
+                row[5] = int(row[5])
+            answers.append(rows)
+        return answers
+
+    @staticmethod
+    def parity(reference: list, exported: list) -> float:
+        """Per image (boxes, scores) of PyTorch and of an export: see :func:`_compare`."""
+        return _compare(reference, exported)
 
     def __init__(self, spec: TrainingSpec) -> None:
         super().__init__(spec)

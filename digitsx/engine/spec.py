@@ -13,8 +13,18 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DatasetRef:
+    """The dataset a model trains on: its job's folder and id."""
+
     dir: str
     id: str = ""
+
+    @classmethod
+    def of(cls, spec: dict[str, Any] | None) -> "DatasetRef":
+        """The dataset a model job's spec names (empty when it names none: a fixture, a
+        pretrained model)."""
+        data = (spec or {}).get("dataset") or {}
+        return cls(str(data.get("dir", "")), str(data.get("id", ""))) if isinstance(data, dict) \
+            else cls("")
 
 
 @dataclass(frozen=True)
@@ -103,3 +113,44 @@ class TrainingSpec:
         values["solver"] = Solver(**{f.name: solver[f.name] for f in fields(Solver) if f.name in solver})
         values["lr"] = Schedule.from_dict(data.get("lr") or {})
         return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What every task's dataset job holds, whatever its task: the data roots its paths must
+    stay in, the seed of its splits, its workers, an uploaded archive's limit, the form as sent;
+    the task's own fields (its image settings, label format, folders...) are in ``extra``."""
+
+    data_roots: tuple[str, ...] = ()
+    seed: int = 0
+    workers: int | None = None
+    max_extract_bytes: int = 8 * 2**30
+    form: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> dict[str, Any]:
+        """The stored images' settings a task's form chose (classification: width, height,
+        channels, resize mode, encoding), or {}."""
+        image = self.extra.get("image")
+        return image if isinstance(image, dict) else {}
+
+    @property
+    def archive(self) -> str | None:
+        """An uploaded archive of the images, relative to the job's folder, or None."""
+        folder = self.extra.get("folder")
+        found = self.extra.get("archive") or (folder.get("archive") if isinstance(folder, dict) else None)
+        return str(found) if found else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data_roots": list(self.data_roots), "seed": self.seed, "workers": self.workers,
+                "max_extract_bytes": self.max_extract_bytes, "form": self.form, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "DatasetSpec":
+        data = dict(data or {})
+        workers = data.pop("workers", None)
+        return cls(tuple(str(r) for r in data.pop("data_roots", None) or ()), int(data.pop("seed", 0) or 0),
+                   int(workers) if workers not in (None, "") else None,
+                   int(data.pop("max_extract_bytes", 8 * 2**30) or 8 * 2**30),
+                   dict(data.pop("form", None) or {}), data)

@@ -2,7 +2,9 @@
 :class:`digitsx.classification.task.ClassificationTask`).
 
 The engine calls, per batch, ``to_device`` → ``train_step`` (training) or ``evaluator.update``
-(validation); it owns the optimizer, AMP, DDP, the LR policy and snapshots. A task's metrics
+(validation); it owns the optimizer, AMP, DDP, the LR policy and snapshots. Inference and
+exports ask the same class: ``postprocess`` (a batch of outputs → answers) and ``parity`` (an
+export against PyTorch). A task's metrics
 are plain names (``accuracy``, ``map_50``, ``miou``...): the job page charts whatever it gets.
 """
 from __future__ import annotations
@@ -88,3 +90,19 @@ class Task:
     def result(self) -> dict[str, Any]:
         """What the job's result gets with each validation besides the metrics (labels...)."""
         return {}
+
+    # -- inference: the warm worker, test jobs, the exports' checks ----------------------
+    parity_tolerance = 1e-3  # the largest :meth:`parity` an export may show and still ship
+
+    @staticmethod
+    def postprocess(outputs: Any, **options: Any) -> list[Any]:
+        """A batch of the network's outputs (eval mode) → one answer per image, in the task's
+        terms (classes and scores, boxes, a class map). A static method: the inference workers
+        use it without a training spec."""
+        raise NotImplementedError
+
+    @staticmethod
+    def parity(reference: Any, exported: Any) -> float:
+        """How far an export's outputs are from PyTorch's on the same images (0: the same, inf:
+        not comparable); the export ships when it is within :attr:`parity_tolerance`."""
+        raise NotImplementedError

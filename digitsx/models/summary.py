@@ -5,12 +5,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..engine.spec import DatasetRef
 from ..datasets.folder import DatasetFolder
 
 
 def model_facts(job, folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Any model job's (dataset meta, its image, network.json), each {} when missing."""
-    meta = DatasetFolder(Path(job.spec.get("dataset", {}).get("dir", ""))).read_meta() or {}
+    meta = DatasetFolder(Path(DatasetRef.of(job.spec).dir)).read_meta() or {}
     network = {}
     try:
         network = json.loads((folder / "network.json").read_text())

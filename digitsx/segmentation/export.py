@@ -18,13 +18,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..models.export import TOLERANCE, pack, report, run_export, verdict
+from ..models.export import pack, report, run_export, verdict
 from ..models.registry import get
 from . import networks
 from .infer import Segmenter
+from .task import SegmentationTask
 
 
 def network_source(spec: dict) -> str:
@@ -63,7 +63,8 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
             traced.save(str(out / "model.torchscript.pt"))
             with torch.no_grad():
                 got = torch.jit.load(str(out / "model.torchscript.pt"))(x).float().numpy()
-            checks["torchscript"] = verdict("model.torchscript.pt", float(np.abs(got - reference).max()), out)
+            checks["torchscript"] = verdict("model.torchscript.pt", SegmentationTask.parity(reference, got), out,
+                                                SegmentationTask.parity_tolerance)
         except Exception as err:
             checks["torchscript"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
         report(archive, "ONNX, checked against PyTorch", 0.6)
@@ -77,7 +78,8 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
                                   dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
             session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
             got = session.run(None, {"image": x.numpy()})[0]
-            checks["onnx"] = verdict("model.onnx", float(np.abs(got - reference).max()), out)
+            checks["onnx"] = verdict("model.onnx", SegmentationTask.parity(reference, got), out,
+                                      SegmentationTask.parity_tolerance)
         except Exception as err:
             (out / "model.onnx").unlink(missing_ok=True)
             checks["onnx"] = {"file": None, "error": f"{type(err).__name__}: {str(err)[:300]}"}
@@ -91,7 +93,7 @@ def export(job_dir: Path, epoch: float | None, archive: Path) -> dict:
                           "resize": image.get("resize"), "channel_conversion": image.get("channel_conversion"),
                           "scale": "float 0-1, N×C×H×W"},
                 "outputs": "logits N×classes×H×W; argmax over classes is the class map",
-                "tolerance": TOLERANCE, "exports": checks}
+                "tolerance": SegmentationTask.parity_tolerance, "exports": checks}
         (out / "info.json").write_text(json.dumps(info, indent=1))
         pack(out, archive)
     return info

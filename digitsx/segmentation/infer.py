@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..datasets.resize import UNREADABLE, convert_channels
 from ..engine import checkpoint
@@ -30,6 +29,7 @@ from ..engine.spec import TrainingSpec
 from ..jobs.protocol import serve
 from .data import SegmentationData
 from .networks import build_network, input_channels
+from .task import SegmentationTask
 
 
 class Segmenter:
@@ -79,10 +79,7 @@ class Segmenter:
             image = image.resize(tuple(self.image["resize"]), Image.BILINEAR)
         x = self.tensor(np.asarray(image))
         t1 = time.perf_counter()
-        logits = self.model(x)
-        if not dont_resize and tuple(logits.shape[-2:]) != (size[1], size[0]):
-            logits = F.interpolate(logits.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False)
-        classes = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+        classes = SegmentationTask.postprocess(self.model(x), None if dont_resize else (size[1], size[0]))[0]
         t2 = time.perf_counter()
         return classes, {"preprocess_ms": (t1 - t0) * 1000, "forward_ms": (t2 - t1) * 1000}
 

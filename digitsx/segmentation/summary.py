@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..engine.spec import DatasetRef
 from ..datasets.folder import DatasetFolder
 
 
@@ -25,7 +26,7 @@ def model_details(job, folder: Path) -> dict[str, Any]:
     spec, result = job.spec, job.result
     meta, image, network = model_facts(job, folder)
     return {
-        "dataset_id": spec.get("dataset", {}).get("id"),
+        "dataset_id": DatasetRef.of(spec).id or None,
         "snapshots": [s["epoch"] for s in result.get("snapshots", [])],
         "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
         "labels file": f"/files/{spec.get('dataset', {}).get('id')}/labels.txt", "framework": "torch",

@@ -45,6 +45,21 @@ def augment(images: torch.Tensor, labels: torch.Tensor, aug: dict, gen: torch.Ge
 class SegmentationTask(Task):
     name = "segmentation"
 
+    @staticmethod
+    def postprocess(outputs: torch.Tensor, size: tuple[int, int] | None = None) -> list:
+        """Logits (N, classes, H, W) → per image its uint8 class map (numpy H×W), the logits
+        first resized (bilinear) to ``size`` (height, width) when given."""
+        if size is not None and tuple(outputs.shape[-2:]) != tuple(size):
+            outputs = F.interpolate(outputs.float(), size=tuple(size), mode="bilinear", align_corners=False)
+        return list(outputs.argmax(1).to(torch.uint8).cpu().numpy())
+
+    @staticmethod
+    def parity(reference, exported) -> float:
+        """The largest |logit difference| between PyTorch and an export."""
+        import numpy as np
+
+        return float(np.abs(np.asarray(exported) - np.asarray(reference)).max())
+
     def __init__(self, spec: TrainingSpec) -> None:
         super().__init__(spec)
         self.data = SegmentationData(Path(spec.dataset.dir))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitsx.detection.export import TOLERANCE, TOP, _compare
+from digitsx.detection.task import TOP, DetectionTask
+
+TOLERANCE = DetectionTask.parity_tolerance
+_compare = DetectionTask.parity  # the task interface's export check
 
 
 def detections(n: int, seed: int = 0):
@@ -57,7 +60,7 @@ def test_faster_rcnn_onnx_outputs_are_read_by_name(tmp_path):
     torch.save({"model": model.state_dict(), "epoch": 1}, checkpoint.snapshot_path(job, 1))
     info = export.export(job, 1.0, tmp_path / "rcnn.tar.gz")
     assert info["exports"]["onnx"]["file"] == "model.onnx", info["exports"]
-    assert info["exports"]["onnx"]["max_abs_diff"] <= export.TOLERANCE
+    assert info["exports"]["onnx"]["max_abs_diff"] <= DetectionTask.parity_tolerance
     assert "boxes, labels, scores" in info["outputs"]
     with tarfile.open(tmp_path / "rcnn.tar.gz") as tf:
         shipped = json.load(io.BytesIO(tf.extractfile(next(n for n in tf.getnames() if n.endswith("info.json"))).read()))
