@@ -89,6 +89,17 @@ def form_values() -> dict[str, Any]:
     return values
 
 
+def form_defaults(defaults: dict[str, Any], name_field: str) -> dict[str, Any]:
+    """A new-job page's values: the form's defaults, or (``?clone=<id>``) that job's form with
+    " (clone)" after its name."""
+    values = dict(defaults)
+    clone = request.args.get("clone")
+    if clone:
+        values.update(platform().store.get(clone).spec.get("form", {}))
+        values[name_field] = values.get(name_field, "") + " (clone)"
+    return values
+
+
 def name_problem(value: str, required: bool = True, limit: int = 256) -> str | None:
     """What is wrong with a job or group name, or None: required (or not), at most ``limit``
     characters, no control characters (a NUL or newline in a name breaks logs and pages)."""

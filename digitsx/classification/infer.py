@@ -22,7 +22,7 @@ import torch
 
 from ..datasets.resize import UNREADABLE, load_image, resize_image
 from ..engine.spec import TrainingSpec
-from ..jobs.protocol import serve
+from ..jobs.protocol import serve_model
 from ..engine import checkpoint
 from .augment import Augment, prepare
 from .data import DatasetInfo
@@ -98,12 +98,7 @@ def answer(classifier: Classifier, request: dict) -> dict:
 
 def main(job_dir: str, epoch: str = "") -> int:
     """Load, say ready (or why not), then answer requests (:func:`digitsx.jobs.protocol.serve`)."""
-    def load():
-        classifier = Classifier(Path(job_dir), float(epoch) if epoch else None)
-        return (lambda request: answer(classifier, request),
-                {"epoch": classifier.epoch, "device": str(classifier.device)})
-
-    return serve(load, sys.stdin, sys.stdout)
+    return serve_model(Classifier, answer, job_dir, epoch)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -171,13 +170,6 @@ def report(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray, names: list[st
 
 
 def run(folder: Path, out: Emitter) -> dict:
-    try:
-        return classify(folder, out)
-    finally:  # an archive's unpacked images go whatever happened (the runner checks again)
-        shutil.rmtree(folder / "scratch", ignore_errors=True)
-
-
-def classify(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     epoch = spec.get("epoch")
     classifier = Classifier(Path(spec["model"]["dir"]), float(epoch) if epoch not in (None, "") else None)
@@ -275,7 +267,7 @@ def _classify_all(images: Dataset, classifier: Classifier, results: Path, total:
 
 def main(job_dir: str) -> int:
     """Entry point: 0 when done, 2 for unusable input (named), 1 for a bug."""
-    return run_worker(run, job_dir, (ValueError, FileNotFoundError, KeyError))
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, KeyError), scratch=True)
 
 
 if __name__ == "__main__":

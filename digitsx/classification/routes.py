@@ -18,7 +18,7 @@ from ..datasets.summary import picker_line
 from ..engine.schedules import POLICIES
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
-from ..http import form_values, page, platform, twin_route, wants_json
+from ..http import form_defaults, form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
 from ..models import registry
 from ..models.create import create_models
@@ -40,11 +40,7 @@ RESIZE_FORM = Form("Resize preview", {
 @page
 def new_dataset():
     """The new image classification dataset form (``?clone=<id>`` fills it in)."""
-    values = dict(forms.DATASET_DEFAULTS)
-    clone = request.args.get("clone")
-    if clone:
-        values.update(platform().store.get(clone).spec.get("form", {}))
-        values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
+    values = form_defaults(forms.DATASET_DEFAULTS, "dataset_name")
     return render_template("datasets/new.html", values=values, modes=MODES, form_fields=forms.DATASET_FORM.fields,
                            roots=current_app.config["DATA_ROOTS"])
 
@@ -106,12 +102,8 @@ def stored_image(job_id: str, split: str, index: int):
 @page
 def new_model():
     """The new image classification model form (``?clone=<id>`` fills it in)."""
-    values = dict(forms.MODEL_DEFAULTS)
+    values = form_defaults(forms.MODEL_DEFAULTS, "model_name")
     p = platform()
-    clone = request.args.get("clone")
-    if clone:
-        values.update(p.store.get(clone).spec.get("form", {}))
-        values["model_name"] = values.get("model_name", "") + " (clone)"
     if request.args.get("pretrained_networks"):  # "New model from this" on a pretrained model
         values.update(method="pretrained", pretrained_networks=request.args["pretrained_networks"])
     datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..datasets.folder import SPLITS
 from ..datasets.summary import read_meta
-from ..engine.spec import DatasetRef, DatasetSpec
-from ..models.summary import model_facts
+from ..engine.spec import DatasetSpec
+from ..models.summary import model_details as details
 
 
 def dataset_details(job, folder: Path) -> dict[str, Any]:
@@ -45,22 +45,12 @@ def dataset_details(job, folder: Path) -> dict[str, Any]:
 
 
 def model_details(job, folder: Path) -> dict[str, Any]:
-    """What ``/models/<id>.json`` adds to the job's JSON."""
-    spec, result = job.spec, job.result
-    meta, image, network = model_facts(job, folder)
-    return {
-        "dataset_id": DatasetRef.of(spec).id or None,
-        "snapshots": [s["epoch"] for s in result.get("snapshots", [])],
-        "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
-        "image resize mode": image.get("resize_mode"),
-        "labels file": f"/files/{DatasetRef.of(spec).id or None}/labels.txt",
-        "framework": "torch",
-        "model": {"network": spec.get("network", {}).get("name") or spec.get("network", {}).get("method"),
-                  "solver": spec.get("solver"), "lr": spec.get("lr"),
-                  "train_epochs": spec.get("train_epochs"), "batch_size": spec.get("batch_size"),
-                  "augment": spec.get("augment"), "labels": meta.get("labels", []),
-                  "validation": result.get("validation"), "layers": network.get("layers", []),
-                  "parameters": network.get("parameters"), "transfer": result.get("transfer"),
-                  "note": "DIGITS's caffe framework runs digitsx's PyTorch implementation of "
-                          "the same network" if spec.get("requested_framework") == "caffe" else None},
-    }
+    """What ``/models/<id>.json`` adds to the job's JSON: the shared keys, the resize mode, the
+    layers and (for a caffe request) a note."""
+    def extra(meta: dict, image: dict, network: dict) -> tuple[dict, dict]:
+        note = "DIGITS's caffe framework runs digitsx's PyTorch implementation of the same " \
+               "network" if job.spec.get("requested_framework") == "caffe" else None
+        return {"image resize mode": image.get("resize_mode")}, \
+            {"layers": network.get("layers", []), "note": note}
+
+    return details(job, folder, extra)

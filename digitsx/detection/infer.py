@@ -22,7 +22,7 @@ import torch
 from ..datasets.resize import UNREADABLE, convert_channels
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
-from ..jobs.protocol import serve
+from ..jobs.protocol import serve_model
 from .build import fit
 from .data import DetectionData
 from .networks import build_network
@@ -102,12 +102,8 @@ def answer(detector: Detector, request: dict) -> dict:
 
 
 def main(job_dir: str, epoch: str = "") -> int:
-    def load():
-        detector = Detector(Path(job_dir), float(epoch) if epoch else None)
-        return (lambda request: answer(detector, request),
-                {"epoch": detector.epoch, "device": str(detector.device)})
-
-    return serve(load, sys.stdin, sys.stdout)
+    """Load, say ready (or why not), then answer requests (:func:`digitsx.jobs.protocol.serve`)."""
+    return serve_model(Detector, answer, job_dir, epoch)
 
 
 if __name__ == "__main__":

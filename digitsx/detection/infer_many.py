@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import archives
-from ..files import is_image
 from ..datasets.lmdb_io import LmdbReader
 from ..datasets.resize import UNREADABLE
 from ..files import InputError
+from ..models.inputs import images_to_test
 from ..jobs.protocol import Emitter, run_worker
 from . import records
 from .infer import Detector
@@ -32,7 +30,6 @@ from .task import pr_summary
 
 BATCH = 8
 GALLERY = 12
-MAX_ARCHIVE_BYTES = 16 * 2**30
 
 
 def _errors(dets: list[dict], truth: np.ndarray, threshold: float) -> tuple[int, int]:
@@ -71,13 +68,6 @@ def _thumbnail(array: np.ndarray, dest: Path) -> float:
 
 
 def run(folder: Path, out: Emitter) -> dict:
-    try:
-        return detect(folder, out)
-    finally:
-        shutil.rmtree(folder / "scratch", ignore_errors=True)
-
-
-def detect(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     detector = Detector(Path(spec["model"]["dir"]), spec.get("epoch"))
     threshold = float(spec.get("threshold") or 0.5)
@@ -149,19 +139,7 @@ def _split_row(detector: Detector, split: str, index: int, array, det: dict, gt,
 
 def _image_rows(folder: Path, detector: Detector, spec: dict, least: float, out: Emitter) -> list[dict]:
     """A list's or an archive's images: a row each (an unreadable one with its error)."""
-    if spec["source"] == "archive":
-        dest = folder / "scratch" / "archive"
-        archives.extract(folder / spec["archive"], dest, MAX_ARCHIVE_BYTES)
-        (folder / spec["archive"]).unlink(missing_ok=True)
-        paths = sorted(str(p) for p in dest.rglob("*") if p.is_file() and is_image(p.name))
-        shown = [str(Path(p).relative_to(dest)) for p in paths]
-        if not paths:
-            raise ValueError("the archive holds no image files")
-    else:
-        paths = (folder / "inputs" / "images.txt").read_text().splitlines()
-        shown = list(paths)
-    if spec.get("limit"):
-        paths, shown = paths[:int(spec["limit"])], shown[:int(spec["limit"])]
+    paths, shown = images_to_test(folder, spec)
     rows: list[dict] = []
     for start in range(0, len(paths), BATCH):
         for k, path in enumerate(paths[start:start + BATCH]):
@@ -210,7 +188,7 @@ def _write(results: Path, report: dict, rows: list[dict]) -> None:
 
 
 def main(job_dir: str) -> int:
-    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError))
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError), scratch=True)
 
 
 if __name__ == "__main__":

@@ -91,11 +91,12 @@ class Emitter:
 
 
 def run_worker(run: Callable[[Path, Emitter], Any], job_dir: str,
-               expected: tuple[type[BaseException], ...] = ()) -> int:
+               expected: tuple[type[BaseException], ...] = (), scratch: bool = False) -> int:
     """A worker's entry point: ``run(folder, emitter)``, then the exit status. 0 when it
     succeeds; 2 for an ``expected`` error (a problem the user can fix: its message goes to the
     page as it is); 1 for anything else (a bug: ``Type: message`` on the page, the traceback in
-    the log)."""
+    the log). With ``scratch``, the folder's ``scratch/`` (unpacked uploads) goes however it
+    ends (the runner removes it again when the process has gone)."""
     out = Emitter()
     try:
         run(Path(job_dir), out)
@@ -107,6 +108,11 @@ def run_worker(run: Callable[[Path, Emitter], Any], job_dir: str,
         traceback.print_exc()
         out.error(f"{type(err).__name__}: {err}", "InternalError")
         return 1
+    finally:
+        if scratch:
+            import shutil
+
+            shutil.rmtree(Path(job_dir) / "scratch", ignore_errors=True)
 
 
 # -- warm workers: request / answer ----------------------------------------------------------
@@ -130,6 +136,21 @@ def read_message(line: str, kind: str) -> dict[str, Any]:
     if not isinstance(obj, dict) or obj.get("v") != SERVE_VERSION or obj.get("msg") != kind:
         raise ProtocolError(f"not a v{SERVE_VERSION} {kind} message: {line[:200]!r}")
     return obj
+
+
+def serve_model(load_model: Callable[[Path, float | None], Any], answer: Callable[[Any, dict], dict],
+                job_dir: str, epoch: str = "") -> int:
+    """A task's warm worker (``python -m <task>.infer JOB_DIR [EPOCH]``): ``load_model(folder,
+    epoch)`` (an object with ``epoch`` and ``device``), then :func:`serve` with
+    ``answer(model, request)``."""
+    import sys
+
+    def load():
+        model = load_model(Path(job_dir), float(epoch) if epoch else None)
+        return (lambda request: answer(model, request),
+                {"epoch": model.epoch, "device": str(model.device)})
+
+    return serve(load, sys.stdin, sys.stdout)
 
 
 def serve(load: Callable[[], tuple[Callable[[dict], dict], dict]], stdin: IO[str],

@@ -15,7 +15,7 @@ from flask import Blueprint
 
 from ..errors import BadRequest, ValidationError
 from ..fields import CONTROL, Form, accepts
-from ..http import form_values, platform, twin_route
+from ..http import form_defaults, form_values, platform, twin_route
 from ..schemas import answers, ref
 
 bp = Blueprint("generic", __name__)
@@ -104,19 +104,15 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
     """A generic task's *New model* page (``?clone=<id>`` fills it in): its finished datasets
     (each with a one-line summary), models to continue from, classification snapshots and
     pretrained models for the backbone, and its networks."""
-    from flask import render_template, request
+    from flask import render_template
 
     from ..datasets.summary import picker_line
     from ..engine.schedules import POLICIES
     from ..jobs.status import Status
     from . import CLASSIFICATION, PRETRAINED, registry
 
-    values = dict(defaults)
+    values = form_defaults(defaults, "model_name")
     p = platform()
-    clone = request.args.get("clone")
-    if clone:
-        values.update(p.store.get(clone).spec.get("form", {}))
-        values["model_name"] = values.get("model_name", "") + " (clone)"
     jobs = p.store.db.jobs()
     datasets = [j for j in jobs if j.kind == dataset_kind and j.status == Status.DONE.value]
     models = [j for j in jobs if j.kind == model_kind and j.result.get("snapshots")]

@@ -26,7 +26,7 @@ import torch
 from ..datasets.resize import UNREADABLE, convert_channels
 from ..engine import checkpoint
 from ..engine.spec import TrainingSpec
-from ..jobs.protocol import serve
+from ..jobs.protocol import serve_model
 from .data import SegmentationData
 from .networks import build_network, input_channels
 from .task import SegmentationTask
@@ -108,12 +108,8 @@ def answer(segmenter: Segmenter, request: dict) -> dict:
 
 
 def main(job_dir: str, epoch: str = "") -> int:
-    def load():
-        segmenter = Segmenter(Path(job_dir), float(epoch) if epoch else None)
-        return (lambda request: answer(segmenter, request),
-                {"epoch": segmenter.epoch, "device": str(segmenter.device)})
-
-    return serve(load, sys.stdin, sys.stdout)
+    """Load, say ready (or why not), then answer requests (:func:`digitsx.jobs.protocol.serve`)."""
+    return serve_model(Segmenter, answer, job_dir, epoch)
 
 
 if __name__ == "__main__":

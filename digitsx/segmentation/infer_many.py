@@ -10,18 +10,16 @@ each image's class shares. Writes ``results/segmentation.json`` and ``results/im
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import archives
-from ..files import is_image
 from ..datasets.lmdb_io import LmdbReader
 from ..datasets.resize import UNREADABLE
 from ..files import InputError
+from ..models.inputs import images_to_test
 from ..jobs.protocol import Emitter, run_worker
 from . import IGNORE, records
 from .infer import Segmenter
@@ -42,13 +40,6 @@ def colour(classes: np.ndarray, palette: list | None) -> np.ndarray:
 
 
 def run(folder: Path, out: Emitter) -> dict:
-    try:
-        return test(folder, out)
-    finally:
-        shutil.rmtree(folder / "scratch", ignore_errors=True)
-
-
-def test(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     seg = Segmenter(Path(spec["model"]["dir"]), spec.get("epoch"))
     results = folder / "results"
@@ -115,16 +106,7 @@ def _gallery(seg: Segmenter, spec: dict, rows: list[dict], report: dict, results
 def _image_rows(folder: Path, seg: Segmenter, spec: dict, out: Emitter) -> list[dict]:
     """A list's or an archive's images: each one's class shares (or why it could not be read)."""
     k = len(seg.labels)
-    if spec["source"] == "archive":
-        dest = folder / "scratch" / "archive"
-        archives.extract(folder / spec["archive"], dest, 16 * 2**30)
-        paths = sorted(str(p) for p in dest.rglob("*") if p.is_file() and is_image(p.name))
-        shown = [str(Path(p).relative_to(dest)) for p in paths]
-    else:
-        paths = (folder / "inputs" / "images.txt").read_text().splitlines()
-        shown = list(paths)
-    if spec.get("limit"):
-        paths, shown = paths[:int(spec["limit"])], shown[:int(spec["limit"])]
+    paths, shown = images_to_test(folder, spec)
     rows: list[dict] = []
     for i, (path, name) in enumerate(zip(paths, shown)):
         row: dict = {"index": i, "path": name}
@@ -140,7 +122,7 @@ def _image_rows(folder: Path, seg: Segmenter, spec: dict, out: Emitter) -> list[
 
 
 def main(job_dir: str) -> int:
-    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError))
+    return run_worker(run, job_dir, (ValueError, FileNotFoundError, InputError), scratch=True)
 
 
 if __name__ == "__main__":

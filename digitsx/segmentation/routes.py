@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request, sen
 
 from ..errors import BadRequest, NotFound, ValidationError
 from ..fields import Field, Form, accepts
-from ..http import form_values, page, platform, twin_route, wants_json
+from ..http import form_defaults, form_values, page, platform, twin_route, wants_json
 from ..models.testing import JOB_ID, image_request, model_and_epoch, snapshot_epoch, warm_epoch
 from . import DATASET, MODEL, TEST, forms
 from ..schemas import answers
@@ -30,11 +30,7 @@ ONE_IMAGE = Form("Segment one image", {  # beside job_id, snapshot_epoch, the im
 @bp.route("/datasets/images/segmentation/new")
 @page
 def new_dataset():
-    values = dict(forms.DATASET_DEFAULTS)
-    clone = request.args.get("clone")
-    if clone:
-        values.update(platform().store.get(clone).spec.get("form", {}))
-        values["dataset_name"] = values.get("dataset_name", "") + " (clone)"
+    values = form_defaults(forms.DATASET_DEFAULTS, "dataset_name")
     return render_template("segmentation/dataset_new.html", values=values, roots=current_app.config["DATA_ROOTS"],
                            form_fields=forms.DATASET_FORM.fields)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..engine.spec import DatasetRef
 from ..datasets.folder import DatasetFolder
 
 
@@ -21,22 +20,9 @@ def dataset_details(job, folder: Path) -> dict[str, Any]:
 
 
 def model_details(job, folder: Path) -> dict[str, Any]:
-    from ..models.summary import model_facts
+    from ..models.summary import model_details as details
 
-    spec, result = job.spec, job.result
-    meta, image, network = model_facts(job, folder)
-    return {
-        "dataset_id": DatasetRef.of(spec).id or None,
-        "snapshots": [s["epoch"] for s in result.get("snapshots", [])],
-        "image dimensions": [image.get("height"), image.get("width"), image.get("channels")],
-        "labels file": f"/files/{spec.get('dataset', {}).get('id')}/labels.txt", "framework": "torch",
-        "model": {"network": spec.get("network", {}).get("name") or spec.get("network", {}).get("method"),
-                  "solver": spec.get("solver"), "lr": spec.get("lr"), "train_epochs": spec.get("train_epochs"),
-                  "batch_size": spec.get("batch_size"), "augment": spec.get("augment"),
-                  "labels": meta.get("labels", []), "palette": meta.get("palette"),
-                  "validation": result.get("validation"), "parameters": network.get("parameters"),
-                  "transfer": result.get("transfer")},
-    }
+    return details(job, folder, lambda meta, image, network: ({}, {"palette": meta.get("palette")}))
 
 
 def test_details(job, folder: Path) -> dict[str, Any]:
