@@ -22,6 +22,7 @@ from ..http import form_defaults, form_values, page, platform, twin_route, wants
 from ..jobs.status import Status
 from ..models import registry
 from ..models.create import create_models
+from ..models.forms import SOLVERS
 from ..schemas import answers
 from . import DATASET, MODEL, PRETRAINED, forms
 from .sample import sample_image
@@ -113,7 +114,7 @@ def new_model():
                            form_fields=forms.MODEL_FORM.fields, dataset_summaries={
                                d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},
                            pretrained=pretrained,
-                           networks=list(registry.networks("classification").values()), solvers=forms.SOLVERS, policies=POLICIES)
+                           networks=list(registry.networks("classification").values()), solvers=SOLVERS, policies=POLICIES)
 
 
 @twin_route(bp, "/models/images/classification", methods=["POST"], endpoint="create_classification")
