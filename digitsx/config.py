@@ -63,6 +63,13 @@ def defaults() -> dict[str, Any]:
         "PROXY_COUNT": 0,  # trusted reverse proxies in front (X-Forwarded-For/Proto/Host)
         "WTF_CSRF_CHECK_DEFAULT": False,  # digitsx.auth decides which requests need the token
         "WTF_CSRF_TIME_LIMIT": None,  # valid as long as the session
+        # Published weights (torchvision's): one cache every job shares, in torch.hub's layout
+        # (<dir>/checkpoints/<file>); None: <JOBS_DIR>/weights. A mirror serves the same file
+        # names to hosts that cannot reach download.pytorch.org.
+        "WEIGHTS_DIR": None,
+        "WEIGHTS_MIRROR": None,
+        "MODEL_STORES": [],  # DIGITS Model Store URLs (each a folder with master.json)
+        "STORE_TIMEOUT": 10.0,  # seconds a store may take to answer a listing
     }
 
 
@@ -87,6 +94,8 @@ def finalize(config: dict) -> None:
     roots = parse_list(config.get("DATA_ROOTS"), sep=os.pathsep) or [str(Path.home())]
     config["DATA_ROOTS"] = [str(Path(r).expanduser().resolve()) for r in roots]
     config["PLUGINS"] = parse_list(config.get("PLUGINS")) or []
+    config["WEIGHTS_DIR"] = str(Path(config.get("WEIGHTS_DIR") or jobs_dir / "weights").expanduser().resolve())
+    config["MODEL_STORES"] = parse_list(config.get("MODEL_STORES")) or []
     config["AUTH"] = str(config.get("AUTH") or config.get("AUTH_DEFAULT") or "open").lower()
     config["ALLOWED_ORIGINS"] = parse_list(config.get("ALLOWED_ORIGINS")) or []
     if config["AUTH"] == "open" and config.get("LISTEN_HOST") is not None:

@@ -25,8 +25,8 @@ from ..fields import Field, FieldReader, Form
 from ..files import within_roots
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from ..models import registry
-from ..models.forms import TRAINING, ModelJob, dataset_job, training_jobs
+from ..models import published, registry
+from ..models.forms import TRAINING, ModelJob, dataset_job, training_jobs, without_weights
 from . import DATASET, MODEL, PRETRAINED, discover
 from .discover import DatasetInputError
 
@@ -219,7 +219,7 @@ def parse_model(values: dict[str, Any], store, config: dict) -> tuple[list[Model
     name = r.name("model_name")
     group = r.name("group_name")
     dataset = dataset_job(r, store, DATASET, "image classification dataset")
-    network = _network(r, store)
+    network = published.read(r, "classification", _network(r, store), config)
     crop = r.number("crop_size")
     if crop and dataset is not None:
         image = DatasetSpec.from_dict(dataset.spec).image
@@ -258,7 +258,7 @@ def _network(r: FieldReader, store) -> dict:
         path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), chosen)
         if not path.exists():
             r.error("previous_networks", f"model {job.name} has no snapshot for epoch {chosen:g}")
-        earlier = {k: v for k, v in (job.spec.get("network") or {}).items() if k != "previous"}
+        earlier = {k: v for k, v in without_weights(job.spec.get("network")).items() if k != "previous"}
         return {"method": "standard", **earlier,  # its network as it was built: custom too
                 "previous": {"job_id": job_id, "epoch": chosen, "file": str(path)}}
     if method == "pretrained":

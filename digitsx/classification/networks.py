@@ -31,11 +31,25 @@ def build_network(spec: TrainingSpec, info) -> nn.Module:
     elif net["method"] == "pretrained":
         model = build_from(Path(net["dir"]), classes, channels, size)
         model.digitsx_transfer = checkpoint.load_matching(model, Path(net["dir"]) / "model.pt")
+    elif net.get("weights"):
+        model = build_published(net, classes, channels)
     else:
         model = build(net["name"], classes, channels, size)
     if net.get("previous"):  # continued (any method): the earlier model's weights, fine-tuned
         checkpoint.load_matching(model, Path(net["previous"]["file"]))
     return model
+
+
+def build_published(net: dict, num_classes: int, in_channels: int) -> nn.Module:
+    """A torchvision network started from its published weights (the classifier replaced for
+    ``num_classes``, the first convolution for ``in_channels``)."""
+    import torchvision
+
+    from ..engine import published
+
+    kwargs = dict(registry.get("classification", net["name"]).kwargs)
+    builder = getattr(torchvision.models, kwargs.pop("builder"))
+    return published.build(builder, net, num_classes, kwargs, in_channels, adapt_first_conv)
 
 
 def build_from(folder: Path, num_classes: int | None = None, channels: int | None = None,

@@ -71,31 +71,6 @@ class ClassificationTask(Task):
     def build(self) -> torch.nn.Module:
         return build_network(self.spec, self.info)
 
-    def param_groups(self, net: torch.nn.Module, model: torch.nn.Module) -> list[dict]:
-        """One group, or for a pretrained start: loaded layers (frozen, or at ``lr_mult`` × the
-        learning rate) and fresh ones; the job's result lists which were which."""
-        transfer = getattr(net, "digitsx_transfer", None)
-        if not transfer:
-            return [{"params": list(model.parameters()), "lr_mult": 1.0}]
-        spec = self.spec.network
-        loaded_names = set(transfer["loaded"])
-        named = dict(net.named_parameters())
-        loaded = [p for n, p in named.items() if n in loaded_names]
-        fresh = [p for n, p in named.items() if n not in loaded_names]
-        if spec.get("freeze"):
-            for p in loaded:
-                p.requires_grad_(False)
-        mult = 0.0 if spec.get("freeze") else float(spec.get("lr_mult") if spec.get("lr_mult") is not None else 1)
-        if self.out is not None:
-            self.out.result(transfer={**transfer, "frozen": bool(spec.get("freeze")), "lr_mult": mult,
-                                      "pretrained": spec.get("name")})
-            self.out.log(f"pretrained {spec.get('name')}: loaded {len(transfer['loaded'])} tensors, "
-                         f"{len(transfer['fresh'])} initialised fresh: {', '.join(transfer['fresh'][:8])}")
-        groups = [{"params": fresh, "lr_mult": 1.0}]
-        if loaded and not spec.get("freeze"):
-            groups.append({"params": loaded, "lr_mult": mult})
-        return groups
-
     def describe(self, model: torch.nn.Module) -> dict[str, Any]:
         return {"layers": describe(model, self.info.channels, self.size),
                 "parameters": sum(p.numel() for p in model.parameters()),

@@ -146,7 +146,7 @@ def parse_model(values: dict[str, Any], store, config: dict):
     from . import MODEL
 
     return generic_model(MODEL_FORM, MODEL_DEFAULTS, values, store, config, DATASET, MODEL,
-                         "object detection", "build(num_classes, image_size)")
+                         "object detection", "build(num_classes, image_size)", "detection")
 
 
 __all__ = ["DATASET_FORM", "MODEL_FORM", "ModelJob", "parse_dataset", "parse_model"]

@@ -22,6 +22,20 @@ def torchvision_detector(num_classes: int, in_channels: int, image_size: tuple[i
                                        num_classes=num_classes, **kwargs)
 
 
+def published_detector(network: dict, num_classes: int, image_size: tuple[int, int]) -> torch.nn.Module:
+    """A torchvision detector from its published COCO weights (box and class predictors
+    replaced for ``num_classes``) or its ImageNet backbone (:mod:`digitsx.engine.published`)."""
+    from torchvision.models import detection
+
+    from ..engine import published
+
+    kwargs = dict(get("detection", network["name"]).kwargs)
+    builder = getattr(detection, kwargs.pop("builder"))
+    if kwargs.pop("native_size", False):
+        kwargs["min_size"], kwargs["max_size"] = min(image_size), max(image_size)
+    return published.build(builder, network, num_classes, kwargs)
+
+
 def build_custom(source: str, num_classes: int, image_size: tuple[int, int]) -> torch.nn.Module:
     """A custom detector: ``source`` defines ``build(num_classes, image_size)`` returning a module
     with torchvision's detection interface (``model(images, targets)`` → a loss dict in train
@@ -41,6 +55,8 @@ def build_network(network: dict, num_classes: int, image_size: tuple[int, int]) 
     "source"}``) for ``num_classes`` classes on images of ``image_size`` (width, height)."""
     if network.get("method") == "custom":
         model = build_custom(network["source"], num_classes, image_size)
+    elif network.get("weights") or network.get("weights_backbone"):
+        model = published_detector(network, num_classes, image_size)
     else:
         entry = get("detection", network["name"])
         model = entry.load()(num_classes, 3, image_size, **entry.kwargs)

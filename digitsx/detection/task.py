@@ -166,12 +166,6 @@ class DetectionTask(Task):
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.momentum is not None:
                 module.momentum = max(module.momentum, 0.1)
-        transfer = getattr(model, "digitsx_transfer", None)
-        if transfer and self.out is not None:
-            source = self.spec.network.get("backbone", {}).get("name")
-            self.out.result(transfer={**transfer, "pretrained": source, "frozen": False, "lr_mult": 1.0})
-            self.out.log(f"backbone from {source}: {len(transfer['loaded'])} tensors loaded, "
-                         f"{len(transfer['fresh'])} initialised fresh")
         return model
 
     def describe(self, model: torch.nn.Module) -> dict[str, Any]:

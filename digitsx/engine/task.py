@@ -71,8 +71,11 @@ class Task:
 
     def param_groups(self, net: torch.nn.Module, model: torch.nn.Module) -> list[dict[str, Any]]:
         """The optimizer's parameter groups (``lr_mult`` scales the policy's rate); ``net`` is
-        the bare module, ``model`` what trains (DDP-wrapped under several processes)."""
-        return [{"params": list(model.parameters()), "lr_mult": 1.0}]
+        the bare module, ``model`` what trains (DDP-wrapped under several processes). By
+        default: loaded and fresh layers apart (:func:`.transfer.param_groups`)."""
+        from .transfer import param_groups
+
+        return param_groups(net, model, self.spec.network, self.out)
 
     def describe(self, model: torch.nn.Module) -> dict[str, Any]:
         """What ``network.json`` records (layers, parameters, input shape...)."""

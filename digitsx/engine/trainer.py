@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from ..jobs.protocol import Emitter
-from . import checkpoint, schedules
+from . import checkpoint, published, schedules, transfer
 from .data import MemoryLoader, decoded_size, default_loader_workers, loader, memory_budget, usable_cores
 from .loop import Progress, TrainingError, evaluate, train_one_epoch
 from .phases import Phases, process_age
@@ -93,10 +93,15 @@ class Trainer:
         task.device = self.device
         if self.device.type == "cuda" and task.fixed_input_size:
             torch.backends.cudnn.benchmark = True  # one shape all along: pick the fastest kernels
+        for key in ("weights", "weights_backbone"):  # published weights: a step of the job
+            if isinstance(spec.network.get(key), dict):
+                published.fetch(spec.network[key], self.out)
         self.net = task.build().to(self.device)  # the bare module: snapshots
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None) \
+        self.freezer = transfer.Freezer(self.net, spec.network)
+        self.model = DDP(self.net, device_ids=[local] if self.device.type == "cuda" else None,
+                         find_unused_parameters=bool(self.freezer.params)) \
             if self.world > 1 else self.net
         self.optimizer = make_optimizer(task.param_groups(self.net, self.model), spec.solver)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -257,6 +262,7 @@ class Trainer:
         while self.epoch < epochs:
             if self.sampler is not None:
                 self.sampler.set_epoch(self.epoch)
+            self.freezer.apply(self.epoch, self.out)
             with self.phases.time("training"):
                 self.train_one_epoch()
             self.progress.epoch += 1

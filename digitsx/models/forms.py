@@ -18,7 +18,7 @@ from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
 from ..jobs.status import Status
 from ..engine import checkpoint
-from . import CLASSIFICATION, PRETRAINED, code_policy, registry
+from . import CLASSIFICATION, PRETRAINED, code_policy, published, registry
 from ..engine.schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
@@ -52,6 +52,7 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "select_gpus": Field("text", help="GPU indexes: 0,1"),
     "select_gpus_list": Field("text", help="GPU indexes: 0,1"),
     "select_gpu_count": Field("int", 1, 1, 64),
+    **published.FIELDS,
 })
 @dataclass
 class ModelJob:
@@ -177,11 +178,11 @@ def generic_form(title: str, task: str, default: str, what: str, signature: str,
 
 
 def generic_model(form: Form, defaults: dict, values: dict[str, Any], store, config: dict,
-                  dataset_kind: str, model_kind: str, what: str, signature: str):
+                  dataset_kind: str, model_kind: str, what: str, signature: str, task: str):
     """A generic task's model form (detection, segmentation): the dataset of ``dataset_kind``, a
     standard network, a custom one (``signature``), one continued from a ``model_kind`` snapshot,
-    or a standard one whose backbone starts from classification weights; box- or label-moving
-    augmentation; the engine's fields. Returns (jobs, dataset job, group, resource request)."""
+    or a standard one whose backbone starts from classification weights or published weights
+    (``task``'s lists); box- or label-moving augmentation; the engine's fields. Returns (jobs, dataset job, group, resource request)."""
     values = {**defaults, **values}  # the tasks' solver defaults differ from DIGITS's
     r = form.reader(values)
     name = r.name("model_name")
@@ -210,13 +211,19 @@ def generic_model(form: Form, defaults: dict, values: dict[str, Any], store, con
             path = checkpoint.snapshot_path(Path(store.job_dir(job_id)), epoch)
             if not path.exists():
                 r.error("previous_snapshot", f"model {job.name} has no snapshot for epoch {epoch:g}")
-            network = {**job.spec.get("network", {}),
+            network = {**without_weights(job.spec.get("network", {})),
                        "previous": {"job_id": job_id, "epoch": epoch, "file": str(path)}}
     elif method == "backbone":
         network["backbone"] = backbone_source(r, store)
+    network = published.read(r, task, network, config)
     augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
     jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
     return jobs, dataset, group, request
+
+
+def without_weights(network: dict) -> dict:
+    """A network to continue: its own snapshot replaces where its weights first came from."""
+    return {k: v for k, v in (network or {}).items() if k not in ("weights", "weights_backbone")}
 
 
 def dataset_job(r: FieldReader, store, kind: str, what: str):

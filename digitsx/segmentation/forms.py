@@ -127,4 +127,4 @@ MODEL_DEFAULTS: dict[str, Any] = {**MODEL_FORM.defaults(), "solver_type": "ADAM"
 def parse_model(values: dict[str, Any], store, config: dict):
     """Validate the model form: (jobs, dataset job, group, resource request)."""
     return generic_model(MODEL_FORM, MODEL_DEFAULTS, values, store, config, DATASET, MODEL,
-                         "segmentation", "build(num_classes, in_channels)")
+                         "segmentation", "build(num_classes, in_channels)", "segmentation")

@@ -28,6 +28,22 @@ def torchvision_segmenter(num_classes: int, in_channels: int, image_size: Any, b
                                                  num_classes=num_classes))
 
 
+def published_segmenter(network: dict, num_classes: int) -> nn.Module:
+    """A torchvision segmenter from its published weights (the last convolution replaced for
+    ``num_classes``) or its ImageNet backbone (:mod:`digitsx.engine.published`)."""
+    from torchvision.models import segmentation
+
+    from ..engine import published
+
+    kwargs = dict(get("segmentation", network["name"]).kwargs)
+    inner = published.build(getattr(segmentation, kwargs.pop("builder")), network, num_classes, kwargs)
+    model = Unwrap(inner)
+    transfer = inner.digitsx_transfer  # type: ignore[attr-defined]
+    model.digitsx_transfer = {**transfer, "loaded": [f"model.{n}" for n in transfer["loaded"]],  # type: ignore[attr-defined]
+                              "fresh": [f"model.{n}" for n in transfer["fresh"]]}
+    return model
+
+
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
                          nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3, padding=1, bias=False),
@@ -78,6 +94,8 @@ def build_network(network: dict, num_classes: int, in_channels: int) -> nn.Modul
         model = scope["build"](num_classes, in_channels)
         if not isinstance(model, nn.Module):
             raise ValueError("build(num_classes, in_channels) did not return a torch.nn.Module")
+    elif network.get("weights") or network.get("weights_backbone"):
+        model = published_segmenter(network, num_classes)
     else:
         entry = get("segmentation", network["name"])
         channels = in_channels if in_channels in entry.channels else 3

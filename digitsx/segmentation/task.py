@@ -94,12 +94,6 @@ class SegmentationTask(Task):
         for module in model.modules():  # as for detection: short from-scratch runs need the
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.momentum:  # running
                 module.momentum = max(module.momentum, 0.1)  # statistics to follow the weights
-        transfer = getattr(model, "digitsx_transfer", None)
-        if transfer and self.out is not None:
-            source = self.spec.network.get("backbone", {}).get("name")
-            self.out.result(transfer={**transfer, "pretrained": source, "frozen": False, "lr_mult": 1.0})
-            self.out.log(f"backbone from {source}: {len(transfer['loaded'])} tensors loaded, "
-                         f"{len(transfer['fresh'])} initialised fresh")
         return model
 
     def describe(self, model: torch.nn.Module) -> dict[str, Any]:
