@@ -56,6 +56,9 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.register_blueprint(views.bp)
     app.register_blueprint(job_routes.bp)
+    from .models import weights_routes
+
+    app.register_blueprint(weights_routes.bp)
     for name in BUILTIN_PLUGINS + app.config["PLUGINS"]:
         importlib.import_module(name).init_app(app)
     platform = Platform(app)

@@ -109,6 +109,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def weights_state() -> dict:
+    from .models.weights_routes import state
+
+    return state()
+
+
 @twin_route(bp, "/system", endpoint="system")
 def system():
     """The system page: versions, GPUs (memory, utilisation history, who holds each and its
@@ -137,6 +143,7 @@ def system():
         "database": p.store.db.engine.dialect.name,
         "auth": current_app.config.get("AUTH"),
         "jobs": {"total": len(p.store.db.jobs()), "active": len(running)},
+        "weights": weights_state(),
     }
     if wants_json():
         return data

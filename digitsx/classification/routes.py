@@ -20,7 +20,7 @@ from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_defaults, form_values, page, platform, twin_route, wants_json
 from ..jobs.status import Status
-from ..models import registry
+from ..models import published, registry
 from ..models.create import create_models
 from ..models.forms import SOLVERS
 from ..schemas import answers
@@ -113,8 +113,9 @@ def new_model():
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
                            form_fields=forms.MODEL_FORM.fields, dataset_summaries={
                                d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},
-                           pretrained=pretrained,
-                           networks=list(registry.networks("classification").values()), solvers=SOLVERS, policies=POLICIES)
+                           pretrained=pretrained, solvers=SOLVERS, policies=POLICIES,
+                           networks=list(registry.networks("classification").values()),
+                           weights_choices=published.form_choices("classification", p.app.config["WEIGHTS_DIR"]))
 
 
 @twin_route(bp, "/models/images/classification", methods=["POST"], endpoint="create_classification")

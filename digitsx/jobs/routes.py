@@ -68,6 +68,11 @@ def _lineage(job) -> list[dict]:
         other = p.store.db.get(job_id) if job_id else None
         if other is not None:
             found.append({"relation": relation, **p.job_json(other)})
+    for key, relation in (("weights", "Pretrained from"), ("weights_backbone", "Backbone from")):
+        entry = network.get(key)
+        if isinstance(entry, dict) and entry.get("name"):  # published weights: no job of ours
+            found.append({"relation": relation, "name": f"torchvision {entry['name']}",
+                          "url": entry.get("url", ""), "status": "published", "id": None})
     return found
 
 

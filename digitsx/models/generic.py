@@ -109,7 +109,7 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
     from ..datasets.summary import picker_line
     from ..engine.schedules import POLICIES
     from ..jobs.status import Status
-    from . import CLASSIFICATION, PRETRAINED, registry
+    from . import CLASSIFICATION, PRETRAINED, published, registry
 
     values = form_defaults(defaults, "model_name")
     p = platform()
@@ -122,4 +122,5 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
         "models/generic_new.html", values=values, datasets=datasets, models=models,
         form_fields=form.fields, backbones=backbones, task_title=title, new_dataset=new_dataset,
         custom_signature=signature, networks=list(registry.networks(task).values()), policies=POLICIES,
+        weights_choices=published.form_choices(task, p.app.config["WEIGHTS_DIR"]),
         dataset_summaries={d.id: picker_line(p.store.job_dir(d.id)) for d in datasets})

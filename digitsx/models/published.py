@@ -58,9 +58,20 @@ def choices(task: str, network: str) -> dict[str, Any]:
             "default": entry["default"], "backbone_default": entry["backbone_default"]}
 
 
-def all_choices(task: str, names) -> dict[str, dict]:
-    """:func:`choices` for each network name (the model form's script)."""
-    return {name: choices(task, name) for name in names}
+def form_choices(task: str, weights_dir: str) -> dict[str, dict]:
+    """:func:`choices` for each of ``task``'s networks, each weight marked ``cached`` when its
+    checked file is in the cache (the model form's lists)."""
+    from ..engine import weights_cache
+    from . import registry
+
+    folder = weights_cache.folder(weights_dir)
+    out = {}
+    for name in registry.names(task):
+        c = choices(task, name)
+        for key in ("weights", "backbone"):
+            c[key] = [{**w, "cached": bool(weights_cache.recorded(folder / w["file"]))} for w in c[key]]
+        out[name] = c
+    return out
 
 
 def resolve(options: list[dict], default: str, value: str) -> dict:
