@@ -13,7 +13,7 @@ from . import DATASET, MODEL, PRETRAINED, TEST
 def init_app(app: Flask) -> None:
     """Register the kinds and routes."""
     from ..models.previews import register_network_preview
-    from . import inference, pretrained_routes, previews, report, routes, summary
+    from . import inference, pretrained_routes, previews, report, routes, store, summary
 
     app.config.setdefault("DATASET_WORKERS", None)  # None: every core
     app.config.setdefault("DATASET_PARALLEL", "processes")  # see bench/dataset_build.py
@@ -41,6 +41,6 @@ def init_app(app: Flask) -> None:
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=report.details,
         template="models/inference.html"))
     for bp in (routes.datasets_bp, routes.bp, inference.bp, pretrained_routes.bp, inference.tests_bp,
-               report.bp):
+               report.bp, store.bp):
         app.register_blueprint(bp)
     register_network_preview(previews.NETWORK_FORM, previews.visualize_network)

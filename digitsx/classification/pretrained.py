@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .. import archives
+from ..engine import weights_cache
 from ..jobs.protocol import Emitter, run_worker
 from .export import write_package
 from .infer import Classifier
@@ -50,6 +51,53 @@ def archives_root(dest: Path) -> Path:
     return found[0].parent
 
 
+def from_store(folder: Path, spec: dict, out: Emitter) -> None:
+    """A model folder of a DIGITS Model Store: each file downloaded (size-capped, the store's
+    SHA-256 checked where it gives one, kept only once whole), info.json as the store gave it.
+    A network the store names that is one of ours is rebuilt from our own source: the store's
+    network.py never runs."""
+    files = spec["files"]
+    limit_all = int(spec.get("max_bytes") or 2 * 2**30)
+    for i, (local, f) in enumerate(sorted(files.items())):
+        if local not in ("model.pt", "network.py", "labels.txt", "mean.npy"):
+            raise ValueError(f"the store names an unexpected file {local!r}")
+        limit = min(limit_all, int(f["size"] * 1.05) + 2**20) if f.get("size") else limit_all
+        part = folder / f"{local}.part"
+        shown = [-1]
+
+        def progress(done: int, total: int, speed: float, name: str = f["name"]) -> None:
+            tenth = int(10 * done / total) if total else -1
+            if tenth != shown[0]:
+                shown[0] = tenth
+                size = f" of {total / 1e6:.1f} MB" if total else ""
+                out.log(f"downloading {name}: {done / 1e6:.1f} MB{size} at {speed / 1e6:.1f} MB/s")
+
+        try:
+            weights_cache.download(f["url"], part, limit, progress, name=f"{f['name']} from {spec['store']}")
+            if f.get("sha256"):
+                digest = weights_cache.sha256(part)
+                if digest != f["sha256"]:
+                    raise ValueError(f"{f['name']}: SHA-256 {digest[:16]}… is not the store's "
+                                     f"{f['sha256'][:16]}… (a wrong or truncated file); not used")
+            part.replace(folder / local)
+        finally:
+            part.unlink(missing_ok=True)
+        out.progress(i + 1, len(files) + 1)
+    info = dict(spec.get("info") or {})
+    dims = info.get("image dimensions")
+    if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) and 0 < d <= 4096 for d in dims)):
+        raise ValueError("the store's info.json gives no 'image dimensions' [height, width, channels]")
+    info.update({"snapshot file": "model.pt", "model file": "network.py", "labels file": "labels.txt",
+                 "mean file": "mean.npy" if "mean.npy" in files else None,
+                 "store": {"url": spec["store"], "folder": spec["folder"]}})
+    (folder / "info.json").write_text(json.dumps(info, indent=1))
+    if spec.get("standard_network"):
+        from .export import network_source
+
+        (folder / "network.py").write_text(network_source({"network": {"method": "standard",
+                                                                       "name": spec["standard_network"]}}))
+
+
 def from_files(folder: Path, spec: dict) -> None:
     """Uploaded weights, network source and labels, with the image facts from the form."""
     info = {"id": folder.name, "name": spec["name"], "framework": "torch",
@@ -65,7 +113,10 @@ def from_files(folder: Path, spec: dict) -> None:
 
 def run(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
-    {"snapshot": from_snapshot, "archive": from_archive, "files": from_files}[spec["source"]](folder, spec)
+    if spec["source"] == "store":
+        from_store(folder, spec, out)
+    else:
+        {"snapshot": from_snapshot, "archive": from_archive, "files": from_files}[spec["source"]](folder, spec)
     missing = [name for name in REQUIRED if not (folder / name).exists()]
     if missing:
         raise ValueError(f"missing from the pretrained model: {', '.join(missing)}")

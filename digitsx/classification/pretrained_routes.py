@@ -9,7 +9,7 @@ from ..archives import archive_suffix
 from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_post, form_values, page, platform, wants_json
-from ..models import code_policy
+from ..models import code_policy, registry
 from ..models.downloads import epoch_arg
 from . import PRETRAINED
 from .inference import model_and_epoch
@@ -23,6 +23,11 @@ def pretrained_code(spec: dict, store) -> str | None:
     is submitted code; a snapshot's is its model's network. The pretrained kind's ``runs_code``."""
     if spec.get("source") in ("archive", "files"):
         return "an uploaded model (its network.py)"
+    if spec.get("source") == "store":  # a standard network is rebuilt from our own source
+        network = spec.get("standard_network")
+        if isinstance(network, str) and network in registry.names("classification"):
+            return None
+        return "a model from a store whose network is not one of ours (its network.py)"
     if spec.get("source") == "snapshot":
         model = store.db.get(str(spec.get("from_model") or ""))
         if model is None:
@@ -32,8 +37,9 @@ def pretrained_code(spec: dict, store) -> str | None:
     return "a model of unknown origin"
 
 
-def _pretrained_job(name: str, spec: dict, files: dict | None = None):
-    """Create a pretrained-model job; its worker assembles and checks the files."""
+def create_pretrained(name: str, spec: dict, files: dict | None = None):
+    """Create a pretrained-model job (refused without the permission when its files run
+    submitted code); its worker assembles and checks the files."""
     p = platform()
     username = auth.require_login()
     found = pretrained_code(spec, p.store)
@@ -43,8 +49,13 @@ def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     job = p.store.create(PRETRAINED, name, spec, username)
     p.store.put_files(job.id, files or {})
     p.scheduler.submit(job)
+    return job
+
+
+def _pretrained_job(name: str, spec: dict, files: dict | None = None):
+    job = create_pretrained(name, spec, files)
     if wants_json():
-        return {"status": "success", "id": job.id, "name": job.name, "job": p.job_json(job)}
+        return {"status": "success", "id": job.id, "name": job.name, "job": platform().job_json(job)}
     return redirect("/")
 
 

@@ -50,6 +50,19 @@ def source_name(network: dict, transfer: dict) -> str | None:
         or network.get("name")
 
 
+def loaded_names(net: torch.nn.Module, transfer: dict) -> set[str]:
+    """The parameters that count as loaded (the "backbone"): those the transfer loaded, except,
+    when every parameter was loaded (a pretrained model for the same classes), the last layer's,
+    which stays the head that learns while the rest is frozen."""
+    loaded = set(transfer.get("loaded", ()))
+    params = dict(net.named_parameters())
+    if params and all(n in loaded for n in params):
+        last = [m for m in net.modules() if not list(m.children()) and list(m.parameters(recurse=False))][-1]
+        head = {id(p) for p in last.parameters(recurse=False)}
+        loaded -= {n for n, p in params.items() if id(p) in head}
+    return loaded
+
+
 def param_groups(net: torch.nn.Module, model: torch.nn.Module, network: dict, out=None) -> list[dict]:
     """The optimizer's groups: one, or for a start from loaded weights (a pretrained model, a
     backbone, published weights) the fresh layers at the policy's rate and the loaded ones at
@@ -59,10 +72,10 @@ def param_groups(net: torch.nn.Module, model: torch.nn.Module, network: dict, ou
     if not transfer:
         return [{"params": list(model.parameters()), "lr_mult": 1.0}]
     epochs, mult, frozen = fine_tuning(network)
-    loaded_names = set(transfer["loaded"])
+    backbone = loaded_names(net, transfer)
     named = dict(net.named_parameters())
-    loaded = [p for n, p in named.items() if n in loaded_names and p.requires_grad]
-    fresh = [p for n, p in named.items() if n not in loaded_names and p.requires_grad]
+    loaded = [p for n, p in named.items() if n in backbone and p.requires_grad]
+    fresh = [p for n, p in named.items() if n not in backbone and p.requires_grad]
     if frozen:
         for p in loaded:
             p.requires_grad_(False)
@@ -87,7 +100,7 @@ class Freezer:
     def __init__(self, net: torch.nn.Module, network: dict) -> None:
         self.epochs, _, frozen = fine_tuning(network)
         transfer = getattr(net, "digitsx_transfer", None) or {}
-        loaded = set(transfer.get("loaded", ()))
+        loaded = loaded_names(net, transfer) if transfer else set()
         self.params = [p for n, p in net.named_parameters() if n in loaded and p.requires_grad] \
             if self.epochs and not frozen else []
         self.state: bool | None = None

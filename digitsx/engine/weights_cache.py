@@ -113,7 +113,7 @@ def _copy(source: IO[bytes], part: Path, limit: int, total: int, progress: Progr
             done += len(block)
             if done > limit:
                 raise WeightsError(f"{what}: more than {limit / 1e6:.1f} MB, larger than the published "
-                                   f"file; refused")
+                                   f"file (or allowed); refused")
             out.write(block)
             now = time.monotonic()
             if progress and now - last >= 0.5:
@@ -123,14 +123,20 @@ def _copy(source: IO[bytes], part: Path, limit: int, total: int, progress: Progr
         progress(done, total or done, done / max(time.monotonic() - start, 1e-6))
 
 
-def _download(url: str, part: Path, limit: int, progress: Progress | None, timeout: float) -> None:
-    name = part.name.split(".part")[0]
+def download(url: str, part: Path, limit: int, progress: Progress | None = None,
+             timeout: float = READ_TIMEOUT, name: str | None = None) -> None:
+    """``url`` (http or https) into ``part``: at most ``limit`` bytes (a larger or endless answer
+    is refused), ``timeout`` seconds without a byte; WeightsError names the file and why. The
+    caller renames ``part`` once it has checked it, and deletes it otherwise."""
+    name = name or part.name
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise WeightsError(f"{name}: {url!r} is not an http:// or https:// URL")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 (http(s) only)
             total = int(reply.headers.get("Content-Length") or 0)
             if total > limit:
                 raise WeightsError(f"{name} at {url} is {total / 1e6:.1f} MB, larger than the "
-                                   f"published file; refused")
+                                   f"published file (or the {limit / 1e6:.1f} MB allowed); refused")
             _copy(reply, part, limit, total, progress, f"{name} at {url}")
     except WeightsError:
         raise
@@ -160,7 +166,7 @@ def fetch(entry: dict, root: str | Path, mirror: str | None = None,
         url = source_url(entry, mirror)
         part = dest.with_name(f"{dest.name}.part{os.getpid()}")
         try:
-            _download(url, part, size_limit(entry), progress, timeout)
+            download(url, part, size_limit(entry), progress, timeout, entry["file"])
             try:
                 digest = check(part, entry)
             except WeightsError as err:
