@@ -59,6 +59,9 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
     from .models import weights_routes
 
     app.register_blueprint(weights_routes.bp)
+    from . import demo_routes
+
+    app.register_blueprint(demo_routes.bp)
     for name in BUILTIN_PLUGINS + app.config["PLUGINS"]:
         importlib.import_module(name).init_app(app)
     platform = Platform(app)

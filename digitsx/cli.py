@@ -127,7 +127,7 @@ def demo_data(args) -> int:
             print(f"wrote {written['train']} training and {written['val']} validation tiles "
                   f"(images/, voc/) under {args.dest}")
         else:
-            from .datasets.demo import write_mnist_folder
+            from .classification.demo import write_mnist_folder
 
             written = write_mnist_folder(args.dest, args.per_class)
             print(f"wrote {sum(written.values())} images in {len(written)} classes under {args.dest}")

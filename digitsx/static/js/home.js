@@ -247,3 +247,30 @@
   setInterval(renderRunning, 1000);  // elapsed times and ETAs tick without server traffic
   render();
 })();
+
+// Getting started: write the demo folders on the server, then post each task's dataset form.
+(function () {
+  const button = document.getElementById("make-demo-datasets");
+  const status = document.getElementById("demo-status");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "Writing the demo images on the server…";
+    try {
+      const res = await dx.fetch("/demo/data.json", {method: "POST"});
+      const data = await res.json();
+      if (!res.ok) throw new Error((data.error || {}).message || res.statusText);
+      for (const d of data.datasets) {
+        status.textContent = `Creating the ${d.task} dataset…`;
+        const made = await dx.fetch(d.url, {method: "POST", body: new URLSearchParams(d.fields)});
+        const answer = await made.json();
+        if (!made.ok) throw new Error(`${d.task}: ${(answer.error || {}).message || made.statusText}`);
+      }
+      status.textContent = `Three datasets are building from ${data.folder}.`;
+    } catch (err) {
+      status.textContent = `Could not make the demo datasets: ${err.message}`;
+      status.classList.add("error");
+      button.disabled = false;
+    }
+  });
+})();
