@@ -15,6 +15,7 @@ from flask import Blueprint, current_app
 
 from . import auth
 from .errors import BadRequest
+from .http import page
 
 bp = Blueprint("demo", __name__)
 SEGMENTATION_IMAGES = 60
@@ -36,11 +37,12 @@ def _write(dest: Path, *flags: str) -> None:
 
 @bp.route("/demo/data", methods=["POST"])
 @bp.route("/demo/data.json", methods=["POST"], endpoint="data_json")
+@page  # the home page's button, not an API: it writes files (the REST way is digitsx demo-data)
 def demo_data():
     """Write the demo folders (once) under the first data root; answers ``{folder, datasets:
     [{task, url, fields}]}``: each dataset form to post."""
     auth.require_login()
-    auth.rate_limit("new jobs", "JOB_LIMIT")
+    auth.rate_limit("demo data", "PROCESS_LIMIT")  # it starts processes
     root = Path(current_app.config["DATA_ROOTS"][0]) / "digitsx-demo"
     root.mkdir(parents=True, exist_ok=True)
     _write(root / "mnist")
