@@ -197,3 +197,17 @@ def test_detector_and_segmenter_from_coco_weights_and_backbone(tmp_path):
     assert loaded and all(n.startswith("backbone.body.") for n in loaded)
     reference = torch.load(weights_cache.folder(tmp_path) / backbone["file"], weights_only=True)
     assert torch.equal(model.state_dict()["backbone.body.0.0.weight"], reference["features.0.0.weight"])
+
+
+def test_weights_that_do_not_fit_the_network_name_the_layer(tmp_path):
+    import torchvision
+
+    from digitsx.classification.networks import build_published
+
+    entry = dict(published.weights()["MobileNet_V3_Small_Weights.IMAGENET1K_V1"])
+    folder = weights_cache.folder(tmp_path)
+    folder.mkdir(parents=True)
+    path = state_dict_file(torchvision.models.resnet18, folder, entry["file"])  # another network's
+    entry.update(sha256_prefix=sha256(path)[:8], cache=str(tmp_path), mirror="")
+    with pytest.raises(weights_cache.WeightsError, match=r"does not fit mobilenet_v3_small.*(Missing key|Unexpected key)"):
+        build_published({"name": "mobilenet_v3_small", "weights": entry}, 3, 3)
