@@ -35,8 +35,7 @@ def _write(dest: Path, *flags: str) -> None:
                          f"{(run.stderr or run.stdout).strip().splitlines()[-1:]}")
 
 
-@bp.route("/demo/data", methods=["POST"])
-@bp.route("/demo/data.json", methods=["POST"], endpoint="data_json")
+@bp.route("/demo/data", methods=["POST"])  # JSON always (the page's script reads it)
 @page  # the home page's button, not an API: it writes files (the REST way is digitsx demo-data)
 def demo_data():
     """Write the demo folders (once) under the first data root; answers ``{folder, datasets:

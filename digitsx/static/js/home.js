@@ -257,7 +257,7 @@
     button.disabled = true;
     status.textContent = "Writing the demo images on the server…";
     try {
-      const res = await dx.fetch("/demo/data.json", {method: "POST"});
+      const res = await dx.fetch("/demo/data", {method: "POST"});
       const data = await res.json();
       if (!res.ok) throw new Error((data.error || {}).message || res.statusText);
       for (const d of data.datasets) {
