@@ -68,6 +68,10 @@ def defaults() -> dict[str, Any]:
         # names to hosts that cannot reach download.pytorch.org.
         "WEIGHTS_DIR": None,
         "WEIGHTS_MIRROR": None,
+        # A Slurm cluster (see digitsx.jobs.executors): the partitions jobs may go to (None: no
+        # cluster), and shell lines each batch script runs first (module load, a venv...).
+        "SLURM_PARTITIONS": None,
+        "SLURM_PRELUDE": "",
         "MODEL_STORES": [],  # DIGITS Model Store URLs (each a folder with master.json)
         "STORE_TIMEOUT": 10.0,  # seconds a store may take to answer a listing
     }
@@ -96,6 +100,7 @@ def finalize(config: dict) -> None:
     config["PLUGINS"] = parse_list(config.get("PLUGINS")) or []
     config["WEIGHTS_DIR"] = str(Path(config.get("WEIGHTS_DIR") or jobs_dir / "weights").expanduser().resolve())
     config["MODEL_STORES"] = parse_list(config.get("MODEL_STORES")) or []
+    config["SLURM_PARTITIONS"] = parse_list(config.get("SLURM_PARTITIONS")) or None
     config["AUTH"] = str(config.get("AUTH") or config.get("AUTH_DEFAULT") or "open").lower()
     config["ALLOWED_ORIGINS"] = parse_list(config.get("ALLOWED_ORIGINS")) or []
     if config["AUTH"] == "open" and config.get("LISTEN_HOST") is not None:

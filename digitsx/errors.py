@@ -89,6 +89,12 @@ class SchedulingError(DigitsxError):
     pass
 
 
+class ServiceUnavailable(DigitsxError):
+    """Something the request needs is down (a cluster's controller)."""
+
+    status = 503
+
+
 class HTTPError(DigitsxError):
     """One of werkzeug's own errors (an unknown route, a wrong method), in our shape."""
 

@@ -44,6 +44,12 @@ class Platform:
                              nice=int(cfg.get("WORKER_NICE") or 0))
         self.scheduler = Scheduler(self.store, self.pool, self.runner,
                                    socketio.start_background_task)
+        if cfg.get("SLURM_PARTITIONS"):
+            from .jobs.executors import SlurmExecutor
+
+            self.scheduler.cluster = SlurmExecutor(
+                self.runner, self.store, socketio.start_background_task, socketio.sleep,
+                self._on_exit, str(cfg.get("SLURM_PRELUDE") or ""))
         self.history = History(self.store.job_dir, self._gpus_of,
                                float(cfg.get("TELEMETRY_HISTORY_INTERVAL") or 5.0))
         self.telemetry = Telemetry(self.nvml, list(self.pool.gpus), self.runner.pids,
@@ -103,6 +109,8 @@ class Platform:
     def stop(self) -> None:
         """Stop the loops (running workers are left to finish or be aborted)."""
         self.scheduler.stop()
+        if self.scheduler.cluster is not None:
+            self.scheduler.cluster.stop()
         self.runner.close_prestarted()
         self.telemetry.stop()
         self.serving.stop()

@@ -38,6 +38,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._batches = 0  # > 0: a bulk action is under way; ticks wait for its end
+        self.cluster: Any = None  # the Slurm executor (jobs.executors), when a cluster is set up
 
     # -- the loop -------------------------------------------------------------------------
     def start(self) -> None:
@@ -86,6 +87,10 @@ class Scheduler:
             train_queue = 0
             queued = {job.id: job for job in self.store.db.jobs(*QUEUED)}
             for job in queued.values():
+                if job.spec.get("slurm"):  # the cluster's own scheduler decides
+                    if self._submit_to_cluster(job):
+                        started.append(job.id)
+                    continue
                 outcome = self._consider(job, frozenset(blocked), train_queue)
                 if outcome == "started":
                     started.append(job.id)
@@ -134,6 +139,21 @@ class Scheduler:
             self._fail(job, f"Could not start the worker: {err}")
             return None
         return "started"
+
+    def _submit_to_cluster(self, job: Job) -> bool:
+        """``sbatch`` a queued cluster job once (a followed one is Slurm's to start)."""
+        if self.cluster is None:
+            self._fail(job, "This server has no Slurm cluster configured (DIGITSX_SLURM_PARTITIONS)")
+            return False
+        if job.id in self.cluster.handles:
+            return False
+        try:
+            self.cluster.start(job)
+        except Exception as err:  # Slurm refused or cannot be reached
+            log.warning("could not submit job %s to Slurm: %s", job.id, err)
+            self._fail(job, f"Could not submit the job to Slurm: {err}")
+            return False
+        return True
 
     def _parent_check(self, job: Job) -> dict[str, Any] | None:
         if not job.parent_id:
@@ -187,6 +207,8 @@ class Scheduler:
         """Abort a queued or running job; Conflict if it has already finished."""
         with self._lock:
             job = self.store.get(job_id)
+            if self.cluster is not None and self.cluster.abort(job_id):
+                return job  # Slurm cancels it; the follower records Aborted
             if job.status in QUEUED:
                 self.waiting.pop(job_id, None)
                 job = self.store.set_status(job_id, Status.ABORTED, "aborted before it ran")
@@ -227,6 +249,8 @@ class Scheduler:
         """At start-up: jobs left Running or queued become Interrupted; orphans are stopped."""
         lost = []
         for job in self.store.db.jobs(*QUEUED, Status.RUNNING.value):
+            if job.spec.get("slurm") and self.cluster is not None and self.cluster.adopt(job):
+                continue  # still Slurm's: followed again from where the server stopped
             note = f"the server restarted while the job was {job.status}"
             self.store.set_status(job.id, Status.INTERRUPTED, note, pid=None,
                                   error=f"Interrupted: {note}")

@@ -18,7 +18,7 @@ from ..fields import Field, FieldReader, Form
 from ..jobs.resources import Request
 from ..jobs.status import Status
 from ..engine import checkpoint
-from . import CLASSIFICATION, PRETRAINED, code_policy, published, registry
+from . import CLASSIFICATION, PRETRAINED, cluster_fields, code_policy, published, registry
 from ..engine.schedules import BOUNDS as LR_BOUNDS, DEFAULTS as LR_DEFAULTS, POLICIES
 
 SOLVERS = ("SGD", "NESTEROV", "ADAM", "ADAMW", "RMSPROP", "ADAGRAD", "ADADELTA")
@@ -53,6 +53,7 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "select_gpus_list": Field("text", help="GPU indexes: 0,1"),
     "select_gpu_count": Field("int", 1, 1, 64),
     **published.FIELDS,
+    **cluster_fields.FIELDS,
 })
 @dataclass
 class ModelJob:
@@ -86,6 +87,7 @@ def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, ne
         "framework": "torch", "requested_framework": r.text("framework"),
     }
     request = _gpus(r, config)
+    cluster = cluster_fields.read(r, config)
     momentum = r.number("momentum")
     weight_decay = r.number("weight_decay")
     rms_decay = r.number("rms_decay")
@@ -108,7 +110,8 @@ def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, ne
         spec = TrainingSpec(
             DatasetRef(str(store.job_dir(dataset.id)), dataset.id), network, solver,
             Schedule(policy, schedule), bs, augment, request.to_dict(), **common,
-            form={k: str(v) for k, v in values.items() if k != "username"}).to_dict()
+            form={k: str(v) for k, v in values.items() if k != "username"},
+            extra={"slurm": cluster} if cluster else {}).to_dict()
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
     return jobs, request

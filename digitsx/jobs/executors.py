@@ -1,0 +1,238 @@
+"""Where a job's worker runs. Every executor answers the same four calls — **start** a job,
+**poll** what it is doing, **abort** it, **adopt** it again after the server restarts — and
+feeds the worker's protocol lines to the runner's event handlers, so metrics, logs, snapshots
+and the final status are the same wherever it ran.
+
+- **local** is :class:`~digitsx.jobs.runner.Runner`: a child process of this server, its stdout
+  a pipe, its slot in this host's pool (a job left running by a dead server is Interrupted).
+- **slurm** (:class:`SlurmExecutor`) hands the job to a cluster's own scheduler: ``sbatch`` of a
+  generated script (:mod:`.slurm`), rank 0's protocol lines in ``slurm-<id>.out`` in the job
+  folder (on the file system every node mounts), followed by offset; Slurm's state of every
+  followed job read in one ``squeue`` per tick. A restarted server adopts its cluster jobs and
+  goes on from the offset it stored: no event is lost or read twice.
+
+A Kubernetes executor would be one more class here: see ``docs/executors.md``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import kinds, slurm
+from .status import Status
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+# Slurm state → (our status, what the timeline says)
+ENDED = {"COMPLETED": Status.DONE, "CANCELLED": Status.ABORTED, "FAILED": Status.ERROR,
+         "TIMEOUT": Status.ERROR, "NODE_FAIL": Status.ERROR, "OUT_OF_MEMORY": Status.ERROR,
+         "BOOT_FAIL": Status.ERROR, "DEADLINE": Status.ERROR, "PREEMPTED": Status.ERROR,
+         "REVOKED": Status.ERROR, "SPECIAL_EXIT": Status.ERROR}
+WHY = {"TIMEOUT": "time limit: Slurm stopped the job at its time limit (snapshots are kept: resume it "
+                  "with a longer time limit)",
+       "NODE_FAIL": "node failure", "OUT_OF_MEMORY": "out of memory on a node",
+       "BOOT_FAIL": "a node failed to boot", "DEADLINE": "deadline passed", "PREEMPTED": "preempted"}
+
+
+@dataclass
+class ClusterHandle:
+    """A followed cluster job: what the runner's event handlers need, plus Slurm's side."""
+
+    job_id: str
+    folder: Path
+    slurm_id: str
+    offset: int = 0
+    aborting: bool = False
+    error: str | None = None
+    last_progress: float = 0.0
+    summary: dict | None = None
+    summary_written: float = 0.0
+    state: str = "PENDING"
+    reason: str = ""
+    nodes: str = ""
+    restarts: int = 0
+    missing_since: float | None = None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def output(self) -> Path:
+        return self.folder / f"slurm-{self.slurm_id}.out"
+
+
+class SlurmExecutor:
+    """Runs jobs with a ``slurm`` part in their spec on the cluster."""
+
+    def __init__(self, runner, store, spawn: Callable[..., Any], sleep: Callable[[float], Any],
+                 on_exit: Callable[[str], None], prelude: str = "", grace: float = 10.0) -> None:
+        self.runner, self.store = runner, store
+        self.spawn, self.sleep, self.on_exit = spawn, sleep, on_exit
+        self.prelude, self.grace = prelude, grace
+        self.handles: dict[str, ClusterHandle] = {}
+        self.running = False
+        self.reachable = True
+
+    # -- the four calls ----------------------------------------------------------------------
+    def start(self, job) -> ClusterHandle:
+        """Write the batch script and ``sbatch`` it; SlurmError if Slurm refuses."""
+        folder = Path(self.store.job_dir(job.id))
+        spec = job.spec["slurm"]
+        script = folder / "slurm-job.sh"
+        script.write_text(slurm.batch_script(job.id, folder, kinds.get(job.kind).worker, spec, self.prelude))
+        slurm_id = slurm.submit(script)
+        handle = ClusterHandle(job.id, folder, slurm_id)
+        self._save(handle)
+        self.handles[job.id] = handle
+        self.store.merge_result(job.id, {"slurm": {"job_id": slurm_id, "state": "PENDING", "script": script.name}})
+        self.store.set_status(job.id, Status.WAITING, f"submitted to Slurm: job {slurm_id} "
+                                                      f"on {spec['partition']}")
+        self.ensure_loop()
+        return handle
+
+    def abort(self, job_id: str) -> bool:
+        """``scancel`` it (TERM, then KILL after Slurm's grace); False if not ours."""
+        handle = self.handles.get(job_id)
+        if handle is None:
+            return False
+        handle.aborting = True
+        self._save(handle)
+        slurm.cancel(handle.slurm_id)
+        return True
+
+    def adopt(self, job) -> bool:
+        """After a restart: follow a cluster job again from the offset it stored."""
+        info = (job.result or {}).get("slurm") or {}
+        if not info.get("job_id"):
+            return False
+        folder = Path(self.store.job_dir(job.id))
+        saved = self._load(folder)
+        handle = ClusterHandle(job.id, folder, str(info["job_id"]), int(saved.get("offset", 0)),
+                               bool(saved.get("aborting")), state=str(info.get("state") or "PENDING"))
+        self.handles[job.id] = handle
+        self.ensure_loop()
+        return True
+
+    def poll(self) -> None:
+        """One tick: every followed job's Slurm state in one call, new events, final states."""
+        if not self.handles:
+            return
+        try:
+            found = slurm.states([h.slurm_id for h in self.handles.values()])
+            self.reachable = True
+        except slurm.SlurmError as err:
+            if self.reachable:
+                log.warning("Slurm does not answer (%s): cluster jobs keep their state", err)
+            self.reachable = False
+            for handle in list(self.handles.values()):
+                self._read(handle)  # events still arrive through the shared folder
+            return
+        for handle in list(self.handles.values()):
+            try:
+                self._poll_one(handle, found.get(handle.slurm_id))
+            except Exception:  # a full disk, a bug: never stop following the others
+                log.exception("following cluster job %s failed", handle.job_id)
+
+    # -- following -------------------------------------------------------------------------
+    def ensure_loop(self) -> None:
+        if not self.running:
+            self.running = True
+            self.spawn(self._loop)
+
+    def _loop(self) -> None:
+        while self.running:
+            self.poll()
+            self.sleep(POLL_SECONDS)
+
+    def stop(self) -> None:
+        self.running = False
+
+    def _poll_one(self, handle: ClusterHandle, state: slurm.State | None) -> None:
+        self._read(handle)
+        if state is None:  # gone from squeue: accounting knows, or it is lost
+            state = slurm.accounting_state(handle.slurm_id)
+            if state is None:
+                handle.missing_since = handle.missing_since or time.time()
+                if time.time() - handle.missing_since < 30:
+                    return
+                state = slurm.State(handle.slurm_id, "LOST", "Slurm no longer knows the job "
+                                    "(it ended while the server was away, and there is no accounting)")
+        handle.missing_since = None
+        if state.state != handle.state or state.reason != handle.reason or state.nodes != handle.nodes \
+                or state.restarts != handle.restarts:
+            self._changed(handle, state)
+        if state.state in ENDED or state.state == "LOST":
+            self._read(handle)  # the last lines
+            self._finish(handle, state)
+
+    def _changed(self, handle: ClusterHandle, state: slurm.State) -> None:
+        requeued = state.restarts > handle.restarts
+        handle.state, handle.reason, handle.nodes, handle.restarts = \
+            state.state, state.reason, state.nodes, state.restarts
+        self.store.merge_result(handle.job_id, {"slurm": state.to_dict() | {"script": "slurm-job.sh"}})
+        if state.state == "PENDING":
+            why = state.reason if state.reason not in ("", "None") else "queued"
+            note = f"Slurm job {state.slurm_id} pending: {why}" + (" (requeued)" if requeued else "")
+            self.store.set_status(handle.job_id, Status.WAITING, note)
+        elif state.state in ("RUNNING", "COMPLETING", "CONFIGURING") and \
+                self.store.get(handle.job_id).status != Status.RUNNING.value:
+            self.store.set_status(handle.job_id, Status.RUNNING,
+                                  f"Slurm job {state.slurm_id} running on {state.nodes}")
+
+    def _read(self, handle: ClusterHandle) -> None:
+        """New whole lines of ``slurm-<id>.out`` → the runner's event handlers; the offset is
+        saved after each line, so a restart reads on from exactly there."""
+        try:
+            with open(handle.output, "rb") as f:
+                f.seek(handle.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        with open(handle.folder / "events.jsonl", "a", encoding="utf-8") as events:
+            for raw in data.split(b"\n")[:-1]:  # the last piece is an unfinished line
+                handle.offset += len(raw) + 1
+                self.runner._handle_line(handle, raw.decode("utf-8", "replace") + "\n", events)
+                self._save(handle)
+
+    def _finish(self, handle: ClusterHandle, state: slurm.State) -> None:
+        self.handles.pop(handle.job_id, None)
+        job_id = handle.job_id
+        self.store.reconcile_snapshots(job_id)
+        self.runner._write_summary(handle, force=True)
+        if handle.aborting or state.state == "CANCELLED":
+            who = "aborted by user" if handle.aborting else f"cancelled in Slurm (job {state.slurm_id})"
+            self.store.set_status(job_id, Status.ABORTED, who, pid=None)
+        elif state.state == "COMPLETED" and handle.error is None:
+            self.store.set_status(job_id, Status.DONE, f"Slurm job {state.slurm_id} completed", progress=1.0)
+        else:
+            why = WHY.get(state.state, state.state.lower().replace("_", " "))
+            where = f" on {state.nodes}" if state.nodes and state.nodes != "None assigned" else ""
+            reason = f"; Slurm's reason: {state.reason}" if state.reason not in ("", "None") else ""
+            code = f", exit code {state.exit_code}" if state.exit_code else ""
+            message = f"Slurm job {state.slurm_id}: {why}{where}{code}{reason}"
+            if handle.error and state.state in ("COMPLETED", "FAILED"):
+                message = handle.error
+            self.store.set_status(job_id, Status.ERROR, message, error=message)
+        self.on_exit(job_id)
+
+    # -- the follower's own record (the offset) ------------------------------------------------
+    @staticmethod
+    def _save(handle: ClusterHandle) -> None:
+        path = handle.folder / "slurm-follow.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"slurm_id": handle.slurm_id, "offset": handle.offset,
+                                   "aborting": handle.aborting}))
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _load(folder: Path) -> dict:
+        try:
+            return json.loads((folder / "slurm-follow.json").read_text())
+        except (OSError, ValueError):
+            return {}
