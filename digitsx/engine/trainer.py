@@ -138,8 +138,11 @@ class Trainer:
         scale = int(self.task.eval_batch_scale)
         val_batch = max(1, int(spec.batch_size) * (scale if self.device.type == "cpu" else min(scale, 2)))
         shuffle = bool(spec.shuffle)
+        # One order for any number of processes: the seeded permutation of each epoch, dealt
+        # out round-robin, so a global batch holds the same images on 1 process or on N nodes
+        # (and a 2-node job learns what a 1-process job with the same batch and seed learns).
         self.sampler = DistributedSampler(train, self.world, self.rank, shuffle, self.seed) \
-            if self.world > 1 else None
+            if self.world > 1 or shuffle else None
         size = decoded_size(train) + (decoded_size(val) if val is not None else 0)
         if size <= memory_budget() and spec.extra.get("data_path", "auto") != "stream":
             threads = max(1, usable_cores() // self.world)

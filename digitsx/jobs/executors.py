@@ -209,6 +209,8 @@ class SlurmExecutor:
             who = "aborted by user" if handle.aborting else f"cancelled in Slurm (job {state.slurm_id})"
             self.store.set_status(job_id, Status.ABORTED, who, pid=None)
         elif state.state == "COMPLETED" and handle.error is None:
+            if self.store.get(job_id).status == Status.WAITING.value:  # it ran between two looks
+                self.store.set_status(job_id, Status.RUNNING, f"Slurm job {state.slurm_id} ran on {state.nodes}")
             self.store.set_status(job_id, Status.DONE, f"Slurm job {state.slurm_id} completed", progress=1.0)
         else:
             why = WHY.get(state.state, state.state.lower().replace("_", " "))

@@ -32,8 +32,11 @@ FINISHED = frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUP
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.INITIALIZED: frozenset({Status.WAITING, Status.RUNNING, Status.ABORTED, Status.ERROR,
                                    Status.INTERRUPTED}),
-    Status.WAITING: frozenset({Status.RUNNING, Status.ABORTED, Status.ERROR, Status.INTERRUPTED}),
-    Status.RUNNING: frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED}),
+    # A cluster job waits again with a new reason from Slurm, or after Slurm requeued it.
+    Status.WAITING: frozenset({Status.WAITING, Status.RUNNING, Status.ABORTED, Status.ERROR,
+                               Status.INTERRUPTED}),
+    Status.RUNNING: frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED,
+                               Status.WAITING}),
     Status.DONE: frozenset(),
     # A resumed job goes back to the queue.
     Status.ABORTED: frozenset({Status.INITIALIZED}),

@@ -1,0 +1,186 @@
+"""Training jobs on a real Slurm cluster made for these tests (``cluster.py``: slurmctld and two
+slurmd nodes in their own network namespaces), through a real server's REST API and Socket.IO:
+a 2-node DDP job, Slurm's queue reasons, abort, a server killed with -9 mid-job, and the bad
+inputs. Skipped where no cluster can be made (not root, no slurm-wlm)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.conftest import Server, wait_for
+
+from .cluster import NODES, Cluster, available
+
+pytestmark = [pytest.mark.server, pytest.mark.slurm,
+              pytest.mark.skipif(available() is not None, reason=f"no Slurm cluster here: {available()}")]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with Cluster(tmp_path_factory.mktemp("cluster")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from digitsx.classification.demo import write_mnist_folder
+
+    root = tmp_path_factory.mktemp("data")
+    write_mnist_folder(root / "mnist", per_class=30)
+    return root
+
+
+def start_server(jobs_dir, cluster, data, **env) -> Server:
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    return Server(jobs_dir, **cluster.env, DIGITSX_DATA_ROOTS=str(data), DIGITSX_SLURM_PARTITIONS="cpu",
+                  **env).start()
+
+
+@pytest.fixture
+def server(cluster, data, tmp_path):
+    server = start_server(tmp_path / "jobs", cluster, data)
+    server.session = s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    assert s.post(server.url + "/login", data={"username": "alice"}).ok
+    yield server
+    server.stop()
+    subprocess.run(["scancel", "--user=root"], env={**os.environ, **cluster.env}, capture_output=True)
+
+
+def dataset(server, data) -> str:
+    s = server.session
+    ds = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "mnist", "folder_train": str(data / "mnist"), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28}).json()["id"]
+    wait_for(lambda: s.get(f"{server.url}/datasets/{ds}/status").json()["status"] == "Done", 60, 0.2, "dataset")
+    return ds
+
+
+def model(server, ds: str, **fields) -> str:
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "m", "dataset": ds, "train_epochs": 2, "batch_size": 32, "random_seed": 1,
+        "lr_policy": "fixed", **fields})
+    assert res.ok, res.text
+    return res.json()["id"]
+
+
+def status(server, job: str) -> dict:
+    return server.session.get(f"{server.url}/jobs/{job}.json").json()
+
+
+def ended(server, job: str, timeout: float = 120) -> dict:
+    wait_for(lambda: status(server, job)["status"] in ("Done", "Error", "Aborted"), timeout, 0.3, f"job {job}")
+    return status(server, job)
+
+
+def test_two_node_ddp_job_live_and_as_local(server, data):
+    import socketio
+
+    ds = dataset(server, data)
+    job = model(server, ds, slurm_partition="cpu", nodes=2, time_limit="10")
+    seen = []
+    sio = socketio.Client(reconnection=False)
+    sio.on("task update", lambda d: seen.append(d.get("update")), namespace="/jobs")
+    sio.connect(server.url, namespaces=["/jobs"], transports=["websocket"],
+                headers={"Cookie": "; ".join(f"{k}={v}" for k, v in server.session.cookies.items())})
+    sio.emit("join", {"room": job}, namespace="/jobs")
+    done = ended(server, job)
+    sio.disconnect()
+    assert done["status"] == "Done", done.get("error")
+    info = done["result"]["slurm"]
+    assert info["nodes"] == "n[1-2]" and info["state"] == "COMPLETED"
+    assert "metric" in seen  # live, over Socket.IO, from the file the nodes wrote
+    notes = [h[2] for h in done["status_history"]]
+    assert any("submitted to Slurm" in n for n in notes) and any("running on n[1-2]" in n for n in notes)
+    script = (server.jobs_dir / job / "slurm-job.sh").read_text()
+    assert "--nodes=2" in script and "torch.distributed.run" in script and "--rdzv-backend=c10d" in script
+    local = ended(server, model(server, ds))
+    assert local["status"] == "Done"
+    cluster_acc = done["result"]["validation"]["accuracy"]
+    local_acc = local["result"]["validation"]["accuracy"]
+    assert abs(cluster_acc - local_acc) <= 0.5, (cluster_acc, local_acc)
+
+
+def test_the_third_job_waits_with_slurms_reason_and_abort(server, data, cluster):
+    ds = dataset(server, data)
+    jobs = [model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=30) for _ in range(3)]
+    wait_for(lambda: sum(status(server, j)["status"] == "Running" for j in jobs) == 2, 60, 0.3, "two running")
+    waiting = [status(server, j) for j in jobs if status(server, j)["status"] == "Waiting"]
+    assert len(waiting) == 1
+    wait_for(lambda: any("Resources" in h[2] or "Priority" in h[2] for h in status(server, waiting[0]["id"])["status_history"]), 10, 0.3, "Slurm's reason")
+    running = [j for j in jobs if status(server, j)["status"] == "Running"]
+    t = time.time()
+    for j in jobs:
+        assert server.session.post(f"{server.url}/models/{j}/abort").ok
+    for j in jobs:
+        assert ended(server, j, 30)["status"] == "Aborted"
+    assert time.time() - t < 2 + 10 + 10  # the grace period plus 10 s
+    for node in NODES:  # no process of the jobs left on either node
+        pids = subprocess.run(["ip", "netns", "pids", f"dx-{node}"], capture_output=True, text=True).stdout.split()
+        workers = [p for p in pids if "digitsx" in _cmdline(p)]
+        assert workers == [], (node, [_cmdline(p) for p in workers])
+
+
+def train_points(server, job: str) -> list[dict]:
+    res = server.session.get(f"{server.url}/jobs/{job}/metrics.json")
+    return [m for m in res.json()["metrics"] if m["phase"] == "train"] if res.ok else []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_server_killed_mid_job_follows_on_after_restart(cluster, data, tmp_path):
+    server = start_server(tmp_path / "jobs", cluster, data)
+    try:
+        s = requests.Session()
+        s.headers["Accept"] = "application/json"
+        s.post(server.url + "/login", data={"username": "alice"})
+        server.session = s
+        ds = dataset(server, data)
+        job = model(server, ds, slurm_partition="cpu", nodes=2, train_epochs=8)
+        wait_for(lambda: len(train_points(server, job)) >= 3, 90, 0.3, "metrics")
+        server.kill9()
+        time.sleep(3)  # the job goes on without the server
+        server = start_server(tmp_path / "jobs", cluster, data)
+        server.session = s
+        s.post(server.url + "/login", data={"username": "alice"})
+        assert status(server, job)["status"] in ("Running", "Done")  # not Interrupted
+        done = ended(server, job)
+        assert done["status"] == "Done", done.get("error")
+        events = [line for line in (server.jobs_dir / job / "events.jsonl").read_text().splitlines()
+                  if '"event":"metric"' in line]
+        assert len(events) == len(set(events))  # nothing read twice
+        steps = [p["step"] for p in train_points(server, job)]
+        assert steps == sorted(steps) and len(steps) == len(set(steps)) and len(steps) >= 8 * 2
+    finally:
+        server.stop()
+
+
+def test_bad_requests_and_slurm_down(server, data, cluster):
+    ds = dataset(server, data)
+    url = server.url + "/models/images/classification.json"
+    base = {"model_name": "bad", "dataset": ds}
+    for fields, field, text in (
+            ({"slurm_partition": "gpu"}, "slurm_partition", "not a partition jobs may use"),
+            ({"slurm_partition": "cpu", "nodes": 3}, "nodes", "has 2 node(s)"),
+            ({"slurm_partition": "cpu", "gpus_per_node": 1}, "gpus_per_node", "no GPUs"),
+            ({"slurm_partition": "cpu", "time_limit": "1 hour"}, "time_limit", "not a time limit"),
+            ({"slurm_partition": "cpu", "slurm_account": "a;rm -rf /"}, "slurm_account", "letters")):
+        res = server.session.post(url, data={**base, **fields})
+        assert res.status_code == 400, res.text
+        assert text in " ".join(res.json()["errors"][field]), res.json()
+    ctl = cluster.procs["slurmctld"]
+    ctl.send_signal(19)  # SIGSTOP: slurmctld does not answer
+    try:
+        res = server.session.post(url, data={**base, "slurm_partition": "cpu"})
+        assert res.status_code == 503 and "Slurm" in res.json()["error"]["message"]
+    finally:
+        ctl.send_signal(18)  # SIGCONT
