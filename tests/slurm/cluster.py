@@ -94,7 +94,7 @@ SlurmctldPort={CTL_PORT}
 SlurmdPort={NODE_PORT}
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={self.munge_socket}
+AuthInfo=socket={self.munge_socket},cred_expire=10
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={self.folder / 'state'}

@@ -184,3 +184,28 @@ def test_bad_requests_and_slurm_down(server, data, cluster):
         assert res.status_code == 503 and "Slurm" in res.json()["error"]["message"]
     finally:
         ctl.send_signal(18)  # SIGCONT
+
+
+@pytest.mark.parametrize("requeue", [False, True])
+def test_a_node_that_dies_mid_job(server, data, cluster, requeue):
+    ds = dataset(server, data)
+    job = model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=40, snapshot_interval=1,
+                **({"slurm_requeue": "y"} if requeue else {}))
+    wait_for(lambda: len(status(server, job)["result"].get("snapshots", [])) >= 2, 120, 0.3, "two snapshots")
+    node = status(server, job)["result"]["slurm"]["nodes"]
+    assert node in NODES
+    cluster.kill_node(node)
+    try:
+        if not requeue:
+            done = ended(server, job, 90)
+            assert done["status"] == "Error" and "node failure" in done["error"] and node in done["error"], done["error"]
+            assert done["result"]["snapshots"]  # kept: resumable
+            return
+        wait_for(lambda: status(server, job)["status"] == "Waiting", 90, 0.5, "requeued")
+    finally:
+        cluster.start_node(node)
+    done = ended(server, job, 240)
+    assert done["status"] == "Done", done.get("error")
+    log = (server.jobs_dir / job / "log.txt").read_text()
+    assert "resumed from snapshot_epoch_" in log
+    assert done["result"]["slurm"]["restarts"] >= 1
