@@ -209,3 +209,33 @@ def test_a_node_that_dies_mid_job(server, data, cluster, requeue):
     log = (server.jobs_dir / job / "log.txt").read_text()
     assert "resumed from snapshot_epoch_" in log
     assert done["result"]["slurm"]["restarts"] >= 1
+
+
+def test_detection_and_segmentation_on_one_node(server, data, tmp_path):
+    from digitsx.detection.shapes import write_shapes as boxes
+    from digitsx.segmentation.shapes import write_shapes as maps
+    from tests.detection.conftest import shapes_fields
+    from tests.segmentation.conftest import fields as seg_fields
+
+    boxes(data / "boxes", train=12, val=4, width=96, height=96, sizes=(24, 40))
+    maps(data / "maps", train=12, val=4)
+    s = server.session
+    made = []
+    for url, form in (("/datasets/generic/create/image-object-detection.json", shapes_fields(data / "boxes", "voc")),
+                      ("/datasets/generic/create/image-segmentation.json", seg_fields(data / "maps"))):
+        res = s.post(server.url + url, data=form)
+        assert res.ok, res.text
+        made.append(res.json()["id"])
+    for ds in made:
+        wait_for(lambda: s.get(f"{server.url}/datasets/{ds}/status").json()["status"] == "Done", 60, 0.3, "dataset")
+    jobs = []
+    for ds, network in zip(made, ("ssdlite320_mobilenet_v3_large", "unet")):
+        res = s.post(server.url + "/models/images/generic.json", data={
+            "dataset": ds, "model_name": network, "standard_networks": network, "train_epochs": 1,
+            "batch_size": 4, "random_seed": 1, "slurm_partition": "cpu", "nodes": 1})
+        assert res.ok, res.text
+        jobs.append(res.json()["id"])
+    for job, metric in zip(jobs, ("map_50", "miou")):
+        done = ended(server, job, 240)
+        assert done["status"] == "Done", done.get("error")
+        assert done["result"]["slurm"]["nodes"] in NODES and metric in done["result"]["validation"]
