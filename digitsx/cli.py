@@ -64,8 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"SCHEDULER_AUTOSTART": False})
     platform = app.extensions["digitsx"]
     if args.command == "config":
-        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH"):
+        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH",
+                    "WEIGHTS_DIR", "MODEL_STORES", "SLURM_PARTITIONS"):
             print(f"{key}={app.config[key]}")
+        if app.config.get("SLURM_PARTITIONS"):
+            from .jobs.views_cluster import cluster_state
+
+            state = cluster_state(app.config)
+            if state.get("error"):
+                print(f"slurm: {state['error']}")
+            for p in state.get("partitions", []):
+                print(f"slurm partition {p['name']}: {p['nodes']} node(s), {p['cpus_per_node']} CPU(s) and "
+                      f"{p['gpus_per_node']} GPU(s) per node; "
+                      + ", ".join(f"{n['node']} {n['state']}" for n in p["node_list"]))
+            for q in state.get("queue", []):
+                print(f"slurm job {q['job']} {q['state']} {q['name']} ({q['user']}, {q['partition']}) {q['where']}")
     elif args.command == "gpus":
         if not platform.devices:
             print("no GPU found: training runs on the CPU")

@@ -109,6 +109,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def cluster_state(config) -> dict:
+    from .jobs.views_cluster import cluster_state as state
+
+    return state(config)
+
+
 def weights_state() -> dict:
     from .models.weights_routes import state
 
@@ -144,6 +150,7 @@ def system():
         "auth": current_app.config.get("AUTH"),
         "jobs": {"total": len(p.store.db.jobs()), "active": len(running)},
         "weights": weights_state(),
+        "cluster": cluster_state(current_app.config),
     }
     if wants_json():
         return data

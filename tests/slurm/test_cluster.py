@@ -239,3 +239,20 @@ def test_detection_and_segmentation_on_one_node(server, data, tmp_path):
         done = ended(server, job, 240)
         assert done["status"] == "Done", done.get("error")
         assert done["result"]["slurm"]["nodes"] in NODES and metric in done["result"]["validation"]
+
+
+def test_pages_show_the_cluster(server, data):
+    s = server.session
+    html = {"Accept": "text/html"}
+    system = s.get(server.url + "/system", headers=html).text
+    assert "Slurm cluster" in system and "n1" in system and "n2" in system
+    assert s.get(server.url + "/system.json").json()["cluster"]["partitions"][0]["nodes"] == 2
+    form = s.get(server.url + "/models/images/classification/new", headers=html).text
+    assert 'name="slurm_partition"' in form and "Slurm partition cpu" in form
+    ds = dataset(server, data)
+    job = model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=1)
+    assert ended(server, job)["status"] == "Done"
+    page = s.get(f"{server.url}/models/{job}", headers=html).text
+    assert 'id="job-slurm"' in page and "COMPLETED" in page and "batch script" in page
+    script = s.get(f"{server.url}/files/{job}/slurm-job.sh")
+    assert script.ok and "#SBATCH --partition=cpu" in script.text
