@@ -2,7 +2,8 @@
 # Installs everything the tests need on a fresh Debian/Ubuntu machine, then runs them:
 # Debian's chromium (for the browser tests) and postgresql (a throw-away cluster for a second
 # pass of the database-facing tests), a virtualenv with digitsx and its test extras.
-# Usage: bash scripts/test.sh [pytest args...]   (DIGITSX_SKIP_POSTGRES=1 skips that pass)
+# Usage: bash scripts/test.sh [pytest args...]   (DIGITSX_SKIP_POSTGRES=1 skips that pass;
+# DIGITSX_SKIP_SLURM=1 does not install Slurm, and tests/slurm are then skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,12 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v curl >/dev/null 2>&1 || need+=(curl)  # tests/integration/test_readme.py runs the README's curl lines
+# tests/slurm: a throw-away Slurm cluster (slurmctld + two slurmd nodes in network namespaces)
+if [ "$(id -u)" -eq 0 ] && [ -z "${DIGITSX_SKIP_SLURM:-}" ]; then
+    command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ] || need+=(slurm-wlm)
+    command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ] || need+=(munge)
+    command -v ip >/dev/null 2>&1 || need+=(iproute2)
+fi
 if [ -z "${DIGITSX_SKIP_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     need+=(postgresql)
 fi
