@@ -25,7 +25,7 @@ from ..fields import Field, FieldReader, Form
 from ..files import within_roots
 from ..jobs.resources import Request
 from ..jobs.status import Status
-from ..models import published, registry
+from ..models import cluster_fields, published, registry
 from ..models.forms import TRAINING, ModelJob, dataset_job, training_jobs, without_weights
 from . import DATASET, MODEL, PRETRAINED, discover
 from .discover import DatasetInputError
@@ -50,6 +50,7 @@ def _split_fields() -> dict[str, Field]:
 
 
 DATASET_FORM = Form("New image classification dataset", {
+    **cluster_fields.DATASET_FIELDS,
     "dataset_name": Field("name", required=True),
     "group_name": Field("name"),
     "resize_channels": Field("choice", "3", options=("1", "3"), help="1 grayscale, 3 color"),

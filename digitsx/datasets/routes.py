@@ -12,7 +12,13 @@ def create_dataset(kind: str, parse):
     config)`` → a :class:`~digitsx.datasets.forms.DatasetForm`, save its uploads, submit the job."""
     username = auth.require_login()
     auth.rate_limit("new jobs", "JOB_LIMIT")
-    form = parse(form_values(), request.files, current_app.config)
+    values = form_values()
+    form = parse(values, request.files, current_app.config)
+    from ..models.cluster_fields import read_dataset
+
+    cluster = read_dataset(values, current_app.config)  # a build on a Slurm partition (one node)
+    if cluster:
+        form.spec["slurm"] = cluster
     p = platform()
     job = p.store.create(kind, form.name, form.spec, username, form.group)
     p.store.put_files(job.id, form.uploads)

@@ -15,12 +15,14 @@ from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..datasets.labelfiles import class_names
 from ..files import InputError
+from ..models import cluster_fields
 from ..models.forms import ModelJob, generic_form, generic_model
 from . import DATASET
 from .labels import FORMATS, parse
 
 PATH = "a folder on the server, inside the data roots (with an archive: a folder inside it)"
 DATASET_FORM = Form("New object detection dataset", {
+    **cluster_fields.DATASET_FIELDS,
     "dataset_name": Field("name", required=True),
     "group_name": Field("name"),
     "label_format": Field("choice", "kitti", options=FORMATS,

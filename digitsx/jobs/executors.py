@@ -83,7 +83,8 @@ class SlurmExecutor:
         folder = Path(self.store.job_dir(job.id))
         spec = job.spec["slurm"]
         script = folder / "slurm-job.sh"
-        script.write_text(slurm.batch_script(job.id, folder, kinds.get(job.kind).worker, spec, self.prelude))
+        kind = kinds.get(job.kind)
+        script.write_text(slurm.batch_script(job.id, folder, kind.worker, spec, self.prelude, kind.distributed))
         slurm_id = slurm.submit(script)
         handle = ClusterHandle(job.id, folder, slurm_id)
         self._save(handle)

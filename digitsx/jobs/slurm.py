@@ -119,7 +119,8 @@ def parse_time_limit(text: str) -> int:
     return minutes
 
 
-def batch_script(job_id: str, folder: Path, worker: str, slurm: dict, prelude: str = "") -> str:
+def batch_script(job_id: str, folder: Path, worker: str, slurm: dict, prelude: str = "",
+                 distributed: bool = True) -> str:
     """The batch script of a cluster job: ``srun`` starts ``torch.distributed.run`` on every node
     (c10d rendezvous on the first node, the Slurm job id as rendezvous id, one process per GPU or
     one on a CPU node); rank 0's protocol lines go to ``slurm-<id>.out`` in the job folder.
@@ -150,6 +151,8 @@ def batch_script(job_id: str, folder: Path, worker: str, slurm: dict, prelude: s
               'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
               ('export TORCH_DISTRIBUTED_BACKEND=' + ("nccl" if gpus else "gloo")),
               # --kill-on-bad-exit=0: its cancel of a dead node's step would kill a requeued run
+              ("srun --kill-on-bad-exit=0 --ntasks=1 " + " ".join(
+                  shlex.quote(a) for a in [sys.executable, "-m", worker, str(folder)])) if not distributed else
               "srun --kill-on-bad-exit=0 --ntasks-per-node=1 " + " ".join(shlex.quote(a) for a in [
                   sys.executable, "-m", "torch.distributed.run", "--nnodes=" + str(nodes),
                   f"--nproc-per-node={procs}", "--rdzv-backend=c10d"]) +

@@ -20,6 +20,7 @@ FIELDS = {
     "slurm_qos": Field("text", help="Slurm: --qos"),
     "slurm_requeue": Field("flag", "", help="Slurm: requeue on node failure and resume from the last snapshot"),
 }
+DATASET_FIELDS = {k: FIELDS[k] for k in ("slurm_partition", "time_limit")}  # a build: one node
 DEFAULT_MINUTES = 1440
 
 
@@ -44,7 +45,8 @@ def read(r: FieldReader, config: dict) -> dict[str, Any] | None:
     if partition is None:
         r.error("slurm_partition", f"Slurm has no partition {name!r} (it has: {', '.join(found) or 'none'})")
         return None
-    nodes, gpus = r.number("nodes") or 1, r.number("gpus_per_node") or 0
+    nodes = (r.number("nodes") or 1) if "nodes" in (r.form.fields if r.form else FIELDS) else 1
+    gpus = (r.number("gpus_per_node") or 0) if "gpus_per_node" in (r.form.fields if r.form else FIELDS) else 0
     if nodes > partition.nodes:
         r.error("nodes", f"partition {name} has {partition.nodes} node(s); {nodes} asked for")
     if gpus and not partition.gpus:
@@ -58,10 +60,23 @@ def read(r: FieldReader, config: dict) -> dict[str, Any] | None:
         except ValueError as err:
             r.error("time_limit", str(err))
     out = {"partition": name, "nodes": int(nodes), "gpus_per_node": int(gpus), "time_limit": minutes,
-           "cpus_per_node": partition.cpus, "requeue": r.flag("slurm_requeue")}
+           "cpus_per_node": partition.cpus,
+           "requeue": r.flag("slurm_requeue") if "slurm_requeue" in (r.form.fields if r.form else FIELDS) else False}
     for key, field in (("account", "slurm_account"), ("qos", "slurm_qos")):
-        value = r.text(field).strip()
+        value = r.text(field).strip() if field in (r.form.fields if r.form else FIELDS) else ""
         if value and not slurm.NAME.match(value):
             r.error(field, f"{value[:60]!r}: letters, digits, '_', '.' and '-' only")
         out[key] = value or None
     return out
+
+
+def read_dataset(values: dict[str, Any], config: dict) -> dict[str, Any] | None:
+    """A dataset build's cluster part (one node, no GPU), or None; ValidationError as a form's."""
+    from ..errors import ValidationError
+    from ..fields import Form
+
+    r = Form("Where", DATASET_FIELDS).reader({k: v for k, v in values.items() if k in DATASET_FIELDS})
+    cluster = read(r, config)
+    if r.errors:
+        raise ValidationError(r.errors)
+    return cluster

@@ -11,10 +11,12 @@ from ..archives import archive_suffix
 from ..datasets.forms import DatasetForm
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
+from ..models import cluster_fields
 from ..models.forms import generic_form, generic_model
 from . import DATASET, MODEL
 
 DATASET_FORM = Form("New segmentation dataset", {
+    **cluster_fields.DATASET_FIELDS,
     "dataset_name": Field("name", required=True),
     "group_name": Field("name"),
     "feature_folder": Field("text", help="the images (a folder on the server, or inside the archive)"),

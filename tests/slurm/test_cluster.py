@@ -249,6 +249,9 @@ def test_pages_show_the_cluster(server, data):
     assert s.get(server.url + "/system.json").json()["cluster"]["partitions"][0]["nodes"] == 2
     form = s.get(server.url + "/models/images/classification/new", headers=html).text
     assert 'name="slurm_partition"' in form and "Slurm partition cpu" in form
+    for page in ("/datasets/images/classification/new", "/datasets/images/object-detection/new",
+                 "/models/images/object-detection/new"):
+        assert "Slurm partition cpu" in s.get(server.url + page, headers=html).text, page
     ds = dataset(server, data)
     job = model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=1)
     assert ended(server, job)["status"] == "Done"
@@ -256,3 +259,21 @@ def test_pages_show_the_cluster(server, data):
     assert 'id="job-slurm"' in page and "COMPLETED" in page and "batch script" in page
     script = s.get(f"{server.url}/files/{job}/slurm-job.sh")
     assert script.ok and "#SBATCH --partition=cpu" in script.text
+
+
+def test_a_dataset_build_on_a_partition(server, data):
+    s = server.session
+    res = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "on the cluster", "folder_train": str(data / "mnist"), "resize_channels": 1,
+        "resize_width": 28, "resize_height": 28, "slurm_partition": "cpu", "time_limit": "5"})
+    assert res.ok, res.text
+    job = res.json()["id"]
+    wait_for(lambda: status(server, job)["status"] in ("Done", "Error"), 90, 0.3, "the build")
+    done = status(server, job)
+    assert done["status"] == "Done", done.get("error")
+    assert done["result"]["slurm"]["nodes"] in NODES
+    script = (server.jobs_dir / job / "slurm-job.sh").read_text()
+    assert "torch.distributed.run" not in script and "digitsx.classification.build" in script
+    bad = s.post(server.url + "/datasets/images/classification.json", data={
+        "dataset_name": "x", "folder_train": str(data / "mnist"), "slurm_partition": "cpu", "time_limit": "soon"})
+    assert bad.status_code == 400 and "time_limit" in bad.json()["errors"]
