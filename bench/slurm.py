@@ -26,6 +26,9 @@ from bench._server import servers, wait  # noqa: E402
 from tests.slurm.cluster import Cluster, available  # noqa: E402
 
 
+BATCH = 64
+
+
 def first_step(s, url: str, job: str) -> float:
     """Seconds from the job's creation to its first train metric point."""
     created = s.get(f"{url}/jobs/{job}.json").json()["status_history"][0][1]
@@ -35,7 +38,7 @@ def first_step(s, url: str, job: str) -> float:
 
 def run(s, url: str, ds: str, epochs: int, **where) -> tuple[str, dict]:
     res = s.post(url + "/models/images/classification.json", data={
-        "model_name": "bench", "dataset": ds, "train_epochs": epochs, "batch_size": 64,
+        "model_name": "bench", "dataset": ds, "train_epochs": epochs, "batch_size": BATCH,
         "random_seed": 1, "standard_networks": "lenet", **where})
     res.raise_for_status()
     job = res.json()["id"]
@@ -48,7 +51,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--port", type=int, default=5781)
+    parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
+    global BATCH
+    BATCH = args.batch
     if available():
         sys.exit(f"no cluster here: {available()}")
     from digitsx.classification.demo import write_mnist_folder
@@ -74,7 +80,8 @@ def main() -> None:
                 starts = {k: first_step(s, url, j) for k, j in (("local", local), ("slurm", one))}
                 ips = {k: j["result"].get("timings", {}).get("training") for k, j in (("1", one_job), ("2", two_job))}
                 train_n = int(args.per_class * 10 * 0.75)
-    print(f"LeNet on {train_n} MNIST digits, batch 64 (global), a throw-away 2-node cluster on this machine")
+    print(f"LeNet on {train_n} MNIST digits, batch {BATCH} (global), a throw-away 2-node cluster on this machine, "
+          f"each node 1 CPU (1 thread per process)")
     print(f"submit → first training step: local {starts['local']:.1f} s, Slurm {starts['slurm']:.1f} s "
           f"(+{starts['slurm'] - starts['local']:.1f} s)")
     if ips["1"] and ips["2"]:

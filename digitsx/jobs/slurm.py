@@ -150,15 +150,27 @@ def batch_script(job_id: str, folder: Path, worker: str, slurm: dict, prelude: s
               'export DIGITSX_DEVICE=' + ("cuda" if gpus else "cpu"),
               'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
               ('export TORCH_DISTRIBUTED_BACKEND=' + ("nccl" if gpus else "gloo")),
-              # --kill-on-bad-exit=0: its cancel of a dead node's step would kill a requeued run
-              ("srun --kill-on-bad-exit=0 --ntasks=1 " + " ".join(
-                  shlex.quote(a) for a in [sys.executable, "-m", worker, str(folder)])) if not distributed else
-              "srun --kill-on-bad-exit=0 --ntasks-per-node=1 " + " ".join(shlex.quote(a) for a in [
-                  sys.executable, "-m", "torch.distributed.run", "--nnodes=" + str(nodes),
-                  f"--nproc-per-node={procs}", "--rdzv-backend=c10d"]) +
-              f' --rdzv-endpoint="$head:$(({RENDEZVOUS_PORT} + SLURM_JOB_ID % 1000))" --rdzv-id="$SLURM_JOB_ID" --no-python ' +
-              " ".join(shlex.quote(a) for a in [sys.executable, "-m", worker, str(folder)]), ""]
+              # each process gets its share of the node's CPUs (no cgroups pin them: set it)
+              f"export OMP_NUM_THREADS={max(1, int(slurm.get('cpus_per_node') or 1) // procs)}",
+              launch(worker, folder, nodes, procs, distributed), ""]
     return "\n".join(line for line in lines if line is not None)
+
+
+def launch(worker: str, folder: Path, nodes: int, procs: int, distributed: bool) -> str:
+    """The script's ``srun`` line. Several processes: ``torch.distributed.run`` on every node
+    (c10d rendezvous on the first node, the Slurm job id as rendezvous id, a port of its own).
+    One process (a dataset build, a one-node CPU job): the worker itself, without a launcher
+    that would import torch once more before it starts. ``--kill-on-bad-exit=0``: its cancel of
+    a dead node's step would kill a requeued run's new step."""
+    q = lambda args: " ".join(shlex.quote(a) for a in args)  # noqa: E731
+    job = [sys.executable, "-m", worker, str(folder)]
+    if not distributed or nodes * procs == 1:
+        return "srun --kill-on-bad-exit=0 --ntasks=1 " + q(job)
+    return ("srun --kill-on-bad-exit=0 --ntasks-per-node=1 " +
+            q([sys.executable, "-m", "torch.distributed.run", f"--nnodes={nodes}",
+               f"--nproc-per-node={procs}", "--rdzv-backend=c10d"]) +
+            f' --rdzv-endpoint="$head:$(({RENDEZVOUS_PORT} + SLURM_JOB_ID % 1000))" --rdzv-id="$SLURM_JOB_ID" --no-python ' +
+            q(job))
 
 
 def submit(script: Path) -> str:
