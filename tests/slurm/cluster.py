@@ -154,13 +154,17 @@ MessageTimeout=5
     def kill_node(self, node: str) -> None:
         """The node dies: its slurmd and every process it started (its session)."""
         proc = self.procs.pop(node, None)
+        # Every process of the node is in its network namespace (slurmd, slurmstepd, which
+        # makes sessions of its own, and the job's processes)
+        pids = set(run("ip", "netns", "pids", f"dx-{node}", check=False).stdout.split())
         if proc is not None:
-            pids = run("pgrep", "-s", str(proc.pid), check=False).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            pids |= set(run("pgrep", "-s", str(proc.pid), check=False).stdout.split())
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        if proc is not None:
             proc.wait(10)
 
     def sinfo(self) -> str:

@@ -189,7 +189,7 @@ def test_bad_requests_and_slurm_down(server, data, cluster):
 @pytest.mark.parametrize("requeue", [False, True])
 def test_a_node_that_dies_mid_job(server, data, cluster, requeue):
     ds = dataset(server, data)
-    job = model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=40, snapshot_interval=1,
+    job = model(server, ds, slurm_partition="cpu", nodes=1, train_epochs=400, snapshot_interval=1,
                 **({"slurm_requeue": "y"} if requeue else {}))
     wait_for(lambda: len(status(server, job)["result"].get("snapshots", [])) >= 2, 120, 0.3, "two snapshots")
     node = status(server, job)["result"]["slurm"]["nodes"]
