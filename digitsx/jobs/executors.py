@@ -58,6 +58,7 @@ class ClusterHandle:
     nodes: str = ""
     restarts: int = 0
     missing_since: float | None = None
+    node_offsets: dict = field(default_factory=dict)  # nodes/<node>.jsonl → bytes read
     started: float = field(default_factory=time.time)
 
     @property
@@ -114,6 +115,7 @@ class SlurmExecutor:
         saved = self._load(folder)
         handle = ClusterHandle(job.id, folder, str(info["job_id"]), int(saved.get("offset", 0)),
                                bool(saved.get("aborting")), state=str(info.get("state") or "PENDING"))
+        handle.node_offsets["__adopted"] = True
         self.handles[job.id] = handle
         self.ensure_loop()
         return True
@@ -154,6 +156,7 @@ class SlurmExecutor:
 
     def _poll_one(self, handle: ClusterHandle, state: slurm.State | None) -> None:
         self._read(handle)
+        self._read_nodes(handle)
         if state is None:  # gone from squeue: accounting knows, or it is lost
             state = slurm.accounting_state(handle.slurm_id)
             if state is None:
@@ -168,6 +171,7 @@ class SlurmExecutor:
             self._changed(handle, state)
         if state.state in ENDED or state.state == "LOST":
             self._read(handle)  # the last lines
+            self._read_nodes(handle)
             self._finish(handle, state)
 
     def _changed(self, handle: ClusterHandle, state: slurm.State) -> None:
@@ -200,6 +204,37 @@ class SlurmExecutor:
                 handle.offset += len(raw) + 1
                 self.runner._handle_line(handle, raw.decode("utf-8", "replace") + "\n", events)
                 self._save(handle)
+
+    def _read_nodes(self, handle: ClusterHandle) -> None:
+        """Each node's new telemetry points: into the job's kept series (``telemetry.jsonl``,
+        one series per node) and live to its page."""
+        folder = handle.folder / "nodes"
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*.jsonl")):
+            start = handle.node_offsets.get(path.name)
+            if start is None:  # adopted after a restart: what is there was already kept
+                start = path.stat().st_size if handle.node_offsets.get("__adopted") else 0
+            with open(path, "rb") as f:
+                f.seek(start)
+                data = f.read()
+            lines = data.split(b"\n")[:-1]
+            handle.node_offsets[path.name] = start + sum(len(line) + 1 for line in lines)
+            points = []
+            for raw in lines:
+                try:
+                    p = json.loads(raw)
+                    points.append({"t": p["t"], "node": str(p["node"])[:64], "cpu": p.get("cpu"),
+                                   "rss": p.get("memory_used"),
+                                   "gpus": [{"index": g.get("index"), "util": g.get("util"),
+                                             "memory_used": g.get("memory_used")} for g in p.get("gpus") or []]})
+                except (ValueError, KeyError, TypeError):
+                    continue
+            if points:
+                with open(handle.folder / "telemetry.jsonl", "a", encoding="utf-8") as kept:
+                    kept.writelines(json.dumps(p) + "\n" for p in points)
+                self.runner.publish(handle.job_id, "telemetry", {"job_id": handle.job_id, "node": points[-1]["node"],
+                                                                 "point": points[-1]})
 
     def _finish(self, handle: ClusterHandle, state: slurm.State) -> None:
         self.handles.pop(handle.job_id, None)

@@ -152,6 +152,10 @@ def batch_script(job_id: str, folder: Path, worker: str, slurm: dict, prelude: s
               ('export TORCH_DISTRIBUTED_BACKEND=' + ("nccl" if gpus else "gloo")),
               # each process gets its share of the node's CPUs (no cgroups pin them: set it)
               f"export OMP_NUM_THREADS={max(1, int(slurm.get('cpus_per_node') or 1) // procs)}",
+              # each node's CPU, memory and GPUs, beside the worker (the job page charts them)
+              "srun --overlap --ntasks-per-node=1 --kill-on-bad-exit=0 " +
+              " ".join(shlex.quote(a) for a in [sys.executable, "-m", "digitsx.jobs.node_telemetry", str(folder)]) +
+              " >/dev/null 2>&1 &",
               launch(worker, folder, nodes, procs, distributed), ""]
     return "\n".join(line for line in lines if line is not None)
 

@@ -93,7 +93,9 @@ def test_two_node_ddp_job_live_and_as_local(server, data):
     assert done["status"] == "Done", done.get("error")
     info = done["result"]["slurm"]
     assert info["nodes"] == "n[1-2]" and info["state"] == "COMPLETED"
-    assert "metric" in seen  # live, over Socket.IO, from the file the nodes wrote
+    assert "metric" in seen and "telemetry" in seen  # live, over Socket.IO, from the files the nodes wrote
+    nodes = {p.get("node") for p in done["telemetry"]}
+    assert {"n1", "n2"} <= nodes, nodes  # each node's CPU and memory, charted per node
     notes = [h[2] for h in done["status_history"]]
     assert any("submitted to Slurm" in n for n in notes) and any("running on n[1-2]" in n for n in notes)
     script = (server.jobs_dir / job / "slurm-job.sh").read_text()

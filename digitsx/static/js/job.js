@@ -69,14 +69,21 @@
       return;
     }
     const t0 = points[0].t, x = (p) => (p.t - t0) / 60;
-    const datasets = [{label: "CPU %", data: points.map((p) => ({x: x(p), y: p.cpu})), borderWidth: 1.5}];
-    const gpus = [...new Set(points.flatMap((p) => (p.gpus || []).map((g) => g.index)))];
-    for (const i of gpus) {
-      datasets.push({label: `GPU ${i} %`, borderWidth: 1.5, data: points.map((p) => {
-        const g = (p.gpus || []).find((d) => d.index === i);
-        return {x: x(p), y: g ? g.util : null};
-      })});
+    // A cluster job's points carry their node: one CPU series (and GPU series) per node.
+    const nodes = [...new Set(points.map((p) => p.node || ""))];
+    const datasets = [];
+    for (const node of nodes) {
+      const mine = points.filter((p) => (p.node || "") === node), at = node ? ` (${node})` : "";
+      datasets.push({label: `CPU %${at}`, data: mine.map((p) => ({x: x(p), y: p.cpu})), borderWidth: 1.5});
+      const gpus = [...new Set(mine.flatMap((p) => (p.gpus || []).map((g) => g.index)))];
+      for (const i of gpus) {
+        datasets.push({label: `GPU ${i} %${at}`, borderWidth: 1.5, data: mine.map((p) => {
+          const g = (p.gpus || []).find((d) => d.index === i);
+          return {x: x(p), y: g ? g.util : null};
+        })});
+      }
     }
+    window.dxUtilizationNodes = nodes.filter(Boolean);
     window.dxUtilizationPoints = points.length;
     if (utilChart) { utilChart.data.datasets = datasets; utilChart.update("none"); return; }
     utilChart = new Chart($("utilization-chart"), {type: "line", data: {datasets}, options: {
@@ -136,7 +143,10 @@
         return;
       }
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
-      if (msg.update === "telemetry" && msg.process) {
+      if (msg.update === "telemetry" && msg.point) {  // a cluster node's point: chart it live
+        job.telemetry = [...(job.telemetry || []), msg.point];
+        renderUtilization();
+      } else if (msg.update === "telemetry" && msg.process) {
         const p = msg.process;
         $("job-process").textContent = `pid ${p.pid} · CPU ${p.cpu_percent ?? "?"}% · RSS ${dx.bytes(p.rss)} · ${p.processes} process(es)`;
       } else if (msg.update === "log" && msg.line != null) {  // the pushed line; no re-fetch
