@@ -13,6 +13,9 @@ import requests
 
 from tests.conftest import Server, wait_for
 
+from tests.browser.conftest import browser, page  # noqa: F401 (fixtures)
+from tests.browser.test_home_live import login
+
 from .cluster import NODES, Cluster, available
 
 pytestmark = [pytest.mark.server, pytest.mark.slurm,
@@ -77,7 +80,7 @@ def ended(server, job: str, timeout: float = 120) -> dict:
     return status(server, job)
 
 
-def test_two_node_ddp_job_live_and_as_local(server, data):
+def test_two_node_ddp_job_live_and_as_local(server, data, page):
     import socketio
 
     ds = dataset(server, data)
@@ -96,6 +99,10 @@ def test_two_node_ddp_job_live_and_as_local(server, data):
     assert "metric" in seen and "telemetry" in seen  # live, over Socket.IO, from the files the nodes wrote
     nodes = {p.get("node") for p in done["telemetry"]}
     assert {"n1", "n2"} <= nodes, nodes  # each node's CPU and memory, charted per node
+    login(page, server)
+    page.goto(f"{server.url}/models/{job}")
+    page.wait_for_function("(window.dxUtilizationNodes || []).length === 2", timeout=20000)
+    assert page.locator("#job-slurm", has_text="n[1-2]").count() == 1 and page.js_errors == []
     notes = [h[2] for h in done["status_history"]]
     assert any("submitted to Slurm" in n for n in notes) and any("running on n[1-2]" in n for n in notes)
     script = (server.jobs_dir / job / "slurm-job.sh").read_text()
