@@ -168,9 +168,8 @@ MessageTimeout=5
             proc.wait(10)
 
     def sinfo(self) -> str:
-        return run("sinfo", "-h", "-N", "-o", "%N %t", check=False).stdout if False else \
-            subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], capture_output=True, text=True,
-                           env={**os.environ, **self.env}).stdout
+        return subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], capture_output=True, text=True,
+                              env={**os.environ, **self.env}).stdout
 
     def wait_idle(self, timeout: float = 30) -> None:
         deadline = time.time() + timeout
@@ -195,7 +194,6 @@ MessageTimeout=5
                 proc.kill()
             self.procs.pop(name, None)
         for node in NODES:
-            run("ip", "netns", "pids", f"dx-{node}", check=False)
             for pid in run("ip", "netns", "pids", f"dx-{node}", check=False).stdout.split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
