@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import ServiceUnavailable
 from . import kinds, slurm
 from .status import Status
 
@@ -101,9 +102,12 @@ class SlurmExecutor:
         handle = self.handles.get(job_id)
         if handle is None:
             return False
+        try:
+            slurm.cancel(handle.slurm_id)
+        except slurm.SlurmError as err:  # the job goes on: say so, record nothing
+            raise ServiceUnavailable(f"Slurm could not cancel job {handle.slurm_id}: {err}") from None
         handle.aborting = True
         self._save(handle)
-        slurm.cancel(handle.slurm_id)
         return True
 
     def adopt(self, job) -> bool:
