@@ -110,6 +110,10 @@ class SlurmExecutor:
         self._save(handle)
         return True
 
+    def forget(self, job_id: str) -> None:
+        """Stop following a job (it is being deleted, after its ``scancel``)."""
+        self.handles.pop(job_id, None)
+
     def adopt(self, job) -> bool:
         """After a restart: follow a cluster job again from the offset it stored."""
         info = (job.result or {}).get("slurm") or {}

@@ -233,6 +233,8 @@ def delete_job(job_id: str) -> None:
         deadline = time.time() + float(current_app.config["ABORT_GRACE_SECONDS"]) + 10
         while job_id in p.runner.handles and time.time() < deadline:
             p.runner.sleep(0.05)
+        if p.scheduler.cluster is not None:  # scancel'd: nothing of it is followed any more
+            p.scheduler.cluster.forget(job_id)
     for test in derived:  # a model's test reports go with it
         delete_job(test.id)
     p.serving.stop_model(job_id)
