@@ -11,6 +11,14 @@ from pathlib import Path
 import requests
 
 
+def session(url: str, user: str = "bench") -> requests.Session:
+    """A keep-alive session logged in (open mode) that asks for JSON."""
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    s.post(url + "/login", data={"username": user})
+    return s
+
+
 def pct(values: list[float], q: float) -> float:
     """The ``q`` quantile (nearest rank) of ``values``."""
     values = sorted(values)

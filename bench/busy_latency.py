@@ -30,7 +30,7 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import pct, servers, wait  # noqa: E402
+from bench._server import pct, servers, session, wait  # noqa: E402
 
 
 # The clients stand in for browsers on other machines: their own CPU must not be the server's.
@@ -116,9 +116,7 @@ def busy_run(s: requests.Session, url: str, dataset: str, args) -> tuple[list[fl
 def setting(tmp: Path, port: int, nice: int, args) -> dict:
     env = {"DIGITSX_WORKER_NICE": str(nice), "DIGITSX_DATA_ROOTS": str(tmp)}
     with servers(tmp, (port, env)) as (url,):
-        s = requests.Session()
-        s.headers["Accept"] = "application/json"
-        s.post(url + "/login", data={"username": "bench"})
+        s = session(url)
         ds = s.post(url + "/datasets/images/classification.json", data={
             "dataset_name": "mnist", "folder_train": str(tmp / "mnist"), "folder_pct_val": 25,
             "resize_width": 28, "resize_height": 28, "resize_channels": 1}).json()

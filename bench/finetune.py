@@ -17,12 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import servers, wait  # noqa: E402
+from bench._server import servers, session, wait  # noqa: E402
 
 LOW, HIGH = ("zero", "one", "two", "three", "four"), ("five", "six", "seven", "eight", "nine")
 
@@ -44,13 +42,6 @@ def split_digits(tmp: Path, per_class: int) -> None:
             (tmp / "high" / split / name).mkdir(parents=True, exist_ok=True)
             for f in chosen:
                 shutil.copy(f, tmp / "high" / split / name / f.name)
-
-
-def session(url: str) -> requests.Session:
-    s = requests.Session()
-    s.headers["Accept"] = "application/json"
-    s.post(url + "/login", data={"username": "bench"})
-    return s
 
 
 def dataset(s, url: str, name: str, **fields) -> str:

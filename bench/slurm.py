@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import servers, wait  # noqa: E402
+from bench._server import servers, session, wait  # noqa: E402
 from tests.slurm.cluster import Cluster, available  # noqa: E402
 
 
@@ -66,9 +64,7 @@ def main() -> None:
             os.environ.update(cluster.env)
             env = {"DIGITSX_DATA_ROOTS": str(tmp), "DIGITSX_SLURM_PARTITIONS": "cpu"}
             with servers(tmp, (args.port, env)) as (url,):
-                s = requests.Session()
-                s.headers["Accept"] = "application/json"
-                s.post(url + "/login", data={"username": "bench"})
+                s = session(url)
                 ds = s.post(url + "/datasets/images/classification.json", data={
                     "dataset_name": "mnist", "folder_train": str(tmp / "mnist"), "resize_channels": 1,
                     "resize_width": 28, "resize_height": 28}).json()["id"]

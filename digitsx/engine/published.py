@@ -155,7 +155,7 @@ def build(builder: Callable[..., nn.Module], network: dict, num_classes: int,
     except RuntimeError as err:  # load_state_dict: names the layers that do not fit
         raise weights_cache.WeightsError(
             f"{entry['name']} does not fit {getattr(builder, '__name__', 'the network')}: "
-            f"{str(err).splitlines()[0]} {' '.join(str(err).split())[:400]}") from err
+            f"{' '.join(str(err).split())[:400]}") from err
     return model
 
 

@@ -60,6 +60,7 @@ class ClusterHandle:
     restarts: int = 0
     missing_since: float | None = None
     node_offsets: dict = field(default_factory=dict)  # nodes/<node>.jsonl → bytes read
+    adopted: bool = False  # followed again after a restart: node points already kept are skipped
     started: float = field(default_factory=time.time)
 
     @property
@@ -123,7 +124,7 @@ class SlurmExecutor:
         saved = self._load(folder)
         handle = ClusterHandle(job.id, folder, str(info["job_id"]), int(saved.get("offset", 0)),
                                bool(saved.get("aborting")), state=str(info.get("state") or "PENDING"))
-        handle.node_offsets["__adopted"] = True
+        handle.adopted = True
         self.handles[job.id] = handle
         self.ensure_loop()
         return True
@@ -222,7 +223,7 @@ class SlurmExecutor:
         for path in sorted(folder.glob("*.jsonl")):
             start = handle.node_offsets.get(path.name)
             if start is None:  # adopted after a restart: what is there was already kept
-                start = path.stat().st_size if handle.node_offsets.get("__adopted") else 0
+                start = path.stat().st_size if handle.adopted else 0
             with open(path, "rb") as f:
                 f.seek(start)
                 data = f.read()

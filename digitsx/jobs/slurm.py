@@ -13,7 +13,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,12 +190,6 @@ def cancel(slurm_id: str) -> None:
     command("scancel", str(int(slurm_id)))
 
 
-STATE_NAMES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "COMPLETED", "CANCELLED", "FAILED",
-               "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
-               "REQUEUED", "RESIZING", "CONFIGURING", "SIGNALING", "STAGE_OUT", "SPECIAL_EXIT",
-               "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "REVOKED", "STOPPED")
-
-
 @dataclass
 class State:
     slurm_id: str
@@ -254,12 +247,3 @@ def accounting_state(slurm_id: str) -> State | None:
             return State(slurm_id, bits[0].split()[0].upper(), "", bits[2],
                          int(code) if code.isdigit() else None)
     return None
-
-
-def wait_until(predicate, timeout: float, sleep=time.sleep) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        sleep(0.2)
-    return False
