@@ -123,6 +123,15 @@ def accepts(form: Form) -> Callable:
     return decorator
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """A number (or the text that was not one) for an error message: an integer of hundreds of
+    digits is neither converted to a float (OverflowError: a 500) nor echoed whole."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value) if isinstance(value, int) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit // 2]}…({len(text)} characters)"
+
+
 CONTROL = "".join(map(chr, range(33))) + "\x7f"  # what a choice or an id may not start or end with
 
 
@@ -181,12 +190,12 @@ class FieldReader:
         try:
             value = kind(text)
         except ValueError:
-            self.error(name, f"expected a{'n integer' if kind is int else ' number'}, got {text!r}")
+            self.error(name, f"expected a{'n integer' if kind is int else ' number'}, got {shown(text)}")
             return None
         low = float("-inf") if low is None else low
         high = float("inf") if high is None else high
         if not low <= value <= high:  # NaN included
-            self.error(name, f"must be between {low:g} and {high:g}, got {value:g}")
+            self.error(name, f"must be between {low:g} and {high:g}, got {shown(value)}")
             return None
         return value
 
@@ -200,10 +209,10 @@ class FieldReader:
             try:
                 value = kind(part)
             except ValueError:
-                self.error(name, f"expected a number or a comma list of numbers, got {part!r}")
+                self.error(name, f"expected a number or a comma list of numbers, got {shown(part)}")
                 continue
             if not f.low <= value <= f.high:  # NaN included
-                self.error(name, f"{value:g} is not between {f.low:g} and {f.high:g}")
+                self.error(name, f"{shown(value)} is not between {f.low:g} and {f.high:g}")
                 continue
             values.append(value)
         return values

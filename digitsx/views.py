@@ -2,6 +2,8 @@
 (login and accounts: :mod:`digitsx.auth.routes`)."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, send_file
@@ -81,8 +83,10 @@ def files(path: str):
     root = Path(current_app.config["JOBS_DIR"]).resolve()
     target = (root / path).resolve()
     inside = root in target.parents and target.parent != root
-    if not inside or not target.is_file() or platform().store.db.get(
-            target.relative_to(root).parts[0]) is None:
+    parts = target.relative_to(root).parts if inside else ()
+    # a worker's files not yet checked (a store import's private/, downloads in progress)
+    private = len(parts) > 2 and parts[1] == "private" or re.search(r"\.part\d*$", target.name)
+    if not inside or private or not target.is_file() or platform().store.db.get(parts[0]) is None:
         raise NotFound(f"No such file: {path}")
     return send_file(target)
 

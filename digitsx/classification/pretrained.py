@@ -10,6 +10,7 @@ A pretrained model's folder holds the download format: ``model.pt``, ``network.p
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +25,21 @@ from .infer import Classifier
 from .networks import build_from
 
 REQUIRED = ("model.pt", "network.py", "labels.txt", "info.json")
+PRIVATE = "private"  # a job's files not yet checked: /files never serves this folder
+
+
+def load_weights(path: Path):
+    """``model.pt`` read as tensors only (``weights_only=True``); ValueError for a file that holds
+    Python objects (a pickle that would run code: refused, nothing in it runs) or is no weights
+    file at all."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path.name} is not a plain weights file: it holds Python objects that "
+                         f"would run code when loaded ({' '.join(str(err).split())[:160]}); refused") from None
+    except (RuntimeError, EOFError) as err:
+        raise ValueError(f"{path.name} is not a weights file torch can read: "
+                         f"{' '.join(str(err).split())[:160]}") from None
 
 
 def from_snapshot(folder: Path, spec: dict) -> None:
@@ -51,18 +67,28 @@ def archives_root(dest: Path) -> Path:
     return found[0].parent
 
 
+# What a store file may weigh when its info.json gives no size (one that does is held to it,
+# and everything to the server's upload limit).
+UNDECLARED = {"model.pt": 512 * 2**20, "network.py": 2**20, "labels.txt": 2**20, "mean.npy": 64 * 2**20}
+
+
 def from_store(folder: Path, spec: dict, out: Emitter) -> None:
-    """A model folder of a DIGITS Model Store: each file downloaded (size-capped, the store's
-    SHA-256 checked where it gives one, kept only once whole), info.json as the store gave it.
+    """A model folder of a DIGITS Model Store: each file downloaded into the job's private
+    folder (not served: ``/files`` refuses it) under a total deadline and a minimum rate,
+    size-capped, the store's SHA-256 checked where it gives one; they join the job's folder
+    only once all of them are whole and checked (:func:`run` deletes them otherwise).
     A network the store names that is one of ours is rebuilt from our own source: the store's
-    network.py never runs."""
+    network.py is neither downloaded nor run."""
     files = spec["files"]
     limit_all = int(spec.get("max_bytes") or 2 * 2**30)
+    private = folder / PRIVATE
+    private.mkdir(exist_ok=True)
     for i, (local, f) in enumerate(sorted(files.items())):
-        if local not in ("model.pt", "network.py", "labels.txt", "mean.npy"):
+        if local not in UNDECLARED:
             raise ValueError(f"the store names an unexpected file {local!r}")
-        limit = min(limit_all, int(f["size"] * 1.05) + 2**20) if f.get("size") else limit_all
-        part = folder / f"{local}.part"
+        if local == "network.py" and spec.get("standard_network"):
+            continue
+        limit = min(limit_all, int(f["size"] * 1.05) + 2**20 if f.get("size") else UNDECLARED[local])
         shown = [-1]
 
         def progress(done: int, total: int, speed: float, name: str = f["name"]) -> None:
@@ -72,30 +98,47 @@ def from_store(folder: Path, spec: dict, out: Emitter) -> None:
                 size = f" of {total / 1e6:.1f} MB" if total else ""
                 out.log(f"downloading {name}: {done / 1e6:.1f} MB{size} at {speed / 1e6:.1f} MB/s")
 
+        target = private / local
         try:
-            weights_cache.download(f["url"], part, limit, progress, name=f"{f['name']} from {spec['store']}")
-            if f.get("sha256"):
-                digest = weights_cache.sha256(part)
-                if digest != f["sha256"]:
-                    raise ValueError(f"{f['name']}: SHA-256 {digest[:16]}… is not the store's "
-                                     f"{f['sha256'][:16]}… (a wrong or truncated file); not used")
-            part.replace(folder / local)
-        finally:
-            part.unlink(missing_ok=True)
+            weights_cache.download(f["url"], target, limit, progress, name=f"{f['name']} from {spec['store']}")
+        except weights_cache.WeightsError as err:
+            raise ValueError(str(err)) from None
+        if f.get("sha256"):
+            digest = weights_cache.sha256(target)
+            if digest != str(f["sha256"]).lower():
+                raise ValueError(f"{f['name']}: SHA-256 {digest[:16]}… is not the store's "
+                                 f"{f['sha256'][:16]}… (a wrong or truncated file); not used")
         out.progress(i + 1, len(files) + 1)
     info = dict(spec.get("info") or {})
     dims = info.get("image dimensions")
     if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) and 0 < d <= 4096 for d in dims)):
         raise ValueError("the store's info.json gives no 'image dimensions' [height, width, channels]")
+    crop = (info.get("preprocessing") or {}).get("crop_size")
+    if crop is not None and not (isinstance(crop, int) and 0 < crop <= min(dims[:2])):
+        raise ValueError("the store's info.json gives a crop_size larger than its images")
     info.update({"snapshot file": "model.pt", "model file": "network.py", "labels file": "labels.txt",
                  "mean file": "mean.npy" if "mean.npy" in files else None,
                  "store": {"url": spec["store"], "folder": spec["folder"]}})
-    (folder / "info.json").write_text(json.dumps(info, indent=1))
+    (private / "info.json").write_text(json.dumps(info, indent=1))
     if spec.get("standard_network"):
         from .export import network_source
 
-        (folder / "network.py").write_text(network_source({"network": {"method": "standard",
-                                                                       "name": spec["standard_network"]}}))
+        (private / "network.py").write_text(network_source({"network": {"method": "standard",
+                                                                        "name": spec["standard_network"]}}))
+    check_private(private)
+
+
+def check_private(private: Path) -> None:
+    """The downloaded model loads (its weights fit its network, read as tensors only) before
+    any of its files leaves the private folder."""
+    missing = [name for name in REQUIRED if not (private / name).exists()]
+    if missing:
+        raise ValueError(f"missing from the store's model: {', '.join(missing)}")
+    model = build_from(private)
+    model.load_state_dict(load_weights(private / "model.pt"))
+    for path in private.iterdir():
+        path.replace(private.parent / path.name)
+    private.rmdir()
 
 
 def from_files(folder: Path, spec: dict) -> None:
@@ -106,7 +149,7 @@ def from_files(folder: Path, spec: dict) -> None:
             "snapshot file": "model.pt", "model file": "network.py",
             "preprocessing": {"use_mean": "none", "crop_size": None}}
     (folder / "info.json").write_text(json.dumps(info, indent=1))
-    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    state = load_weights(folder / "model.pt")
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         torch.save(state["model"], folder / "model.pt")  # a digitsx snapshot: keep the weights
 
@@ -114,15 +157,18 @@ def from_files(folder: Path, spec: dict) -> None:
 def run(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
     if spec["source"] == "store":
-        from_store(folder, spec, out)
+        try:
+            from_store(folder, spec, out)
+        except BaseException:  # a failed import leaves nothing it fetched
+            shutil.rmtree(folder / PRIVATE, ignore_errors=True)
+            raise
     else:
         {"snapshot": from_snapshot, "archive": from_archive, "files": from_files}[spec["source"]](folder, spec)
     missing = [name for name in REQUIRED if not (folder / name).exists()]
     if missing:
         raise ValueError(f"missing from the pretrained model: {', '.join(missing)}")
     model = build_from(folder)
-    state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)  # strict: the weights must fit the network exactly
+    model.load_state_dict(load_weights(folder / "model.pt"))  # strict: the weights must fit the network exactly
     info = json.loads((folder / "info.json").read_text())
     labels = (folder / "labels.txt").read_text().splitlines()
     out.result(info=info, labels=labels, parameters=sum(p.numel() for p in model.parameters()))

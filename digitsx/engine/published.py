@@ -2,9 +2,14 @@
 guide does it, for every task.
 
 The file comes from the shared cache (:mod:`.weights_cache`: downloaded once, SHA-256
-checked, progress on the job page); torchvision's own builder then loads it (its settings for a
-pretrained start included: frozen batch norm and the trainable layers of its detection
-backbones), with ``torch.hub``'s folder pointed at the cache so nothing else is fetched. For
+checked, progress on the job page); torchvision's own builder then makes the network (its
+settings for a pretrained start included: frozen batch norm and the trainable layers of its
+detection backbones). Its weights never go through ``torch.hub.load_state_dict_from_url``,
+which unpickles with the full pickler: while the builder runs, torchvision's
+``WeightsEnum.get_state_dict`` hands it the state dict :func:`load_state` read from the
+cache's bytes, checked against the pinned digest right before, with
+``torch.load(weights_only=True)`` (tensors only: a file that holds Python objects is refused,
+and nothing in it runs). Any other file the builder asks for is refused, never fetched. For
 the whole network (``weights``), every layer whose shape depends on the class count (the
 classifier, a detector's box and class predictors, a segmenter's last convolution) is replaced
 by a fresh one for the dataset's classes; for ``weights_backbone`` torchvision loads the
@@ -12,7 +17,11 @@ backbone and the rest starts fresh. ``model.digitsx_transfer`` says which tensor
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import io
+import pickle
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -42,12 +51,48 @@ def fetch(entry: dict, out: Any = None) -> None:
                 f"checked (SHA-256 {entry['sha256_prefix']}…) in {path.parent}")
 
 
-def _hub(entry: dict) -> None:
-    """torch.hub (which torchvision's builders load through) reads the cache, never the net."""
-    path = weights_cache.folder(entry["cache"]) / entry["file"]
-    if not path.exists():
-        raise weights_cache.WeightsError(f"{entry['file']} is not in the weights cache {path.parent}")
-    torch.hub.set_dir(str(entry["cache"]))
+def load_state(entry: dict) -> dict:
+    """``entry``'s state dict from the cache: the bytes checked against the pinned (or recorded)
+    SHA-256 and the published prefix, then read with ``weights_only=True``."""
+    data = weights_cache.verified_bytes(entry, entry["cache"])
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise weights_cache.WeightsError(
+            f"{entry['file']} is not a plain weights file: it holds Python objects that would run "
+            f"code when loaded ({' '.join(str(err).split())[:200]}); refused") from None
+    except (RuntimeError, EOFError, ValueError) as err:
+        raise weights_cache.WeightsError(f"{entry['file']} is not a weights file torch can read: "
+                                         f"{' '.join(str(err).split())[:200]}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise weights_cache.WeightsError(f"{entry['file']} is not a state dict (names to tensors)")
+    return state
+
+
+@contextmanager
+def weights_from_cache(entry: dict) -> Iterator[None]:
+    """While a torchvision builder runs, every weights enum it loads (its own weights, or the
+    backbone's) reads ``entry`` through :func:`load_state`; any other file is refused (nothing is
+    downloaded or unpickled). One builder at a time (a worker builds one network)."""
+    from torchvision.models import _api
+
+    def get_state_dict(weights, *args: Any, **kwargs: Any) -> dict:
+        file = str(weights.url).rsplit("/", 1)[-1]
+        if file != entry["file"]:
+            raise weights_cache.WeightsError(f"the network asked for {file}, not the chosen "
+                                             f"{entry['file']}; refused")
+        return load_state(entry)
+
+    original = _api.WeightsEnum.get_state_dict
+    with _PATCH:
+        _api.WeightsEnum.get_state_dict = get_state_dict  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            _api.WeightsEnum.get_state_dict = original  # type: ignore[method-assign]
+
+
+_PATCH = threading.Lock()
 
 
 def weights_enum(name: str):
@@ -134,7 +179,12 @@ def build(builder: Callable[..., nn.Module], network: dict, num_classes: int,
     random build to ``in_channels`` (classification)."""
     kwargs = dict(kwargs or {})
     entry = network.get("weights") or network.get("weights_backbone")
-    _hub(entry)
+    with weights_from_cache(entry):
+        return _build(builder, network, num_classes, kwargs, entry, in_channels, fresh_channels)
+
+
+def _build(builder, network: dict, num_classes: int, kwargs: dict, entry: dict, in_channels: int,
+           fresh_channels) -> nn.Module:
     try:
         if network.get("weights"):
             model = builder(weights=weights_enum(entry["name"]),

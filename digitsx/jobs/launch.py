@@ -16,7 +16,10 @@ from typing import IO, Any
 def environment(jobs_dir: Path, gpus: str = "", **extra: str) -> dict[str, str]:
     """A worker's environment: ``gpus`` (names for ``CUDA_VISIBLE_DEVICES``; "" is none)."""
     env = dict(os.environ)
-    env.update(CUDA_VISIBLE_DEVICES=gpus, PYTHONUNBUFFERED="1",
+    env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    # Every torch.load in a worker reads tensors only, whatever a library asks for (torch.hub's
+    # load_state_dict_from_url defaults to the full pickler): a weights file never runs code.
+    env.update(CUDA_VISIBLE_DEVICES=gpus, PYTHONUNBUFFERED="1", TORCH_FORCE_WEIGHTS_ONLY_LOAD="1",
                DIGITSX_WORKER_OF=str(Path(jobs_dir).resolve()), **extra)
     return env
 

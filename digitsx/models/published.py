@@ -37,9 +37,21 @@ def catalog() -> dict[str, Any]:
     return _load(os.environ.get("DIGITSX_WEIGHTS_CATALOG") or str(Path(__file__).with_name("published_weights.json")))
 
 
+PINNED = Path(__file__).with_name("weights_sha256.json")
+
+
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """The catalog, each entry with the full SHA-256 we pin for its file
+    (``weights_sha256.json``, written by ``scripts/pin_weights_sha256.py`` on a machine that can
+    download them) unless the catalog gives one itself."""
+    found = json.loads(Path(path).read_text())
+    pins = json.loads(PINNED.read_text()).get("files", {}) if PINNED.is_file() else {}
+    for entry in found.get("weights", {}).values():
+        digest = pins.get(entry.get("file"))
+        if digest and not entry.get("sha256"):
+            entry["sha256"] = digest
+    return found
 
 
 def weights() -> dict[str, dict]:

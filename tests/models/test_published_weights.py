@@ -113,7 +113,7 @@ def test_unreachable_mirror_and_bad_mirror_url(tmp_path, files):
     folder, mirror = files
     path = folder / "t-00000000.pth"
     path.write_bytes(b"z" * 1000)
-    with pytest.raises(weights_cache.WeightsError, match="could not download t-00000000.pth from http://127.0.0.1:9/"):
+    with pytest.raises(weights_cache.WeightsError, match="could not download t-00000000.pth: http://127.0.0.1:9/t-00000000.pth could not be reached"):
         weights_cache.fetch(entry_for(path), tmp_path / "cache", "http://127.0.0.1:9/", timeout=5)
     with pytest.raises(weights_cache.WeightsError, match="http:// or https://"):
         weights_cache.fetch(entry_for(path), tmp_path / "cache", "file:///etc")
@@ -151,7 +151,8 @@ def hub_entry(tmp_path: Path, name: str, builder, **kwargs) -> dict:
     folder = weights_cache.folder(tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = state_dict_file(builder, folder, entry["file"], **kwargs)
-    return {**entry, "sha256_prefix": sha256(path)[:8], "cache": str(tmp_path), "mirror": ""}
+    return {**entry, "sha256_prefix": sha256(path)[:8], "sha256": sha256(path), "cache": str(tmp_path),
+            "mirror": ""}
 
 
 def test_classifier_from_published_weights_for_grey_images(tmp_path):
@@ -208,6 +209,6 @@ def test_weights_that_do_not_fit_the_network_name_the_layer(tmp_path):
     folder = weights_cache.folder(tmp_path)
     folder.mkdir(parents=True)
     path = state_dict_file(torchvision.models.resnet18, folder, entry["file"])  # another network's
-    entry.update(sha256_prefix=sha256(path)[:8], cache=str(tmp_path), mirror="")
+    entry.update(sha256_prefix=sha256(path)[:8], sha256=sha256(path), cache=str(tmp_path), mirror="")
     with pytest.raises(weights_cache.WeightsError, match=r"does not fit mobilenet_v3_small.*(Missing key|Unexpected key)"):
         build_published({"name": "mobilenet_v3_small", "weights": entry}, 3, 3)

@@ -74,6 +74,7 @@ def publish(files: dict[str, Path], target: Path) -> Path:
         entry = catalog["weights"][name]
         assert entry["file"] == path.name
         entry["sha256_prefix"] = sha256(path)[:8]
+        entry["sha256"] = sha256(path)  # pinned, as weights_sha256.json pins the real files
         entry["size_mb"] = path.stat().st_size / 1e6
     target.write_text(json.dumps(catalog))
     return target
