@@ -68,7 +68,7 @@ def _failure(url: str, err: BaseException) -> FetchError:
         return FetchError(f"{url[:200]} answered HTTP {err.code}")
     if isinstance(err, TimeoutError) or "timed out" in str(err):
         return FetchError(f"{url[:200]} did not answer in time")
-    return FetchError(f"{url[:200]} could not be reached")
+    return FetchError(f"{url[:200]} did not answer (no connection)")
 
 
 class Transfer:

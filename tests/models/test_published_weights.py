@@ -113,7 +113,7 @@ def test_unreachable_mirror_and_bad_mirror_url(tmp_path, files):
     folder, mirror = files
     path = folder / "t-00000000.pth"
     path.write_bytes(b"z" * 1000)
-    with pytest.raises(weights_cache.WeightsError, match="could not download t-00000000.pth: http://127.0.0.1:9/t-00000000.pth could not be reached"):
+    with pytest.raises(weights_cache.WeightsError, match="could not download t-00000000.pth: http://127.0.0.1:9/t-00000000.pth did not answer"):
         weights_cache.fetch(entry_for(path), tmp_path / "cache", "http://127.0.0.1:9/", timeout=5)
     with pytest.raises(weights_cache.WeightsError, match="http:// or https://"):
         weights_cache.fetch(entry_for(path), tmp_path / "cache", "file:///etc")
