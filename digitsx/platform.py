@@ -69,7 +69,10 @@ class Platform:
 
         self.exports = Exports(self.store.jobs_dir, socketio.start_background_task,
                                lambda: float(cfg.get("EXPORT_TIMEOUT", 1800)),
-                               int(cfg.get("WORKER_NICE") or 0))
+                               int(cfg.get("WORKER_NICE") or 0),
+                               (self.scheduler.reserve_cpu_slot, self.scheduler.release),
+                               (int(cfg.get("EXPORT_LIMIT") or 4), int(cfg.get("EXPORT_USER_LIMIT") or 2)),
+                               socketio.sleep)
         self.started = False
         self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 

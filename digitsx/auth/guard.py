@@ -17,7 +17,9 @@ from .callers import Caller, accounts_for, current_caller, current_username, log
 from .throttle import Throttle
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.login_json", "auth.logout"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.login_json", "auth.logout",
+                    # this server as a Model Store: what its owners published, for other servers
+                    "store.master", "store.store_info", "store.store_file"}
 MODES = ("open", "password")
 csrf = CSRFProtect()
 

@@ -383,7 +383,9 @@ def store_file(job_id: str, name: str):
 @bp.route("/pretrained_models/<job_id>/publish", methods=["POST"])
 def publish(job_id: str):
     """Publish a pretrained model in this server's store (``published=0`` withdraws it): its
-    files become readable by anyone who can reach the server. The owner's (or an admin's) act."""
+    files become readable by anyone who can reach the server. The owner's (or an admin's) act;
+    for a pretrained model made from a model's snapshot, the owner of that model too (a copy of
+    someone else's model is theirs to publish)."""
     p = platform()
     job = p.store.get(job_id)
     if job.kind != PRETRAINED or job.status != Status.DONE.value:
@@ -392,6 +394,13 @@ def publish(job_id: str):
     if str(form_values().get("published", "1")).lower() in ("0", "false", "no", ""):
         p.store.merge_result(job.id, {"published": None})
         return {"status": "success", "published": False} if wants_json() else redirect(f"/models/{job.id}")
+    source = (job.spec or {}).get("from_model")  # a copy of a model's snapshot (to_pretrained)
+    if source:
+        original = p.store.db.get(str(source))
+        if original is None:
+            auth.require_admin()
+        else:  # publishing a copy is publishing the model: its owner's act (or an admin's)
+            auth.require_owner(original, "publish a copy of")
     folder = Path(p.store.job_dir(job.id))
     files = {}
     for name in ("model.pt", "network.py", "labels.txt", "mean.npy"):

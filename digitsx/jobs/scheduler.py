@@ -269,6 +269,14 @@ class Scheduler:
             reservation = self.pool.try_reserve(holder, Request(gpu_count=1))
         return reservation.gpus if reservation else ()
 
+    def reserve_cpu_slot(self, holder: str) -> bool:
+        """A CPU slot for work that is not a job (an export), if one is free and no queued job
+        waits for one (jobs first); :meth:`release` gives it back."""
+        if any(info.get("queue") == "cpu" for info in self.waiting.values()):
+            return False
+        with self._lock:
+            return self.pool.try_reserve(holder, Request(cpu=1)) is not None
+
     def release(self, holder: str) -> None:
         """Give back what :meth:`reserve_spare_gpu` reserved, and let waiting jobs have it."""
         with self._lock:

@@ -2,15 +2,23 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import tarfile
+import time
+import zipfile
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
 
 from .. import auth
-from ..errors import BadRequest, ValidationError
+from ..errors import BadRequest, Forbidden, TooManyRequests, ValidationError
 from ..http import platform
 from ..jobs import kinds
 from ..schemas import answers
+from .exports import ExportLimit
+
+STREAM_BLOCK = 1 << 20
 
 bp = Blueprint("model_downloads", __name__)
 
@@ -55,12 +63,83 @@ def download(job_id: str, extension: str):
     ``EXPORT_WAIT_SECONDS``, else 202 with the export's status and ``Retry-After``."""
     job, epoch, archive, module = _archive(job_id, extension, request.args.get("epoch"))
     if not archive.exists():
-        export = _export(job, epoch, archive, module)
+        export = platform().exports.get(archive)
+        if export is None:
+            if not _may_start_from_get():
+                raise Forbidden("A download linked from another site's page does not start an "
+                                "export; open the model's page here and click download (or POST "
+                                f"/models/{job.id}/export.json)")
+            export = _export(job, epoch, archive, module)
         export.done.wait(float(current_app.config.get("EXPORT_WAIT_SECONDS", 10)))
         if not archive.exists():
             return _export_answer(job, epoch, extension, export)
-    return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True,
-                     download_name=archive.name)
+    return _send(archive, extension, f"{job.id}_epoch_{epoch:g}.{extension}")
+
+
+def _may_start_from_get() -> bool:
+    """A GET may start an export for this server's own pages (``Sec-Fetch-Site`` same-origin or
+    none) and for scripts (a Bearer token, or none of the headers browsers add); never for a
+    link, image or frame on another site's page, which a browser marks with them."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.lower() in ("same-origin", "none")
+    caller = auth.current_caller()
+    if caller is not None and caller.via == "token":
+        return True
+    referer = request.headers.get("Referer") or request.headers.get("Origin")
+    return referer is None or urlsplit(referer).netloc.lower() == request.host.lower()
+
+
+def _send(archive, extension: str, name: str):
+    """The snapshot's one archive (``.tar.gz``) in the asked format: the file itself for
+    ``.tar.gz``/``.tgz``; ``.tar`` (its bytes unzipped) and ``.zip`` (its members, stored)
+    streamed from it in blocks, so no second archive is written and no request holds the
+    server while it is made."""
+    if extension in ("tar.gz", "tgz"):
+        return send_file(archive, mimetype=ARCHIVE_TYPES[extension], as_attachment=True, download_name=name)
+    body = _tar_stream(archive) if extension == "tar" else _zip_stream(archive)
+    return Response(stream_with_context(body), mimetype=ARCHIVE_TYPES[extension],
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def _tar_stream(archive):
+    with gzip.open(archive, "rb") as source:
+        for block in iter(lambda: source.read(STREAM_BLOCK), b""):
+            yield block
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only stream whose bytes are taken out as they come (zipfile writes to it)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out, self.chunks = b"".join(self.chunks), []
+        return out
+
+
+def _zip_stream(archive):
+    pipe = _Pipe()
+    with tarfile.open(archive, "r:gz") as tar, zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as zf:
+        for member in tar:
+            if not member.isfile():
+                continue
+            source = tar.extractfile(member)
+            info = zipfile.ZipInfo(member.name, time.localtime(member.mtime)[:6])
+            with zf.open(info, "w", force_zip64=member.size > 2**31) as target:
+                for block in iter(lambda: source.read(STREAM_BLOCK), b""):
+                    target.write(block)
+                    yield pipe.take()
+        zf.close()
+        yield pipe.take()
 
 
 @bp.route("/models/<job_id>/export.json", methods=["GET", "POST"])
@@ -101,7 +180,8 @@ def _archive(job_id: str, extension: str, epoch_value):
     if epoch not in [float(e) for e in epochs]:
         raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
                          f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
-    return job, epoch, p.store.job_dir(job.id) / "downloads" / f"{job.id}_epoch_{epoch:g}.{extension}", module
+    # one archive per snapshot, whatever the format asked: every format is served from it
+    return job, epoch, p.store.job_dir(job.id) / "downloads" / f"{job.id}_epoch_{epoch:g}.tar.gz", module
 
 
 def _export(job, epoch: float, archive, module: str):
@@ -110,7 +190,11 @@ def _export(job, epoch: float, archive, module: str):
     export = p.exports.get(archive)
     if export is None:
         auth.rate_limit("exports")
-        export, _ = p.exports.start(module, p.store.job_dir(job.id), epoch, archive)
+        try:
+            export, _ = p.exports.start(module, p.store.job_dir(job.id), epoch, archive,
+                                        auth.current_username() or "")
+        except ExportLimit as err:
+            raise TooManyRequests(str(err)) from None
     return export
 
 
