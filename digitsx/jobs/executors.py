@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,25 @@ WHY = {"TIMEOUT": "time limit: Slurm stopped the job at its time limit (snapshot
                   "with a longer time limit)",
        "NODE_FAIL": "node failure", "OUT_OF_MEMORY": "out of memory on a node",
        "BOOT_FAIL": "a node failed to boot", "DEADLINE": "deadline passed", "PREEMPTED": "preempted"}
+
+
+READ_CAP = 1 << 20  # bytes of a job's output (or a node's telemetry) read in one look
+MAX_NODES = 256
+
+
+def read_new(path: Path, offset: int, cap: int = READ_CAP) -> bytes:
+    """What a file in a job folder holds past ``offset``, at most ``cap`` bytes; the file is
+    never followed through a link (a job's code writes that folder and may plant one to a file
+    outside it): nothing when it is one, or missing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # missing, or a link (ELOOP)
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return b""
+        f.seek(offset)
+        return f.read(cap)
 
 
 @dataclass
@@ -200,13 +220,12 @@ class SlurmExecutor:
     def _read(self, handle: ClusterHandle) -> None:
         """New whole lines of ``slurm-<id>.out`` → the runner's event handlers; the offset is
         saved after each line, so a restart reads on from exactly there."""
-        try:
-            with open(handle.output, "rb") as f:
-                f.seek(handle.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return
+        data = read_new(handle.output, handle.offset)
         if not data:
+            return
+        if b"\n" not in data and len(data) >= READ_CAP:  # one line longer than any event: skipped
+            handle.offset += len(data)
+            self._save(handle)
             return
         with open(handle.folder / "events.jsonl", "a", encoding="utf-8") as events:
             for raw in data.split(b"\n")[:-1]:  # the last piece is an unfinished line
@@ -218,16 +237,19 @@ class SlurmExecutor:
         """Each node's new telemetry points: into the job's kept series (``telemetry.jsonl``,
         one series per node) and live to its page."""
         folder = handle.folder / "nodes"
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():  # a job's code may plant links: never followed
             return
-        for path in sorted(folder.glob("*.jsonl")):
+        for path in sorted(folder.glob("*.jsonl"))[:MAX_NODES]:
+            if path.is_symlink() or not path.is_file():
+                continue
             start = handle.node_offsets.get(path.name)
             if start is None:  # adopted after a restart: what is there was already kept
                 start = path.stat().st_size if handle.adopted else 0
-            with open(path, "rb") as f:
-                f.seek(start)
-                data = f.read()
+            data = read_new(path, start)
             lines = data.split(b"\n")[:-1]
+            if not lines and len(data) >= READ_CAP:
+                handle.node_offsets[path.name] = start + len(data)
+                continue
             handle.node_offsets[path.name] = start + sum(len(line) + 1 for line in lines)
             points = []
             for raw in lines:

@@ -56,3 +56,31 @@ def test_abort_while_slurm_is_down_says_503(monkeypatch, tmp_path):
     with pytest.raises(ServiceUnavailable, match="could not cancel job 12"):
         ex.abort("job")
     assert not ex.handles["job"].aborting
+
+
+def test_job_output_is_read_capped_and_never_through_a_link(tmp_path):
+    """A job's output and its nodes' telemetry are read a capped block at a time; a link a job's
+    code planted (to a file outside its folder) is never followed."""
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps({"t": 1, "node": "SECRET", "cpu": 1}) + "\n")
+    folder = tmp_path / "job"
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "nodes" / "n1.jsonl").symlink_to(secret)
+    (folder / "nodes" / "n2.jsonl").write_text(json.dumps({"t": 2, "node": "n2", "cpu": 5}) + "\n")
+    published = []
+
+    class Runner:
+        def publish(self, job_id, event, data):
+            published.append(data)
+
+    ex = executors.SlurmExecutor(Runner(), None, lambda *a: None, lambda s: None, lambda j: None)
+    handle = executors.ClusterHandle("job", folder, "12")
+    ex._read_nodes(handle)
+    kept = (folder / "telemetry.jsonl").read_text()
+    assert "SECRET" not in kept and '"n2"' in kept and "n1.jsonl" not in handle.node_offsets
+    (folder / "out").symlink_to(secret)
+    assert executors.read_new(folder / "out", 0) == b""
+    big = folder / "big.out"
+    big.write_bytes(b"x" * (3 * executors.READ_CAP))
+    assert len(executors.read_new(big, 0)) == executors.READ_CAP
+    assert executors.read_new(big, 3 * executors.READ_CAP - 10) == b"x" * 10
