@@ -257,7 +257,11 @@
     button.disabled = true;
     status.textContent = "Writing the demo images on the server…";
     try {
-      const res = await dx.fetch("/demo/data", {method: "POST"});
+      let res = await dx.fetch("/demo/data", {method: "POST"});
+      while (res.status === 202) {  // still being written (by this click or another): ask again
+        await new Promise((done) => setTimeout(done, 1000 * Number(res.headers.get("Retry-After") || 2)));
+        res = await dx.fetch("/demo/data", {method: "POST"});
+      }
       const data = await res.json();
       if (!res.ok) throw new Error((data.error || {}).message || res.statusText);
       for (const d of data.datasets) {
