@@ -104,6 +104,10 @@ def test_listing_in_the_app_a_hostile_store_beside_a_good_one(hostile, make_app)
     bad = client.post("/store/push", data={"id": good["crop"]["id"]}, headers={"Accept": "application/json"})
     assert bad.status_code == 400 and "crop_size" in bad.get_json()["error"]["message"]
     assert client.get(f"/store/push?id={good['m']['id']}").status_code == 405
+    made = client.post("/store/push", data={"id": good["m"]["id"]}, headers={"Accept": "application/json"})
+    assert made.status_code == 200, made.data
+    spec = app.extensions["digitsx"].store.get(made.get_json()["id"]).spec
+    assert sorted(spec["files"]) == ["labels.txt", "model.pt"]  # our lenet: its network.py never fetched
     for _ in range(3):
         assert client.get("/store/models.json?refresh=1").status_code == 200
     assert stores.hits.count("/good/master.json") == 1  # refreshed less than 30 s ago: not again
