@@ -24,6 +24,8 @@ class OneSendHandler(pywsgi.WSGIHandler):
             super()._write_with_headers(b"")
         finally:
             del self._sendall
+        if self.response_use_chunked:  # decided just now (a streamed answer): frame the chunk
+            data = b"%x\r\n%s\r\n" % (len(data), bytes(data))
         self._sendall(bytes(block[0]) + data)
 
 

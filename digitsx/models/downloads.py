@@ -133,13 +133,17 @@ def _zip_stream(archive):
             if not member.isfile():
                 continue
             source = tar.extractfile(member)
-            info = zipfile.ZipInfo(member.name, time.localtime(member.mtime)[:6])
+            info = zipfile.ZipInfo(member.name, time.localtime(max(member.mtime, 315532800))[:6])
             with zf.open(info, "w", force_zip64=member.size > 2**31) as target:
                 for block in iter(lambda: source.read(STREAM_BLOCK), b""):
                     target.write(block)
-                    yield pipe.take()
+                    out = pipe.take()
+                    if out:  # an empty chunk would end a chunked answer
+                        yield out
         zf.close()
-        yield pipe.take()
+        out = pipe.take()
+        if out:
+            yield out
 
 
 @bp.route("/models/<job_id>/export.json", methods=["GET", "POST"])
