@@ -75,8 +75,8 @@ UNDECLARED = {"model.pt": 512 * 2**20, "network.py": 2**20, "labels.txt": 2**20,
 def from_store(folder: Path, spec: dict, out: Emitter) -> None:
     """A model folder of a DIGITS Model Store: each file downloaded into the job's private
     folder (not served: ``/files`` refuses it) under a total deadline and a minimum rate,
-    size-capped, the store's SHA-256 checked where it gives one; they join the job's folder
-    only once all of them are whole and checked (:func:`run` deletes them otherwise).
+    size-capped, the store's SHA-256 checked where it gives one; :func:`run` moves them into the
+    job's folder only once they make a model that loads, and deletes them otherwise.
     A network the store names that is one of ours is rebuilt from our own source: the store's
     network.py is neither downloaded nor run."""
     files = spec["files"]
@@ -125,20 +125,6 @@ def from_store(folder: Path, spec: dict, out: Emitter) -> None:
 
         (private / "network.py").write_text(network_source({"network": {"method": "standard",
                                                                         "name": spec["standard_network"]}}))
-    check_private(private)
-
-
-def check_private(private: Path) -> None:
-    """The downloaded model loads (its weights fit its network, read as tensors only) before
-    any of its files leaves the private folder."""
-    missing = [name for name in REQUIRED if not (private / name).exists()]
-    if missing:
-        raise ValueError(f"missing from the store's model: {', '.join(missing)}")
-    model = build_from(private)
-    model.load_state_dict(load_weights(private / "model.pt"))
-    for path in private.iterdir():
-        path.replace(private.parent / path.name)
-    private.rmdir()
 
 
 def from_files(folder: Path, spec: dict) -> None:
@@ -156,24 +142,36 @@ def from_files(folder: Path, spec: dict) -> None:
 
 def run(folder: Path, out: Emitter) -> dict:
     spec = json.loads((folder / "spec.json").read_text())
+    where = folder  # a store's files are checked where /files does not serve them
     if spec["source"] == "store":
+        where = folder / PRIVATE
         try:
             from_store(folder, spec, out)
+            model, info, labels = check(where)
         except BaseException:  # a failed import leaves nothing it fetched
-            shutil.rmtree(folder / PRIVATE, ignore_errors=True)
+            shutil.rmtree(where, ignore_errors=True)
             raise
+        for path in where.iterdir():  # whole, hash-checked and loading: now the job's
+            path.replace(folder / path.name)
+        where.rmdir()
     else:
         {"snapshot": from_snapshot, "archive": from_archive, "files": from_files}[spec["source"]](folder, spec)
-    missing = [name for name in REQUIRED if not (folder / name).exists()]
-    if missing:
-        raise ValueError(f"missing from the pretrained model: {', '.join(missing)}")
-    model = build_from(folder)
-    model.load_state_dict(load_weights(folder / "model.pt"))  # strict: the weights must fit the network exactly
-    info = json.loads((folder / "info.json").read_text())
-    labels = (folder / "labels.txt").read_text().splitlines()
+        model, info, labels = check(folder)
     out.result(info=info, labels=labels, parameters=sum(p.numel() for p in model.parameters()))
     out.progress(1, 1)
     return info
+
+
+def check(where: Path):
+    """(network, info, labels) once the files in ``where`` make a model: all there, and the
+    weights (read as tensors only) fit the network exactly."""
+    missing = [name for name in REQUIRED if not (where / name).exists()]
+    if missing:
+        raise ValueError(f"missing from the pretrained model: {', '.join(missing)}")
+    model = build_from(where)
+    model.load_state_dict(load_weights(where / "model.pt"))  # strict: the weights must fit exactly
+    info = json.loads((where / "info.json").read_text())
+    return model, info, (where / "labels.txt").read_text().splitlines()
 
 
 def main(job_dir: str) -> int:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from digitsx import netfetch
-from digitsx.classification import store
+from digitsx.classification import store_reading as store
 
 from .hostile_store import Internal, Stores
 
