@@ -485,3 +485,22 @@ def test_socketio_needs_a_login_in_password_mode(papp):
     bad = socketio.test_client(papp, namespace="/jobs", auth={"token": "dxt_forged"})
     assert not bad.is_connected("/jobs")
     wait_for(lambda: True, 0.1)
+
+
+def test_simultaneous_first_logins_of_one_name_in_open_mode(app):
+    """Two tabs logging in as a new name at once: both succeed (the second insert of the name
+    used to fail its unique key: a 500)."""
+    import threading
+
+    barrier = threading.Barrier(6)
+    answers = []
+
+    def go():
+        client = app.test_client()
+        barrier.wait()
+        answers.append(client.post("/login", data={"username": "newcomer"}, headers=JSON).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert answers == [200] * 6

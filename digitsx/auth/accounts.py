@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..db import ApiToken, Database, User
 from ..errors import BadRequest, Conflict, NotFound, ValidationError
@@ -121,11 +122,18 @@ class Accounts:
             return Account.of(user)
 
     def seen(self, username: str) -> None:
-        """Open mode: remember a name at login (no password)."""
-        with self.db.session() as s:
-            user = s.get(User, username) or User(username=username, created=time.time())
-            user.last_login = time.time()
-            s.add(user)
+        """Open mode: remember a name at login (no password). Two first logins of one name at
+        once: the second finds the row the first made (its insert fails, so it updates)."""
+        for attempt in range(2):
+            try:
+                with self.db.session() as s:
+                    user = s.get(User, username) or User(username=username, created=time.time())
+                    user.last_login = time.time()
+                    s.add(user)
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def update(self, username: str, *, is_admin: bool | None = None,
                can_run_code: bool | None = None, active: bool | None = None,
