@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
         resumable=True, distributed=True, url_prefix="/models",
         details=summary.model_details, template="models/show.html",
         serve="digitsx.classification.infer", export="digitsx.classification.export",
-        runs_code=code_policy.spec_code))
+        runs_code=code_policy.spec_code, main_metric=("val/accuracy", "val accuracy (%)")))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.classification.pretrained",
         lambda spec: Request(cpu=1), url_prefix="/models", template="models/pretrained.html",

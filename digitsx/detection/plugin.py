@@ -23,7 +23,8 @@ def init_app(app: Flask) -> None:
         new_endpoint="detection.new_model", new_label="New model: images → object detection",
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
         template="detection/model.html", serve="digitsx.detection.infer",
-        export="digitsx.detection.export", runs_code=code_policy.spec_code))
+        export="digitsx.detection.export", runs_code=code_policy.spec_code,
+        main_metric=("val/map", "val mAP@0.5:0.95")))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Object detection test", "digitsx.detection.infer_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,

@@ -38,6 +38,9 @@ class JobKind:
     # what submitted Python a job's spec runs, or None: ``(spec, store) -> str | None``; resume
     # asks it, so a caller who may not run code cannot restart a job that does
     runs_code: Callable[[dict, Any], str | None] | None = None
+    # a model kind's main metric: (series key "phase/name", label) — the home page's column,
+    # the comparison's headline, what a search optimises
+    main_metric: tuple[str, str] | None = None
 
 
     @property

@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the shared model routes."""
-    from . import downloads, generic, previews
+    from . import compare, downloads, generic, previews
 
-    for module in (previews, downloads, generic):
+    for module in (previews, downloads, generic, compare):
         app.register_blueprint(module.bp)

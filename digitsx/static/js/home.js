@@ -98,6 +98,8 @@
       ${metricColumns().map((c) => `<td class="metric">${fmt(metricValue(j, c))}</td>`).join("")}</tr>`;
   }
 
+  const compareUrl = (ids) => "/models/compare?" + ids.map((i) => "job_id=" + encodeURIComponent(i)).join("&");
+
   function renderJobs() {
     renderHead();
     const rows = visibleJobs();
@@ -110,7 +112,10 @@
       }
       const names = [...groups.keys()].sort((a, b) => (a === "") - (b === "") || a.localeCompare(b));
       for (const g of names) {
-        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="${7 + metricColumns().length}">${g ? dx.esc(g) : "Ungrouped"}</th></tr>`;
+        const members = groups.get(g).map((j) => j.id);
+        const all = g && state.tab === "models" && members.length > 1
+          ? ` <a class="compare-group" href="${compareUrl(members)}">compare all ${members.length}</a>` : "";
+        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="${7 + metricColumns().length}">${g ? dx.esc(g) : "Ungrouped"}${all}</th></tr>`;
         html += groups.get(g).map(jobRow).join("");
       }
     } else html = rows.map(jobRow).join("");
@@ -128,6 +133,7 @@
       th.dataset.dir = th.dataset.sort === state.sort.key ? (state.sort.dir > 0 ? "asc" : "desc") : "";
     const n = state.selected.size;
     for (const id of ["btn-abort", "btn-group", "btn-delete"]) $(id).disabled = n === 0;
+    $("btn-compare").disabled = n === 0 || n > 100;
   }
 
   function renderGpus() {
@@ -217,6 +223,7 @@
       bulk("DELETE", "/jobs");
   });
   $("btn-abort").addEventListener("click", () => bulk("POST", "/abort_jobs"));
+  $("btn-compare").addEventListener("click", () => { location.href = compareUrl([...state.selected]); });
   $("btn-group").addEventListener("click", async () => {
     const name = await dx.prompt("Group name (blank to ungroup):", "", {ok: "Group"});
     if (name !== null) bulk("POST", "/group", {group_name: name});

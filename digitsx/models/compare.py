@@ -1,0 +1,191 @@
+"""Comparing runs: ``/models/compare?job_id=A&job_id=B…`` (the page) and
+``GET /models/compare.json?job_id=…`` (its data), for up to :data:`MAX_JOBS` jobs of any tasks.
+
+For each job: its name, task, network, dataset, status, wall time; every metric's series (by
+phase and name: ``"val/accuracy"``), each down-sampled on the server to at most
+:data:`MAX_POINTS` points keeping every bucket's lowest and highest value (full resolution:
+``/models/<id>/metrics.csv``); each metric's best value (the lowest for a loss, else the
+highest) and its epoch, and its last value; the task's main metric. Across the jobs: the spec
+fields that differ (flattened: ``solver.type``, ``lr.base_lr``, ``batch_size``…), which the
+page shows as table columns and, when numeric, as a parallel-coordinates plot; and the metrics
+every job shares (jobs of different tasks compare on those). Torch-free.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from .. import auth
+from ..errors import BadRequest
+from ..http import page, platform
+from ..jobs import kinds
+from ..jobs.summary import elapsed_seconds
+from ..schemas import NUMBER, OBJECT, STRING, answers, array, nullable, obj
+
+bp = Blueprint("compare", __name__)
+MAX_JOBS = 100
+MAX_POINTS = 2000
+SKIPPED = ("form.", "dataset.path", "resources.", "extra.")  # not settings a person compares
+LONG = 120  # a longer value (a custom network's source) is shown by its length
+
+
+def goal(name: str) -> str:
+    """Which way a metric gets better: ``min`` for losses and errors, else ``max``."""
+    lowered = name.lower()
+    return "min" if "loss" in lowered or "error" in lowered else "max"
+
+
+def downsample(points: list[list[float]], limit: int = MAX_POINTS) -> list[list[float]]:
+    """At most ``limit`` points (``[epoch, step, t, value]``) of a series: the first and last,
+    and in each bucket between them the lowest and the highest value, in order, so spikes
+    survive the thinning."""
+    if len(points) <= limit:
+        return points
+    buckets = max(1, (limit - 2) // 2)
+    inner = points[1:-1]
+    size = len(inner) / buckets
+    out = [points[0]]
+    for b in range(buckets):
+        chunk = inner[int(b * size):int((b + 1) * size)]
+        if not chunk:
+            continue
+        low = min(chunk, key=lambda p: p[3])
+        high = max(chunk, key=lambda p: p[3])
+        out.extend(sorted({id(low): low, id(high): high}.values(), key=lambda p: (p[0], p[1], p[2])))
+    out.append(points[-1])
+    return out
+
+
+def series(points: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """A job's metric points as one series per ``phase/name``: ``[epoch, step, t, value]``."""
+    out: dict[str, list[list[float]]] = {}
+    for p in points:
+        for name, value in (p.get("values") or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            out.setdefault(f"{p['phase']}/{name}", []).append(
+                [float(p["epoch"]), int(p.get("step") or 0), float(p.get("t") or 0), float(value)])
+    return out
+
+
+def summary(points: list[list[float]], way: str) -> dict[str, Any]:
+    """A series' best value and its epoch, and its last value."""
+    best = (min if way == "min" else max)(points, key=lambda p: p[3])
+    return {"best": best[3], "best_epoch": best[0], "last": points[-1][3], "goal": way, "points": len(points)}
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A spec as ``{"solver.type": "adam", "lr.base_lr": 0.01, …}``."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(flatten(inner, f"{prefix}{key}."))
+        return out
+    key = prefix[:-1]
+    if isinstance(value, list):
+        value = json.dumps(value)
+    if isinstance(value, str) and len(value) > LONG:
+        value = f"({len(value)} characters)"
+    return {key: value}
+
+
+def differing(specs: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The flattened spec fields whose values are not the same in every job (a field a job
+    lacks counts as ``None``), each with the jobs' values in order."""
+    flat = [flatten(s) for s in specs]
+    keys = sorted({k for f in flat for k in f if not k.startswith(SKIPPED) and k not in SKIPPED})
+    out = {}
+    for key in keys:
+        values = [f.get(key) for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            out[key] = values
+    return out
+
+
+def main_metric(kind_name: str) -> tuple[str, str] | None:
+    """The task's main metric ``(series key, label)`` (its kind's ``main_metric``), if any."""
+    try:
+        found = kinds.get(kind_name).main_metric
+    except Exception:  # noqa: BLE001 - an unknown kind has none
+        return None
+    return found
+
+
+def describe(job, points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One job's part of the comparison."""
+    spec = job.spec
+    network = spec.get("network") if isinstance(spec.get("network"), dict) else {}
+    dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
+    found = series(points)
+    metrics = {key: summary(values, goal(key.split("/", 1)[1])) for key, values in found.items()}
+    main = main_metric(job.kind)
+    try:
+        task = kinds.get(job.kind).title
+    except Exception:  # noqa: BLE001
+        task = job.kind
+    dataset_job = platform().store.db.get(str(dataset.get("id") or "")) if dataset.get("id") else None
+    return {
+        "id": job.id, "name": job.name, "kind": job.kind, "task": task, "status": job.status,
+        "network": network.get("name") or network.get("method"),
+        "dataset": {"id": dataset.get("id"), "name": dataset_job.name if dataset_job else None},
+        "wall_time": elapsed_seconds(job), "started": job.started, "url": f"/models/{job.id}",
+        "main_metric": ({"key": main[0], "label": main[1], **metrics[main[0]]}
+                        if main and main[0] in metrics else None),
+        "metrics": metrics, "series": {key: downsample(values) for key, values in found.items()},
+    }
+
+
+def job_ids() -> list[str]:
+    """The ``job_id`` arguments (repeated, or comma-separated), each once, in order."""
+    ids: list[str] = []
+    for raw in request.args.getlist("job_id"):
+        for part in str(raw).split(","):
+            part = part.strip()
+            if part and part not in ids:
+                ids.append(part)
+    if not ids:
+        raise BadRequest("compare: give the jobs to compare, ?job_id=A&job_id=B")
+    if len(ids) > MAX_JOBS:
+        raise BadRequest(f"compare: at most {MAX_JOBS} jobs at once, got {len(ids)}")
+    return ids
+
+
+def comparison(ids: list[str]) -> dict[str, Any]:
+    store = platform().store
+    jobs = [store.get(i) for i in ids]  # NotFound (404) names a missing one
+    described = [describe(job, store.metrics(job.id)) for job in jobs]
+    shared = sorted(set.intersection(*(set(d["metrics"]) for d in described))) if described else []
+    return {"jobs": described, "differing": differing([job.spec for job in jobs]), "shared_metrics": shared,
+            "max_points": MAX_POINTS}
+
+
+COMPARISON = obj(["jobs", "differing", "shared_metrics"], jobs=array(obj(
+    ["id", "name", "task", "status", "metrics", "series"], id=STRING, name=STRING, kind=STRING, task=STRING,
+    status=STRING, network=nullable("string"), dataset=OBJECT, wall_time=NUMBER,
+    main_metric=nullable("object"), metrics=OBJECT, series=OBJECT)),
+    differing=OBJECT, shared_metrics=array(STRING), max_points=NUMBER)
+
+
+@bp.route("/models/compare.json")
+@answers(COMPARISON)
+def compare_json():
+    """Up to 100 jobs side by side (``job_id`` repeated): each one's series (down-sampled to
+    ``max_points`` keeping each bucket's extremes), its metrics' best value and epoch and last
+    value, its main metric; the spec fields that differ; the metrics every job shares."""
+    auth.require_login()
+    return comparison(job_ids())
+
+
+@bp.route("/models/compare")
+@page
+def compare_page():
+    """Overlaid curves, a sortable table with the differing settings, a parallel-coordinates
+    plot; running jobs update live."""
+    auth.require_login()
+    ids = job_ids()
+    for job_id in ids:
+        platform().store.get(job_id)
+    return render_template("models/compare.html", job_ids=ids)

@@ -1,0 +1,165 @@
+/* The comparison page: /models/compare.json drawn as overlaid curves (a chosen metric, x by
+   epoch, step or wall time, smoothing, log scale), a table sortable by any column with the
+   settings that differ and a CSV download, and a parallel-coordinates plot of the numeric
+   settings that differ. Running jobs are fetched again every few seconds. */
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const ids = JSON.parse($("compare-ids").textContent);
+  const url = "/models/compare.json?" + ids.map((i) => "job_id=" + encodeURIComponent(i)).join("&");
+  const state = {data: null, metric: null, sort: {key: "name", dir: 1}, chart: null, highlight: null};
+  const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const color = (i) => i < COLORS.length ? COLORS[i] : `hsl(${(i * 137.5) % 360} 60% 45%)`;
+  const fmt = (v) => (v == null || v === "" ? "" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(1) : +v.toPrecision(4)) : String(v));
+
+  function metrics() {
+    const d = state.data;
+    const all = new Set(d.jobs.flatMap((j) => Object.keys(j.metrics)));
+    const shared = new Set(d.shared_metrics);
+    return [...all].sort((a, b) => (shared.has(b) - shared.has(a)) || a.localeCompare(b));
+  }
+
+  function defaultMetric() {
+    const main = state.data.jobs.map((j) => j.main_metric && j.main_metric.key).find((k) => k && state.data.shared_metrics.includes(k));
+    return main || state.data.shared_metrics.find((k) => k.startsWith("val/")) || state.data.shared_metrics[0] || metrics()[0] || null;
+  }
+
+  function smooth(values, w) {
+    if (!w) return values;
+    let last = null;
+    return values.map((v) => (last = last == null ? v : last * w + v * (1 - w)));
+  }
+
+  function drawChart() {
+    const d = state.data, key = state.metric, xKind = $("cmp-x").value, w = +$("cmp-smooth").value;
+    const datasets = d.jobs.map((j, i) => {
+      const s = (j.series[key] || []);
+      const t0 = s.length ? s[0][2] : 0;
+      const ys = smooth(s.map((p) => p[3]), w);
+      return {label: j.name, jobId: j.id, borderColor: color(i), backgroundColor: color(i), pointRadius: s.length > 60 ? 0 : 2,
+              borderWidth: state.highlight == null || state.highlight === i ? 2 : 1,
+              data: s.map((p, k) => ({x: xKind === "epoch" ? p[0] : xKind === "step" ? p[1] : p[2] - t0, y: ys[k]}))};
+    });
+    const options = {
+      animation: false, parsing: false, normalized: true,
+      interaction: {mode: "nearest", axis: "x", intersect: false},
+      scales: {x: {type: "linear", title: {display: true, text: xKind === "time" ? "seconds" : xKind}},
+               y: {type: $("cmp-log").checked ? "logarithmic" : "linear", title: {display: true, text: key || ""}}},
+      plugins: {legend: {onHover: (e, item) => { state.highlight = item.datasetIndex; restyle(); },
+                         onLeave: () => { state.highlight = null; restyle(); }},
+                tooltip: {mode: "x", intersect: false,
+                          callbacks: {label: (c) => `${c.dataset.label}: ${fmt(c.parsed.y)}`}}},
+    };
+    if (state.chart) { state.chart.data.datasets = datasets; state.chart.options = options; state.chart.update("none"); }
+    else state.chart = new Chart($("cmp-chart"), {type: "line", data: {datasets}, options});
+    window.dxCompareDrawn = (window.dxCompareDrawn || 0) + 1;
+  }
+
+  function restyle() {
+    if (!state.chart) return;
+    state.chart.data.datasets.forEach((ds, i) => { ds.borderWidth = state.highlight == null || state.highlight === i ? 2 : 1; });
+    state.chart.update("none");
+  }
+
+  function columns() {
+    const d = state.data;
+    const cols = [{key: "name", label: "Run"}, {key: "task", label: "Task"}, {key: "status", label: "Status"},
+                  {key: "network", label: "Network"}, {key: "dataset", label: "Dataset"}, {key: "wall_time", label: "Wall time"}];
+    for (const m of metrics()) cols.push({key: "m:" + m, label: `${m} best`, metric: m});
+    for (const f of Object.keys(d.differing)) cols.push({key: "f:" + f, label: f, field: f});
+    return cols;
+  }
+
+  function cell(j, i, c) {
+    if (c.metric) { const m = j.metrics[c.metric]; return m ? m.best : null; }
+    if (c.field) return state.data.differing[c.field][i];
+    if (c.key === "dataset") return j.dataset.name || j.dataset.id;
+    return j[c.key];
+  }
+
+  function rows() {
+    const cols = columns(), c = cols.find((x) => x.key === state.sort.key) || cols[0];
+    const list = state.data.jobs.map((j, i) => ({j, i}));
+    const v = (r) => cell(r.j, r.i, c);
+    return list.sort((a, b) => {
+      const x = v(a), y = v(b);
+      if (x == null) return 1; if (y == null) return -1;
+      return (x > y ? 1 : x < y ? -1 : 0) * state.sort.dir;
+    });
+  }
+
+  function drawTable() {
+    const cols = columns();
+    $("cmp-table").tHead.innerHTML = `<tr>${cols.map((c) => `<th data-sort="${dx.esc(c.key)}" data-dir="${state.sort.key === c.key ? (state.sort.dir > 0 ? "asc" : "desc") : ""}">${dx.esc(c.label)}</th>`).join("")}</tr>`;
+    $("cmp-table").tBodies[0].innerHTML = rows().map(({j, i}) => `<tr data-id="${dx.esc(j.id)}">${cols.map((c) => {
+      let v = cell(j, i, c);
+      if (c.key === "name") return `<td><span class="swatch" style="background:${color(i)}"></span> <a href="${dx.esc(j.url)}">${dx.esc(j.name)}</a></td>`;
+      if (c.key === "wall_time") v = dx.duration(v);
+      else if (c.metric && j.metrics[c.metric]) return `<td title="best at epoch ${fmt(j.metrics[c.metric].best_epoch)}, last ${fmt(j.metrics[c.metric].last)}">${fmt(v)} <span class="hint">@${fmt(j.metrics[c.metric].best_epoch)}</span></td>`;
+      return `<td>${dx.esc(fmt(v))}</td>`;
+    }).join("")}</tr>`).join("");
+  }
+
+  function csv() {
+    const cols = columns();
+    const q = (v) => { const s = v == null ? "" : String(v); return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s; };
+    const lines = [cols.map((c) => q(c.label)).concat(cols.filter((c) => c.metric).map((c) => q(c.metric + " best epoch"))).join(",")];
+    for (const {j, i} of rows())
+      lines.push(cols.map((c) => q(cell(j, i, c))).concat(cols.filter((c) => c.metric).map((c) => q((j.metrics[c.metric] || {}).best_epoch))).join(","));
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/csv"}));
+    a.download = "comparison.csv";
+    document.body.appendChild(a); a.click(); a.remove();
+  }
+
+  function drawParallel() {
+    const d = state.data, svg = $("cmp-parallel");
+    const numeric = Object.entries(d.differing).filter(([, vs]) => vs.every((v) => typeof v === "number"));
+    $("cmp-parallel-card").hidden = numeric.length === 0;
+    if (!numeric.length) return;
+    const axes = [...numeric.map(([k, vs]) => ({label: k, values: vs})),
+                  {label: `${state.metric} best`, values: d.jobs.map((j) => (j.metrics[state.metric] || {}).best ?? null)}];
+    const width = svg.clientWidth || 800, height = 260, pad = 40, top = 24, bottom = 30;
+    const x = (k) => pad + k * (width - 2 * pad) / Math.max(1, axes.length - 1);
+    const scale = (vals) => { const f = vals.filter((v) => v != null); const lo = Math.min(...f), hi = Math.max(...f);
+      return (v) => v == null ? null : top + (height - top - bottom) * (1 - (hi === lo ? 0.5 : (v - lo) / (hi - lo))); };
+    const scales = axes.map((a) => scale(a.values));
+    let out = axes.map((a, k) => `<line x1="${x(k)}" x2="${x(k)}" y1="${top}" y2="${height - bottom}" stroke="currentColor" stroke-opacity="0.4"/>
+      <text x="${x(k)}" y="${height - 8}" text-anchor="middle" font-size="11" fill="currentColor">${dx.esc(a.label)}</text>`).join("");
+    out += d.jobs.map((j, i) => {
+      const pts = axes.map((a, k) => { const y = scales[k](a.values[i]); return y == null ? null : `${x(k).toFixed(1)},${y.toFixed(1)}`; }).filter(Boolean);
+      return `<polyline class="pc-line" data-id="${dx.esc(j.id)}" fill="none" stroke="${color(i)}" stroke-width="1.5" points="${pts.join(" ")}"><title>${dx.esc(j.name)}</title></polyline>`;
+    }).join("");
+    svg.innerHTML = out;
+  }
+
+  function draw() {
+    const select = $("cmp-metric"), keys = metrics();
+    if (!state.metric || !keys.includes(state.metric)) state.metric = defaultMetric();
+    const shared = new Set(state.data.shared_metrics);
+    select.innerHTML = keys.map((k) => `<option value="${dx.esc(k)}" ${k === state.metric ? "selected" : ""}>${dx.esc(k)}${shared.has(k) ? "" : " (not every run)"}</option>`).join("");
+    drawChart(); drawTable(); drawParallel();
+    const running = state.data.jobs.filter((j) => dx.isActive(j.status)).length;
+    $("cmp-status").textContent = running ? `${running} running: updating every 5 s` : "";
+  }
+
+  async function load() {
+    try {
+      state.data = await dx.api("GET", url);
+      draw();
+    } catch (e) { $("cmp-status").textContent = e.message; }
+    if (state.data && state.data.jobs.some((j) => dx.isActive(j.status))) setTimeout(load, 5000);
+  }
+
+  $("cmp-metric").addEventListener("change", (e) => { state.metric = e.target.value; drawChart(); drawParallel(); });
+  for (const id of ["cmp-x", "cmp-log"]) $(id).addEventListener("change", drawChart);
+  $("cmp-smooth").addEventListener("input", (e) => { $("cmp-smooth-value").textContent = e.target.value; drawChart(); });
+  $("cmp-table").tHead.addEventListener("click", (e) => {
+    const th = e.target.closest("th[data-sort]");
+    if (!th) return;
+    state.sort = {key: th.dataset.sort, dir: state.sort.key === th.dataset.sort ? -state.sort.dir : 1};
+    drawTable();
+  });
+  $("cmp-csv").addEventListener("click", csv);
+  load();
+})();
