@@ -66,6 +66,9 @@ def build(test_config: dict[str, Any] | None = None) -> Flask:
         importlib.import_module(name).init_app(app)
     platform = Platform(app)
     app.extensions["digitsx"] = platform
+    from .jobs import listing
+
+    listing.backfill(db)  # rows an older version wrote: their list columns, once
     app.jinja_env.globals.update(version=__version__, dx_config=events.client_config())
     if app.config["SCHEDULER_AUTOSTART"]:
         platform.start()

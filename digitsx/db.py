@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from sqlalchemy import (Boolean, Float, ForeignKey, Integer, String, Text, create_engine, event,
-                        false, inspect, select, true)
+                        false, func, inspect, select, true)
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, relationship,
                             sessionmaker)
@@ -24,20 +24,27 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(256))
-    group_name: Mapped[str] = mapped_column(String(256), default="")
-    username: Mapped[str] = mapped_column(String(64), default="")
+    group_name: Mapped[str] = mapped_column(String(256), default="", index=True)
+    username: Mapped[str] = mapped_column(String(64), default="", index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
-    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True, index=True)
     spec_json: Mapped[str] = mapped_column(Text, default="{}")
     result_json: Mapped[str] = mapped_column(Text, default="{}")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created: Mapped[float] = mapped_column(Float, default=time.time)
+    created: Mapped[float] = mapped_column(Float, default=time.time, index=True)
     started: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished: Mapped[float | None] = mapped_column(Float, nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gpus: Mapped[str] = mapped_column(String(64), default="")  # the reservation, "0,1"
+    # What the job lists show and filter by, kept when the job changes (the web process is the
+    # only writer), so a list never reads a spec, a result or a timeline: jobs.listing.
+    tags: Mapped[str] = mapped_column(Text, default="", server_default="")  # ",a,b," (LIKE-able)
+    network: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    dataset: Mapped[str] = mapped_column(String(256), default="", server_default="")  # its name
+    main_metric: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: to compute
     history: Mapped[list["StatusChange"]] = relationship(
         order_by="StatusChange.id", cascade="all, delete-orphan", lazy="selectin")
 
@@ -126,6 +133,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         _add_missing_columns(self.engine)
+        for table in Base.metadata.sorted_tables:  # indexes a newer version added
+            for index in table.indexes:
+                index.create(self.engine, checkfirst=True)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -146,6 +156,14 @@ class Database:
         """A job row, detached and fully loaded, or None."""
         with self.session() as s:
             return s.get(Job, job_id)
+
+    def count(self, *statuses: str) -> int:
+        """How many jobs (in the given statuses): a COUNT, no rows."""
+        with self.session() as s:
+            query = select(func.count()).select_from(Job)
+            if statuses:
+                query = query.where(Job.status.in_(statuses))
+            return int(s.scalar(query) or 0)
 
     def jobs(self, *statuses: str) -> list[Job]:
         """All jobs (in the given statuses), oldest first."""

@@ -6,25 +6,31 @@ import re
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template, request, send_file
 
 from .api import openapi_document
-from .errors import NotFound
+from .errors import NotFound, ValidationError
+from .fields import TRUE, Field, Form, accepts
 from .http import platform, twin_route, wants_json
-from .jobs import kinds
+from .jobs import kinds, listing
 from .jobs.status import Status
-from .schemas import answers
+from .schemas import answers, ref
 
 bp = Blueprint("main", __name__)
 
 
 
 def _jobs_by_category() -> dict[str, list[dict]]:
+    """Every job's list row by home-page tab (DIGITS's ``completed_jobs``): list columns only,
+    no timeline, no spec or result parsed."""
     p = platform()
     out: dict[str, list[dict]] = {"running": [], "dataset": [], "model": [], "pretrained": [],
                                   "inference": [], "other": []}
-    for job in p.store.db.jobs():
-        summary = p.job_json(job)
+    waiting = p.scheduler.waiting
+    query = listing.Query(sort="created", descending=False, per_page=10**9)
+    rows, _, _ = listing.page(p.store.db, query)
+    for job in rows:
+        summary = listing.row(job, waiting.get(job.id))
         if Status(job.status).active:
             out["running"].append(summary)
         out.setdefault(summary["category"], []).append(summary)
@@ -33,24 +39,86 @@ def _jobs_by_category() -> dict[str, list[dict]]:
 
 @twin_route(bp, "/", endpoint="home")
 def home():
-    """Home: GPUs available, running jobs, datasets and models."""
-    data = completed_jobs()
+    """Home: GPUs available, running jobs, and each tab's jobs a page at a time (the page
+    asks ``/index.json?category=…&page=…``)."""
     if wants_json():
-        return data
-    return render_template("home.html", jobs=data, gpu=data["gpus"],
-                           new_kinds=[k for k in kinds.all_kinds() if k.new_endpoint and k.new_label])
+        return completed_jobs()
+    p = platform()
+    running = [listing.row(j, p.scheduler.waiting.get(j.id)) for j in listing.active(p.store.db)]
+    return render_template("home.html", running=running, gpu=p.gpu_state(), any_jobs=p.store.db.count() > 0,
+                           new_kinds=[k for k in kinds.all_kinds() if k.new_endpoint and k.new_label],
+                           sorts=sorted(listing.SORTS), per_page=LIST_FORM.fields["per_page"].default)
+
+
+LIST_FORM = Form("A page of jobs", {
+    "page": Field("int", 1, 1, 10**6, help="the page, from 1"),
+    "per_page": Field("int", 50, 1, listing.MAX_PER_PAGE, help="jobs a page"),
+    "sort": Field("choice", "created", options=tuple(sorted(listing.SORTS))),
+    "order": Field("choice", "desc", options=("asc", "desc")),
+    "q": Field("text", help="words in the name, notes, network, dataset or id"),
+    "status": Field("text", help="statuses, comma-separated (Done,Error)"),
+    "category": Field("choice", "", options=("",) + listing.CATEGORIES, help="a home-page tab"),
+    "task": Field("choice", "", options=("",) + tuple(sorted(listing.TASKS))),
+    "user": Field("text", help="the owner"),
+    "group": Field("text", help="the group name"),
+    "tag": Field("text", help="a tag"),
+    "tabs": Field("flag", "no", help="also count the jobs of each home-page tab (tabs)"),
+})
+PAGING = ("page", "per_page", "sort", "order", "q", "status", "category", "task", "user", "group", "tag", "tabs")
+
+
+def list_query(values) -> listing.Query:
+    """The list a request asks for; a 400 naming each field that is wrong."""
+    r = LIST_FORM.reader(values)
+    statuses = [x.strip() for x in r.text("status").split(",") if x.strip()]
+    known = {s.value.lower(): s.value for s in Status}
+    for x in statuses:
+        if x.lower() not in known:
+            r.error("status", f"{x!r} is not a status ({', '.join(known.values())})")
+    query = listing.Query(
+        q=r.text("q")[:200], status=[known[x.lower()] for x in statuses if x.lower() in known],
+        category=r.choice("category") or "", task=r.choice("task") or "", user=r.text("user"),
+        group=r.text("group") if "group" in values else None, tag=r.text("tag"),
+        sort=r.choice("sort") or "created", descending=(r.choice("order") or "desc") == "desc",
+        page=r.number("page") or 1, per_page=r.number("per_page") or 50)
+    r.flag("tabs")
+    if r.errors:
+        raise ValidationError(r.errors)
+    return query
+
+
+def job_page(values) -> dict:
+    """A page of jobs, filtered and sorted in the database: ``{jobs, page, per_page, total,
+    pages, counts}`` (``counts``: the matching jobs in each status, whatever ``status`` says)."""
+    p = platform()
+    query = list_query(values)
+    rows, total, counts = listing.page(p.store.db, query)
+    out = {"version": current_app.config["VERSION"], "jobs": [listing.row(j, p.scheduler.waiting.get(j.id)) for j in rows],
+           "page": query.page, "per_page": query.per_page, "total": total,
+           "pages": max(1, -(-total // query.per_page)), "counts": counts}
+    if str(values.get("tabs", "")).lower() in TRUE:
+        out["tabs"] = listing.category_counts(p.store.db)
+    return out
 
 
 @bp.route("/index.json")
-@answers("Index")
+@accepts(LIST_FORM)
+@answers({"anyOf": [ref("Index"), ref("JobPage")]})
 def index_json():
-    """DIGITS's summary: ``{version, jobs_dir, datasets, models}``."""
-    jobs = _jobs_by_category()
-    brief = lambda js: [{"id": j["id"], "name": j["name"], "status": j["status"]} for j in js]
+    """DIGITS's summary ``{version, jobs_dir, datasets, models}`` (every job: id, name, status);
+    with any of ``page``, ``per_page``, ``sort``, ``order``, ``q``, ``status``, ``category``,
+    ``task``, ``user``, ``group``, ``tag``: a page of jobs, filtered, sorted and counted in the
+    database."""
+    if any(k in request.args for k in PAGING):
+        return job_page(request.args)
+    out: dict[str, list] = {"dataset": [], "model": [], "pretrained": [], "inference": [], "other": []}
+    categories = {k.name: k.category for k in kinds.all_kinds()}
+    for job_id, name, status, kind in listing.briefs(platform().store.db):
+        out.setdefault(categories.get(kind, "other"), out["other"]).append(
+            {"id": job_id, "name": name, "status": status})
     return {"version": current_app.config["VERSION"], "jobs_dir": current_app.config["JOBS_DIR"],
-            "datasets": brief(jobs["dataset"]), "models": brief(jobs["model"]),
-            "pretrained_models": brief(jobs["pretrained"]), "tests": brief(jobs["inference"]),
-            "other": brief(jobs["other"])}
+            "datasets": out["dataset"], "models": out["model"], "pretrained_models": out["pretrained"],
+            "tests": out["inference"], "other": out["other"]}
 
 
 @bp.route("/completed_jobs.json")
@@ -141,7 +209,7 @@ def system():
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    running = [j for j in p.store.db.jobs() if Status(j.status).active]
+    active = p.store.db.count(*[s.value for s in Status if s.active])
     data = {
         "versions": _versions(),
         "gpus": {**p.gpu_state(), "telemetry": p.telemetry.last, "history": list(p.gpu_history)},
@@ -152,7 +220,7 @@ def system():
                         "disk_used": disk.used},
         "database": p.store.db.engine.dialect.name,
         "auth": current_app.config.get("AUTH"),
-        "jobs": {"total": len(p.store.db.jobs()), "active": len(running)},
+        "jobs": {"total": p.store.db.count(), "active": active},
         "weights": weights_state(),
         "cluster": cluster_state(current_app.config),
     }

@@ -300,7 +300,10 @@ def test_home_page_renders_jobs(app, client):
     login(client)
     run_job(app, client, name="visible-job", steps=1)
     page = client.get("/").data.decode()
-    assert "visible-job" in page and "socket.io.min.js" in page
+    assert "home.js" in page and "socket.io.min.js" in page and 'id="getting-started" hidden' in page
+    # the page asks for its tab's rows a page at a time
+    rows = client.get("/index.json?category=dataset&tabs=1", headers={"Accept": "application/json"}).get_json()
+    assert [j["name"] for j in rows["jobs"]] == ["visible-job"] and rows["tabs"]["dataset"] == 1
     assert client.get("/static/vendor/socket.io.min.js").status_code == 200
 
 
@@ -313,7 +316,9 @@ def test_the_document_shows_what_routes_answer_and_typed_path_parameters(client)
     assert ok("/jobs/{job_id}.json", "get") == {"$ref": "#/components/schemas/JobDetails"}
     assert ok("/models/images/generic/infer_many.json", "post", "202") == {"$ref": "#/components/schemas/Accepted"}
     assert ok("/models/images/generic/infer_many.json", "post") == {"$ref": "#/components/schemas/Outputs"}
-    assert ok("/index.json", "get") == {"$ref": "#/components/schemas/Index"}
+    assert ok("/index.json", "get") == {"anyOf": [{"$ref": "#/components/schemas/Index"},
+                                                  {"$ref": "#/components/schemas/JobPage"}]}
+    assert {p["name"] for p in paths["/index.json"]["get"]["parameters"]} >= {"page", "per_page", "sort", "q", "tag"}
     assert {"Job", "JobDetails", "Predictions", "Detections", "ClassMap", "Accepted", "Error"} <= set(schemas)
     assert schemas["Job"]["properties"]["status"]["enum"][:1] and "Done" in schemas["Job"]["properties"]["status"]["enum"]
     seg = next(p for p in paths if p.startswith("/datasets/{job_id}/segmentation/") and p.endswith(".png"))

@@ -135,6 +135,30 @@ def edit(job_id: str):
     return platform().job_json(job) if wants_json() else "Job updated."
 
 
+@_routes("/tags", "tags", ["POST"], json_twin=False)
+@answers("Job")
+def tags(job_id: str):
+    """Set a job's tags (``tags``: names separated by commas, or a JSON list), or change them
+    (``add``, ``remove``); the owner's or an admin's act. Lists filter by ``tag=``."""
+    from . import listing
+
+    store = platform().store
+    job = store.get(job_id)
+    auth.require_owner(job, "tag")
+    current = listing.tags_of(job.tags)
+    try:
+        if form_value("tags") is not None:
+            current = listing.parse_tags(form_value("tags"))
+        for tag in listing.parse_tags(form_value("add") or []):
+            current.append(tag) if tag not in current else None
+        removed = set(listing.parse_tags(form_value("remove") or []))
+        current = listing.parse_tags([t for t in current if t not in removed])
+    except ValueError as err:
+        raise ValidationError({"tags": [str(err)]}) from None
+    job = store.update(job_id, "attribute", tags=listing.tags_column(current))
+    return platform().job_json(job)
+
+
 @_routes("/status", "status", ["GET"], json_twin=False)
 @answers("JobStatus")
 def status(job_id: str):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from ..db import Database, Job, Metric, StatusChange
 from ..errors import NotFound
-from . import kinds
+from . import kinds, listing
 from .status import Status, check_transition
 
 
@@ -95,6 +95,10 @@ class JobStore:
                       notes=notes, status=Status.INITIALIZED.value, parent_id=parent_id,
                       spec_json=json.dumps(spec), created=time.time())
             job.history = [StatusChange(status=job.status, timestamp=job.created)]
+            dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
+            found = s.get(Job, str(dataset["id"])) if dataset.get("id") else None
+            for key, value in listing.kept(job, found.name if found else "").items():
+                setattr(job, key, value)
             s.add(job)
         self.notify(job, "added")
         return job
@@ -149,7 +153,8 @@ class JobStore:
                 result.setdefault(key[:-2], []).extend(value)
             else:
                 result[key] = value
-        return self.update(job_id, "result", result_json=json.dumps(result))
+        job.result_json = json.dumps(result)  # and what the lists show of it, kept with it
+        return self.update(job_id, "result", result_json=job.result_json, **listing.kept(job))
 
     def add_metric(self, job_id: str, phase: str, epoch: float, step: int,
                    values: dict[str, float], timestamp: float | None = None) -> Metric:

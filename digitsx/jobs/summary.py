@@ -52,6 +52,8 @@ def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]
         "url": f"{prefix}/{job.id}", "waiting": waiting,
         "status_history": [[c.status, c.timestamp, c.note] for c in job.history],
         "metrics": job.result.get("metric_summary"),
+        "tags": [t for t in (job.tags or "").split(",") if t], "network": job.network or None,
+        "dataset": job.dataset or None, "main_metric": job.main_metric,
     }
 
 

@@ -179,6 +179,23 @@ def compare_json():
     return comparison(job_ids())
 
 
+@bp.route("/models/compare/group")
+@page
+def compare_group():
+    """*compare all* of a group: its models (up to 100), compared."""
+    from flask import redirect
+    from urllib.parse import urlencode
+
+    from ..jobs import listing
+
+    auth.require_login()
+    group = str(request.args.get("group") or "")
+    ids = listing.group_ids(platform().store.db, group, "model", MAX_JOBS)
+    if not ids:
+        raise BadRequest(f"group {group[:80]!r} has no models to compare")
+    return redirect("/models/compare?" + urlencode([("job_id", i) for i in ids]))
+
+
 @bp.route("/models/compare")
 @page
 def compare_page():

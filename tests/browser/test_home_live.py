@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+from playwright.sync_api import expect
 import requests
 
 from tests.conftest import PASSWORD_MODE, token_session, wait_for
@@ -85,9 +86,10 @@ def test_filter_group_and_bulk_delete_from_the_home_page(server_factory, page):
     for job_id in ids:
         page.locator(f"#jobs-table tr[data-id='{job_id}'] .status-done").wait_for(timeout=15000)
     assert page.locator("#jobs-table tr.group-row", has_text="g1").count() == 1
-    page.fill("#filter", "dataset-2")
-    assert page.locator("#jobs-table tbody tr[data-id]").count() == 1
+    page.fill("#filter", "dataset-2")  # searched in the database: the page shows what it answers
+    expect(page.locator("#jobs-table tbody tr[data-id]")).to_have_count(1)
     page.fill("#filter", "")
+    expect(page.locator("#jobs-table tbody tr[data-id]")).to_have_count(3)
     page.locator(f"#jobs-table tr[data-id='{ids[0]}'] input.sel").check()
     page.locator(f"#jobs-table tr[data-id='{ids[1]}'] input.sel").check()
     page.click("#btn-delete")

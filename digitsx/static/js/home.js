@@ -1,24 +1,31 @@
-/* The home page: GPU panel, running jobs and the job tabs, all rendered from JSON and kept
-   live from the /jobs namespace (room job_management). */
+/* The home page: GPU panel, running jobs, and the job tabs a page at a time. Each tab's page is
+   filtered, sorted, counted and paged by the server (/index.json?category=…&page=…: a list
+   never holds every job); live events change the rows shown in place, and a new or finished
+   job brings one page again (debounced), never the whole list. */
 "use strict";
 (() => {
   const state = {
-    jobs: new Map(),  // id → J
+    rows: new Map(),  // the page shown: id → J, in the server's order
+    running: new Map(),  // queued and running jobs: id → J
     gpu: JSON.parse(document.getElementById("initial-gpus").textContent),
     telemetry: {},
     tab: localStorage.getItem("dx.tab") || "datasets",
-    sort: {key: "submitted", dir: -1},
+    sort: {key: "created", dir: -1},
+    page: 1, pages: 1, total: 0, counts: {}, tabs: {},
+    perPage: Number(localStorage.getItem("dx.perPage") || 50),
     selected: new Set(),
     // DIGITS's "<metric> (train|val) last|min|max" columns on the Models tab, kept per browser
     columns: JSON.parse(localStorage.getItem("dx.metricColumns") || '[{"key": "loss (val)", "agg": "last"}]'),
+    anyJobs: !document.getElementById("getting-started") || document.getElementById("getting-started").hidden,
   };
+  const CATEGORY_OF = {datasets: "dataset", models: "model", pretrained_models: "pretrained", tests: "inference", other: "other"};
   const TAB_OF = {dataset: "datasets", model: "models", pretrained: "pretrained_models", inference: "tests"};
   const tabOf = (j) => TAB_OF[j.category] || "other";
+  const SERVER_SORT = {submitted: "created", name: "name", status: "status", username: "user", type: "kind",
+                       main_metric: "main_metric", dataset: "dataset", network: "network"};
   const $ = (id) => document.getElementById(id);
-
-  const initial = JSON.parse(document.getElementById("initial-jobs").textContent);
-  for (const key of ["running", "datasets", "models", "pretrained_models", "tests", "other"])
-    for (const j of initial[key] || []) state.jobs.set(j.id, j);
+  for (const j of JSON.parse(document.getElementById("initial-running").textContent)) state.running.set(j.id, j);
+  $("per-page").value = String(state.perPage);
 
   const isActive = (j) => dx.isActive(j.status);
 
@@ -35,7 +42,7 @@
   }
 
   function renderRunning() {
-    const rows = [...state.jobs.values()].filter(isActive).sort((a, b) => a.submitted - b.submitted);
+    const rows = [...state.running.values()].filter(isActive).sort((a, b) => a.submitted - b.submitted);
     $("running-table").tBodies[0].innerHTML = rows.map((j) => `
       <tr data-id="${dx.esc(j.id)}"><td></td><td>${jobLink(j)}</td><td>${dx.esc(j.type)}</td>
       <td>${statusCell(j)}</td><td>${dx.progressBar(j)}${spark(j)}</td>
@@ -54,23 +61,19 @@
     return `<svg class="spark" width="${w}" height="${h}" aria-label="train loss, last ${tail.length} points"><title>train loss ${tail[tail.length - 1].toPrecision(3)}</title><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${pts}"/></svg>`;
   }
 
-  const metricColumns = () => (state.tab === "models" ? state.columns : []);
+  const models = () => state.tab === "models";
+  const metricColumns = () => (models() ? state.columns : []);
   const metricValue = (j, c) => (((j.metrics || {}).columns || {})[c.key] || {})[c.agg];
   const fmt = (v) => (v == null ? "" : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
 
+  /* The page's rows; a metric column sorts the page it shows (the server sorts the rest). */
   function visibleJobs() {
-    const q = $("filter").value.trim().toLowerCase();
-    const k = state.sort.key, dir = state.sort.dir;
-    const value = (j) => {
-      if (!k.startsWith("m|")) return j[k];
-      const [, key, agg] = k.split("|");
-      const v = metricValue(j, {key, agg});
-      return v == null ? -Infinity : v;
-    };
-    return [...state.jobs.values()]
-      .filter((j) => tabOf(j) === state.tab)
-      .filter((j) => !q || [j.name, j.type, j.username, j.group, j.status, j.id].join(" ").toLowerCase().includes(q))
-      .sort((a, b) => (value(a) > value(b) ? 1 : value(a) < value(b) ? -1 : 0) * dir);
+    const rows = [...state.rows.values()];
+    const k = state.sort.key;
+    if (!k.startsWith("m|")) return rows;
+    const [, key, agg] = k.split("|");
+    const value = (j) => { const v = metricValue(j, {key, agg}); return v == null ? -Infinity : v; };
+    return rows.sort((a, b) => (value(a) > value(b) ? 1 : value(a) < value(b) ? -1 : 0) * state.sort.dir);
   }
 
   function renderHead() {
@@ -83,22 +86,26 @@
       th.textContent = `${c.key} ${c.agg}`;
       row.appendChild(th);
     }
-    $("btn-columns").hidden = state.tab !== "models";
+    row.querySelectorAll("th.model-col").forEach((th) => { th.hidden = !models(); });
+    $("btn-columns").hidden = !models();
     // each tab offers its own "New …" buttons, as DIGITS's Datasets and Models tabs did
     document.querySelectorAll(".tabs a[data-category]").forEach((a) => { a.hidden = TAB_OF[a.dataset.category] !== state.tab; });
   }
 
   function jobRow(j) {
     const checked = state.selected.has(j.id) ? "checked" : "";
+    const modelCells = models() ? `<td>${j.main_metric != null ? fmt(j.main_metric) : ""}</td><td>${dx.esc(j.dataset || "")}</td>
+      <td>${dx.esc(j.network || "")}</td><td>${(j.tags || []).map((t) => `<span class="tag">${dx.esc(t)}</span>`).join(" ")}</td>` : "";
     return `<tr data-id="${dx.esc(j.id)}" class="${checked ? "selected" : ""}">
       <td><input type="checkbox" class="sel" ${checked} aria-label="select ${dx.esc(j.name)}"></td>
       <td>${jobLink(j)}${j.notes ? `<div class="hint">${dx.esc(j.notes.slice(0, 80))}</div>` : ""}</td>
       <td>${dx.esc(j.type)}</td><td>${statusCell(j)}${isActive(j) ? dx.progressBar(j) : ""}</td>
-      <td>${dx.time(j.submitted)}</td><td>${dx.duration(j.elapsed)}</td><td>${dx.esc(j.username)}</td>
+      <td>${dx.time(j.submitted)}</td><td>${dx.duration(j.elapsed)}</td><td>${dx.esc(j.username)}</td>${modelCells}
       ${metricColumns().map((c) => `<td class="metric">${fmt(metricValue(j, c))}</td>`).join("")}</tr>`;
   }
 
   const compareUrl = (ids) => "/models/compare?" + ids.map((i) => "job_id=" + encodeURIComponent(i)).join("&");
+  const width = () => 7 + (models() ? 4 : 0) + metricColumns().length;
 
   function renderJobs() {
     renderHead();
@@ -112,28 +119,41 @@
       }
       const names = [...groups.keys()].sort((a, b) => (a === "") - (b === "") || a.localeCompare(b));
       for (const g of names) {
-        const members = groups.get(g).map((j) => j.id);
-        const all = g && state.tab === "models" && members.length > 1
-          ? ` <a class="compare-group" href="${compareUrl(members)}">compare all ${members.length}</a>` : "";
-        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="${7 + metricColumns().length}">${g ? dx.esc(g) : "Ungrouped"}${all}</th></tr>`;
+        const all = g && models()
+          ? ` <a class="compare-group" href="/models/compare/group?group=${encodeURIComponent(g)}">compare all</a>` : "";
+        if (g || names.length > 1) html += `<tr class="group-row"><th colspan="${width()}">${g ? dx.esc(g) : "Ungrouped"}${all}</th></tr>`;
         html += groups.get(g).map(jobRow).join("");
       }
     } else html = rows.map(jobRow).join("");
     $("jobs-table").tBodies[0].innerHTML = html;
     $("jobs-none").hidden = rows.length > 0;
     const started = $("getting-started");
-    if (started) started.hidden = state.jobs.size > 0;  // the first job ends the welcome
+    if (started) started.hidden = state.anyJobs;  // the first job ends the welcome
     for (const btn of document.querySelectorAll(".tabs button")) {
-      const n = [...state.jobs.values()].filter((j) => tabOf(j) === btn.dataset.tab).length;
+      const n = state.tabs[CATEGORY_OF[btn.dataset.tab]] || 0;
       btn.querySelector(".count").textContent = n ? `(${n})` : "";
       btn.classList.toggle("active", btn.dataset.tab === state.tab);
       if (btn.dataset.tab === "other") btn.hidden = n === 0;
     }
-    for (const th of document.querySelectorAll("#jobs-table th[data-sort]"))
-      th.dataset.dir = th.dataset.sort === state.sort.key ? (state.sort.dir > 0 ? "asc" : "desc") : "";
+    for (const th of document.querySelectorAll("#jobs-table th[data-sort]")) {
+      const key = SERVER_SORT[th.dataset.sort] || th.dataset.sort;
+      th.dataset.dir = key === state.sort.key ? (state.sort.dir > 0 ? "asc" : "desc") : "";
+    }
+    $("page-info").textContent = `page ${state.page} of ${state.pages} · ${state.total} job${state.total === 1 ? "" : "s"}`;
+    $("page-prev").disabled = state.page <= 1;
+    $("page-next").disabled = state.page >= state.pages;
+    $("pager").hidden = state.total <= state.perPage && state.page === 1;
+    $("status-counts").textContent = Object.entries(state.counts).map(([s, n]) => `${s} ${n}`).join(" · ");
     const n = state.selected.size;
     for (const id of ["btn-abort", "btn-group", "btn-delete"]) $(id).disabled = n === 0;
     $("btn-compare").disabled = n === 0 || n > 100;
+  }
+
+  /* Replace one row in place (a live update of a job on the page). */
+  function renderRow(j) {
+    const tr = $("jobs-table").querySelector(`tbody tr[data-id="${CSS.escape(j.id)}"]`);
+    if (!tr) return renderJobs();
+    tr.outerHTML = jobRow(j);
   }
 
   function renderGpus() {
@@ -143,7 +163,7 @@
     $("gpu-none").hidden = g.gpus_total > 0;
     $("gpu-table").hidden = !g.gpus_total;
     const tele = new Map((state.telemetry.gpus || []).map((s) => [s.index, s]));
-    const name = (id) => { const j = state.jobs.get(id); return j ? jobLink(j) : dx.esc(id); };
+    const name = (id) => { const j = state.running.get(id) || state.rows.get(id); return j ? jobLink(j) : dx.esc(id); };
     $("gpu-table").tBodies[0].innerHTML = (g.panel || []).map((p) => {
       const d = (g.devices || []).find((x) => x.index === p.index) || {};
       const t = tele.get(p.index) || {};
@@ -158,6 +178,33 @@
   }
 
   function render() { renderRunning(); renderJobs(); renderGpus(); }
+
+  /* The tab's page from the server: filtered, sorted, counted and paged there. */
+  let fetching = 0;
+  async function fetchPage() {
+    const mine = ++fetching;
+    const params = new URLSearchParams({category: CATEGORY_OF[state.tab], page: state.page, per_page: state.perPage,
+                                        sort: state.sort.key.startsWith("m|") ? "created" : state.sort.key,
+                                        order: state.sort.dir > 0 ? "asc" : "desc", tabs: 1});
+    const q = $("filter").value.trim(), status = $("status-filter").value, tag = $("tag-filter").value.trim();
+    if (q) params.set("q", q);
+    if (status) params.set("status", status);
+    if (tag) params.set("tag", tag);
+    try {
+      const data = await dx.api("GET", "/index.json?" + params);
+      if (mine !== fetching) return;  // a newer request answers
+      if (data.page > data.pages && data.pages >= 1 && state.page !== data.pages) { state.page = data.pages; return fetchPage(); }
+      state.rows = new Map(data.jobs.map((j) => [j.id, j]));
+      Object.assign(state, {total: data.total, pages: data.pages, counts: data.counts, tabs: data.tabs || state.tabs});
+      if (data.total) state.anyJobs = true;
+      renderJobs();
+      window.dxHomeFetches = (window.dxHomeFetches || 0) + 1;
+    } catch (e) { message(e.message, true); }
+  }
+  let refetchTimer = null;
+  const refetchSoon = () => { clearTimeout(refetchTimer); refetchTimer = setTimeout(fetchPage, 400); };
+  let typing = null;
+  const refilter = () => { clearTimeout(typing); typing = setTimeout(() => { state.page = 1; fetchPage(); }, 200); };
 
   function message(text, isError) {
     $("action-message").textContent = text;
@@ -177,26 +224,32 @@
 
   document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => {
     state.tab = b.dataset.tab; localStorage.setItem("dx.tab", state.tab);
-    state.selected.clear(); renderJobs();
+    state.selected.clear(); state.page = 1; state.rows = new Map(); renderJobs(); fetchPage();
   }));
-  $("filter").addEventListener("input", renderJobs);
+  $("filter").addEventListener("input", refilter);
+  $("tag-filter").addEventListener("input", refilter);
+  $("status-filter").addEventListener("change", refilter);
   $("group-by").addEventListener("change", renderJobs);
+  $("page-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); fetchPage(); });
+  $("page-next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); fetchPage(); });
+  $("per-page").addEventListener("change", (e) => {
+    state.perPage = Number(e.target.value); localStorage.setItem("dx.perPage", e.target.value); state.page = 1; fetchPage();
+  });
   $("jobs-table").tHead.addEventListener("click", (e) => {  // metric columns come and go: delegate
     const th = e.target.closest("th[data-sort]");
     if (!th) return;
-    const k = th.dataset.sort;
-    state.sort = {key: k, dir: state.sort.key === k ? -state.sort.dir : 1};
-    renderJobs();
+    const k = SERVER_SORT[th.dataset.sort] || th.dataset.sort;
+    state.sort = {key: k, dir: state.sort.key === k ? -state.sort.dir : (k === "created" || k === "main_metric" ? -1 : 1)};
+    if (k.startsWith("m|")) renderJobs(); else { state.page = 1; fetchPage(); }
   });
   $("btn-columns").addEventListener("click", () => {
     const keys = new Set();
-    for (const j of state.jobs.values()) if (tabOf(j) === "models")
-      Object.keys((j.metrics || {}).columns || {}).forEach((k) => keys.add(k));
+    for (const j of state.rows.values()) Object.keys((j.metrics || {}).columns || {}).forEach((k) => keys.add(k));
     state.columns.forEach((c) => keys.add(c.key));
     const on = (k, a) => state.columns.some((c) => c.key === k && c.agg === a);
     $("columns-choices").tBodies[0].innerHTML = [...keys].sort().map((k) => `<tr><th>${dx.esc(k)}</th>${
       ["last", "min", "max"].map((a) => `<td><input type="checkbox" data-key="${dx.esc(k)}" data-agg="${a}" ${on(k, a) ? "checked" : ""} aria-label="${dx.esc(k)} ${a}"></td>`).join("")}</tr>`).join("")
-      || '<tr><td colspan="4" class="hint">No model has reported a metric yet.</td></tr>';
+      || '<tr><td colspan="4" class="hint">No model on this page has reported a metric yet.</td></tr>';
     $("columns-dialog").showModal();
   });
   $("columns-dialog").addEventListener("close", () => {
@@ -210,9 +263,12 @@
   });
   $("jobs-table").addEventListener("change", (e) => {
     if (!e.target.classList.contains("sel")) return;
-    const id = e.target.closest("tr").dataset.id;
-    if (e.target.checked) state.selected.add(id); else state.selected.delete(id);
-    renderJobs();
+    const tr = e.target.closest("tr");
+    if (e.target.checked) state.selected.add(tr.dataset.id); else state.selected.delete(tr.dataset.id);
+    tr.classList.toggle("selected", e.target.checked);
+    const n = state.selected.size;
+    for (const id of ["btn-abort", "btn-group", "btn-delete"]) $(id).disabled = n === 0;
+    $("btn-compare").disabled = n === 0 || n > 100;
   });
   $("select-all").addEventListener("change", (e) => {
     state.selected = new Set(e.target.checked ? visibleJobs().map((j) => j.id) : []);
@@ -231,9 +287,23 @@
 
   dx.connect(["job_management"], {
     [dx.EVENTS.job]: (msg) => {
-      if (msg.update === "deleted") { state.jobs.delete(msg.job_id); state.selected.delete(msg.job_id); }
-      else if (msg.job) state.jobs.set(msg.job_id, msg.job);
-      render();
+      if (msg.update === "deleted") {
+        state.running.delete(msg.job_id); state.selected.delete(msg.job_id);
+        if (state.rows.delete(msg.job_id)) {
+          const tr = $("jobs-table").querySelector(`tbody tr[data-id="${CSS.escape(msg.job_id)}"]`);
+          if (tr) tr.remove();
+        }
+        renderRunning();
+        refetchSoon();  // one page again, once the burst is over (a thousand deletes: one fetch)
+        return;
+      }
+      const j = msg.job;
+      if (!j) return;
+      state.anyJobs = true;
+      if (isActive(j)) state.running.set(j.id, j); else state.running.delete(j.id);
+      renderRunning();
+      if (state.rows.has(j.id)) { state.rows.set(j.id, j); renderRow(j); }
+      if (msg.update === "added" || msg.update === "status") refetchSoon();  // counts, order, a new row
     },
     [dx.EVENTS.server]: (msg) => {
       if (msg.update === "telemetry") state.telemetry = msg;
@@ -242,17 +312,16 @@
     },
     "connect": async () => {  // after a reconnect, catch up on what happened meanwhile
       try {
-        const data = await dx.api("GET", "/completed_jobs.json");
-        state.jobs.clear();
-        for (const key of ["running", "datasets", "models", "pretrained_models", "tests", "other"])
-          for (const j of data[key] || []) state.jobs.set(j.id, j);
-        state.gpu = data.gpus;
-        render();
+        const data = await dx.api("GET", "/index.json?status=" + encodeURIComponent((dx.config.active || []).join(",")) + "&per_page=500&order=asc");
+        state.running = new Map(data.jobs.map((j) => [j.id, j]));
+        renderRunning();
+        fetchPage();
       } catch (e) { /* the server is restarting; socket.io retries */ }
     },
   });
   setInterval(renderRunning, 1000);  // elapsed times and ETAs tick without server traffic
   render();
+  fetchPage();
 })();
 
 // Getting started: write the demo folders on the server, then post each task's dataset form.

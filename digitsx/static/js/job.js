@@ -125,6 +125,7 @@
   $("btn-save").addEventListener("click", async () => {
     try {
       job = await dx.api("PUT", `/jobs/${job.id}`, {job_name: $("job-name").value, job_notes: $("job-notes").value});
+      if ($("job-tags")) job = await dx.api("POST", `/jobs/${job.id}/tags`, {tags: $("job-tags").value});
       message("Saved."); refresh();
     } catch (e) { message(e.message, true); }
   });
