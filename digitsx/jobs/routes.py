@@ -192,9 +192,34 @@ def log_tail(job_id: str):
 @_routes("/metrics", "metrics", ["GET"])
 @answers("Metrics")
 def metrics(job_id: str):
-    """Every metric point the job's workers reported."""
-    platform().store.get(job_id)
-    return {"job_id": job_id, "metrics": platform().store.metrics(job_id)}
+    """The metric points the job's workers reported: every one (DIGITS's answer), or
+    ``after=<last_id>`` only newer ones, ``max_points=N`` at most N a phase (each bucket's
+    lowest and highest point kept: a long job's graph; ``/models/<id>/metrics.csv`` has every
+    point). Read a batch at a time, giving other requests their turn between batches."""
+    from ..extensions import socketio
+    from .thin import thin
+
+    p = platform()
+    p.store.get(job_id)
+    after = _int_arg("after", 0, 0)
+    limit = _int_arg("max_points", 0, 10)
+    points: list[dict] = []
+    for batch in p.store.metric_batches(job_id, after):
+        points.extend(batch)
+        socketio.sleep(0)
+    last = points[-1]["id"] if points else after
+    if limit:
+        points = thin(points, limit)
+    return {"job_id": job_id, "metrics": points, "last_id": last, "thinned": bool(limit)}
+
+
+def _int_arg(name: str, default: int, low: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    if not str(raw).isdigit() or len(str(raw)) > 12 or int(raw) < low:
+        raise ValidationError({name: [f"expected a whole number of at least {low}"]})
+    return int(raw)
 
 
 @_routes("/events", "events", ["GET"])

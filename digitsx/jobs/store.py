@@ -171,6 +171,24 @@ class JobStore:
             rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
             return [m.as_dict() for m in rows]
 
+    def metric_batches(self, job_id: str, after: int = 0, batch: int = 5000):
+        """A job's metric points after point ``after`` (an id), a batch at a time, each point
+        with its ``id``: a caller can give other requests their turn between two batches."""
+        last = after
+        while True:
+            with self.db.session() as s:
+                rows = list(s.execute(select(Metric.id, Metric.phase, Metric.epoch, Metric.step,
+                                             Metric.values_json, Metric.timestamp)
+                                      .where(Metric.job_id == job_id, Metric.id > last)
+                                      .order_by(Metric.id).limit(batch)))
+            if not rows:
+                return
+            yield [{"id": r[0], "phase": r[1], "epoch": r[2], "step": r[3], "values": json.loads(r[4]),
+                    "t": r[5]} for r in rows]
+            last = rows[-1][0]
+            if len(rows) < batch:
+                return
+
     def delete_metrics_after(self, job_id: str, epoch: float) -> None:
         """Drop the points after ``epoch`` (a resumed job emits them again)."""
         with self.db.session() as s:

@@ -23,6 +23,7 @@ from ..errors import BadRequest
 from ..http import page, platform
 from ..jobs import kinds
 from ..jobs.summary import elapsed_seconds
+from ..jobs.thin import keep_extremes
 from ..schemas import NUMBER, OBJECT, STRING, answers, array, nullable, obj
 
 bp = Blueprint("compare", __name__)
@@ -40,23 +41,8 @@ def goal(name: str) -> str:
 
 def downsample(points: list[list[float]], limit: int = MAX_POINTS) -> list[list[float]]:
     """At most ``limit`` points (``[epoch, step, t, value]``) of a series: the first and last,
-    and in each bucket between them the lowest and the highest value, in order, so spikes
-    survive the thinning."""
-    if len(points) <= limit:
-        return points
-    buckets = max(1, (limit - 2) // 2)
-    inner = points[1:-1]
-    size = len(inner) / buckets
-    out = [points[0]]
-    for b in range(buckets):
-        chunk = inner[int(b * size):int((b + 1) * size)]
-        if not chunk:
-            continue
-        low = min(chunk, key=lambda p: p[3])
-        high = max(chunk, key=lambda p: p[3])
-        out.extend(sorted({id(low): low, id(high): high}.values(), key=lambda p: (p[0], p[1], p[2])))
-    out.append(points[-1])
-    return out
+    and in each bucket between them the lowest and the highest value, in order."""
+    return keep_extremes(points, limit, lambda p: p[3])
 
 
 def series(points: list[dict[str, Any]]) -> dict[str, list[list[float]]]:

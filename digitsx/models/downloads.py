@@ -25,16 +25,34 @@ bp = Blueprint("model_downloads", __name__)
 
 @bp.route("/models/<job_id>/metrics.csv")
 def metrics_csv(job_id: str):
-    """Every metric point as CSV (phase, epoch, step, then one column per value)."""
-    points = platform().store.metrics(platform().store.get(job_id).id)
-    keys = sorted({k for p in points for k in p["values"]})
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["phase", "epoch", "step", "time"] + keys)
-    for p in points:
-        writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in keys])
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={job_id}_metrics.csv"})
+    """Every metric point as CSV (phase, epoch, step, then one column per value), streamed a
+    batch of points at a time (a job of millions of points holds no request up)."""
+    from ..extensions import socketio
+
+    store = platform().store
+    job = store.get(job_id)
+    keys: set[str] = set()
+    for batch in store.metric_batches(job.id):
+        keys.update(k for p in batch for k in p["values"])
+        socketio.sleep(0)
+    columns = sorted(keys)
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["phase", "epoch", "step", "time"] + columns)
+        for batch in store.metric_batches(job.id):
+            for p in batch:
+                writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in columns])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            socketio.sleep(0)
+        if buf.getvalue():
+            yield buf.getvalue()
+
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={job.id}_metrics.csv"})
 
 
 ARCHIVE_TYPES = {"tar.gz": "application/gzip", "tgz": "application/gzip", "tar": "application/x-tar",

@@ -97,12 +97,21 @@
   }
   const chart0 = () => chart;
 
+  /* The graph's points: at most MAX a phase from the server (a long job's series thinned
+     there, each bucket's extremes kept; metrics.csv has every point), then live points; when
+     the live points have doubled a series, it is fetched thinned again. */
+  const MAX = 2000;
+  let loading = false;
   async function load() {
-    const data = await dx.api("GET", `${job0.url}/metrics.json`);
-    series = {};
-    data.metrics.forEach(add);
-    draw();
+    loading = true;
+    try {
+      const data = await dx.api("GET", `${job0.url}/metrics.json?max_points=${MAX}`);
+      series = {};
+      data.metrics.forEach(add);
+      draw();
+    } finally { loading = false; }
   }
+  const tooLong = () => Object.values(series).some((s) => s.length > 2 * MAX);
 
   function details(job) {
     const m = job.model || {};
@@ -147,7 +156,7 @@
   window.dxJobHooks.push(details);
   window.dxTaskHooks = window.dxTaskHooks || [];
   window.dxTaskHooks.push((msg) => {
-    if (msg.update === "metric") { add(msg); draw(); }
+    if (msg.update === "metric") { add(msg); if (tooLong() && !loading) load(); else draw(); }
     else if (msg.update === "rewind") {
       for (const key of Object.keys(series)) series[key] = series[key].filter((p) => p.x <= msg.epoch);
       chart = lrChart = null;

@@ -1,0 +1,43 @@
+"""A long job's metrics: the graph's points thinned on the server (each bucket's extremes kept),
+only newer points on request, and every point in the streamed CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from digitsx.db import Metric
+from tests.conftest import login
+
+JSON = {"Accept": "application/json"}
+
+
+def long_job(app, n: int):
+    store = app.extensions["digitsx"].store
+    job = store.create("test.train", "long", {}, "alice")
+    with store.db.session() as s:
+        s.add_all(Metric(job_id=job.id, phase="train", epoch=i / 1000, step=i,
+                         values_json=json.dumps({"loss": 1000.0 if i == 12_345 else 1.0 / (1 + i % 50)}),
+                         timestamp=float(i)) for i in range(n))
+        s.add_all(Metric(job_id=job.id, phase="val", epoch=e, step=e * 1000,
+                         values_json=json.dumps({"loss": 0.5, "accuracy": e}), timestamp=float(e)) for e in range(1, 21))
+    return job
+
+
+def test_thinned_graph_points_newer_points_and_the_full_csv(app, client):
+    login(client)
+    job = long_job(app, 20_000)
+    thin = client.get(f"/models/{job.id}/metrics.json?max_points=500", headers=JSON).get_json()
+    train = [p for p in thin["metrics"] if p["phase"] == "train"]
+    assert len(train) <= 500 and len([p for p in thin["metrics"] if p["phase"] == "val"]) == 20
+    assert any(p["values"]["loss"] == 1000.0 for p in train)  # the spike survives
+    assert train[0]["step"] == 0 and train[-1]["step"] == 19_999
+    assert len(json.dumps(thin)) < 200_000
+    full = client.get(f"/models/{job.id}/metrics.json", headers=JSON).get_json()  # DIGITS's: every point
+    assert len(full["metrics"]) == 20_020 and full["last_id"] == thin["last_id"]
+    assert client.get(f"/models/{job.id}/metrics.json?after={thin['last_id']}", headers=JSON).get_json()["metrics"] == []
+    newer = client.get(f"/models/{job.id}/metrics.json?after={thin['last_id'] - 3}", headers=JSON).get_json()
+    assert len(newer["metrics"]) == 3
+    assert client.get(f"/models/{job.id}/metrics.json?max_points=abc", headers=JSON).status_code == 400
+    rows = list(csv.reader(io.StringIO(client.get(f"/models/{job.id}/metrics.csv").get_data(as_text=True))))
+    assert rows[0] == ["phase", "epoch", "step", "time", "accuracy", "loss"] and len(rows) == 20_021
