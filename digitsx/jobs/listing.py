@@ -203,6 +203,13 @@ def group_ids(db: Database, group: str, category_name: str = "model", limit: int
                               .order_by(Job.created).limit(limit)))
 
 
+def one(db: Database, job_id: str) -> Job | None:
+    """One job's list columns (a status poll: no spec, result or timeline)."""
+    with db.session() as s:
+        return s.scalars(select(Job).where(Job.id == job_id)
+                         .options(load_only(*COLUMNS), raiseload(Job.history))).first()
+
+
 def active(db: Database) -> list[Job]:
     """Queued and running jobs, oldest first (the running table): list columns only."""
     statuses = [s.value for s in Status if s.active]

@@ -163,8 +163,13 @@ def tags(job_id: str):
 @answers("JobStatus")
 def status(job_id: str):
     """``{status, type, name, error}`` (404 with ``error`` for an unknown id)."""
-    job = platform().store.get(job_id)  # 404 in the API's error shape
-    summary = platform().job_json(job)
+    from . import listing
+
+    p = platform()
+    job = listing.one(p.store.db, job_id)  # a poll: the list columns only
+    if job is None:
+        raise NotFound(f"Job not found: {job_id}")  # 404 in the API's error shape
+    summary = listing.row(job, p.scheduler.waiting.get(job.id))
     return {"status": job.status, "type": summary["type"], "name": job.name, "error": job.error,
             "progress": job.progress, "eta": summary["eta"], "waiting": summary["waiting"]}
 

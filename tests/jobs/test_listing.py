@@ -117,3 +117,15 @@ def test_rows_an_older_version_wrote_get_their_list_columns(app):
         s.get(Job, job.id).main_metric = None
     assert listing.backfill(store.db) == 1
     assert store.db.get(job.id).main_metric == 51
+
+
+def test_a_status_poll_reads_no_spec_result_or_timeline(app, client):
+    login(client)
+    job = make_jobs(app, 2)[1]
+    client.get(f"/jobs/{job.id}/status", headers=JSON)
+    with statements(app) as seen:
+        answer = client.get(f"/jobs/{job.id}/status", headers=JSON)
+    assert answer.status_code == 200 and answer.get_json()["status"] == "Initialized"
+    for sql in seen:
+        assert "spec_json" not in sql and "result_json" not in sql and "status_changes" not in sql, sql
+    assert client.get("/jobs/nope/status", headers=JSON).status_code == 404
