@@ -297,8 +297,18 @@ def delete_job(job_id: str) -> None:
 
 @bp.route("/jobs", methods=["DELETE"])
 def delete_many():
-    """Delete ``job_ids[]``; answers what was deleted and why the rest were not."""
-    return _bulk(form_list("job_ids"), delete_job, "deleted")
+    """Delete ``job_ids[]``; answers what was deleted and why the rest were not. After a large
+    delete the database gives the space back, a little at a time."""
+    ids = form_list("job_ids")
+    answer = _bulk(ids, delete_job, "deleted")
+    if len(ids) >= VACUUM_AFTER:
+        from ..extensions import socketio
+
+        socketio.start_background_task(platform().store.db.reclaim, socketio.sleep)
+    return answer
+
+
+VACUUM_AFTER = 100  # jobs deleted at once
 
 
 @bp.route("/abort_jobs", methods=["POST"])

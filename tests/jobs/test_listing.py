@@ -129,3 +129,23 @@ def test_a_status_poll_reads_no_spec_result_or_timeline(app, client):
     for sql in seen:
         assert "spec_json" not in sql and "result_json" not in sql and "status_changes" not in sql, sql
     assert client.get("/jobs/nope/status", headers=JSON).status_code == 404
+
+
+def test_a_large_delete_gives_the_space_back(app, client):
+    from digitsx.jobs.routes import VACUUM_AFTER
+
+    login(client)
+    db = app.extensions["digitsx"].store.db
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum gives space back itself")
+    jobs = make_jobs(app, VACUUM_AFTER)
+    for job in jobs:
+        db_job = app.extensions["digitsx"].store
+        db_job.merge_result(job.id, {"padding": "x" * 4000})
+    res = client.delete("/jobs", json={"job_ids": [j.id for j in jobs]}, headers=JSON)
+    assert res.status_code == 200
+    from tests.conftest import wait_for
+
+    with db.engine.connect() as conn:
+        wait_for(lambda: conn.exec_driver_sql("PRAGMA freelist_count").scalar() == 0, 10, 0.1,
+                 "the freed pages to go back")
