@@ -4,9 +4,10 @@ DIGITS served the same job under ``/jobs/<id>``, ``/datasets/<id>`` and ``/model
 """
 from __future__ import annotations
 
+import json
 import time
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, stream_with_context, url_for
 
 from .. import auth
 from ..errors import BadRequest, Forbidden, NotFound, ValidationError
@@ -202,20 +203,31 @@ def metrics(job_id: str):
     lowest and highest point kept: a long job's graph; ``/models/<id>/metrics.csv`` has every
     point). Read a batch at a time, giving other requests their turn between batches."""
     from ..extensions import socketio
-    from .thin import thin
+    from .thin import Thinner
 
     p = platform()
     p.store.get(job_id)
     after = _int_arg("after", 0, 0)
     limit = _int_arg("max_points", 0, 10)
-    points: list[dict] = []
-    for batch in p.store.metric_batches(job_id, after):
-        points.extend(batch)
-        socketio.sleep(0)
-    last = points[-1]["id"] if points else after
     if limit:
-        points = thin(points, limit)
-    return {"job_id": job_id, "metrics": points, "last_id": last, "thinned": bool(limit)}
+        thinner = Thinner(p.store.metric_counts(job_id, after), limit)
+        last = after
+        for batch in p.store.metric_batches(job_id, after):
+            thinner.add(batch)
+            last = batch[-1]["id"]
+            socketio.sleep(0)
+        return {"job_id": job_id, "metrics": thinner.result(), "last_id": last, "thinned": True}
+
+    def stream():  # every point: written a batch at a time, other requests served between
+        yield '{"job_id": %s, "metrics": [' % json.dumps(job_id)
+        last, first = after, True
+        for batch in p.store.metric_batches(job_id, after):
+            yield ("" if first else ",") + ",".join(json.dumps(x) for x in batch)
+            first, last = False, batch[-1]["id"]
+            socketio.sleep(0)
+        yield '], "last_id": %d, "thinned": false}' % last
+
+    return current_app.response_class(stream_with_context(stream()), mimetype="application/json")
 
 
 def _int_arg(name: str, default: int, low: int) -> int:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..db import Database, Job, Metric, StatusChange
 from ..errors import NotFound
@@ -171,7 +171,7 @@ class JobStore:
             rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
             return [m.as_dict() for m in rows]
 
-    def metric_batches(self, job_id: str, after: int = 0, batch: int = 5000):
+    def metric_batches(self, job_id: str, after: int = 0, batch: int = 2000):
         """A job's metric points after point ``after`` (an id), a batch at a time, each point
         with its ``id``: a caller can give other requests their turn between two batches."""
         last = after
@@ -188,6 +188,12 @@ class JobStore:
             last = rows[-1][0]
             if len(rows) < batch:
                 return
+
+    def metric_counts(self, job_id: str, after: int = 0) -> dict[str, int]:
+        """How many metric points each phase of a job has after point ``after``."""
+        with self.db.session() as s:
+            return dict(s.execute(select(Metric.phase, func.count()).where(Metric.job_id == job_id, Metric.id > after)
+                                  .group_by(Metric.phase)).all())
 
     def delete_metrics_after(self, job_id: str, epoch: float) -> None:
         """Drop the points after ``epoch`` (a resumed job emits them again)."""

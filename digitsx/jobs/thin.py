@@ -10,22 +10,9 @@ T = TypeVar("T")
 
 def keep_extremes(items: Sequence[T], limit: int, value: Callable[[T], float]) -> list[T]:
     """At most ``limit`` of ``items`` (in order): the ends and each bucket's extremes."""
-    if len(items) <= limit:
-        return list(items)
-    buckets = max(1, (limit - 2) // 2)
-    inner = items[1:-1]
-    size = len(inner) / buckets
-    out = [items[0]]
-    for b in range(buckets):
-        start, end = int(b * size), int((b + 1) * size)
-        if start >= end:
-            continue
-        chunk = range(start, end)
-        low = min(chunk, key=lambda i: value(inner[i]))
-        high = max(chunk, key=lambda i: value(inner[i]))
-        out.extend(inner[i] for i in sorted({low, high}))
-    out.append(items[-1])
-    return out
+    phase = _Phase(len(items), limit, value)
+    kept = [x for order, item in enumerate(items) for x in phase.add(order, item)] + phase.flush()
+    return [item for _, item in sorted(kept, key=lambda kp: kp[0])]
 
 
 def _first_number(point: dict[str, Any]) -> float:
@@ -37,11 +24,60 @@ def _first_number(point: dict[str, Any]) -> float:
     return 0.0
 
 
-def thin(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """Metric points (``{phase, epoch, values…}``), at most ``limit`` a phase, each bucket's
-    points with the lowest and highest loss (or first value) kept; in their order."""
-    by_phase: dict[str, list[dict[str, Any]]] = {}
-    for p in points:
-        by_phase.setdefault(p["phase"], []).append(p)
-    kept = {id(p) for phase in by_phase.values() for p in keep_extremes(phase, limit, _first_number)}
-    return [p for p in points if id(p) in kept]
+class Thinner:
+    """Metric points (``{phase, epoch, values…}``) that come a batch at a time, at most
+    ``limit`` a phase (each bucket's points with the lowest and highest loss, or first value,
+    kept), knowing each phase's count in advance: no list of every point is held."""
+
+    def __init__(self, counts: dict[str, int], limit: int) -> None:
+        self.limit = limit
+        self.phases = {phase: _Phase(n, limit, _first_number) for phase, n in counts.items()}
+        self.kept: list[tuple[int, dict[str, Any]]] = []  # (order, point)
+        self.seen = 0
+
+    def add(self, points: list[dict[str, Any]]) -> None:
+        for p in points:
+            phase = self.phases.get(p["phase"])
+            if phase is None:  # a point newer than the count: kept as it is
+                self.kept.append((self.seen, p))
+            else:
+                self.kept.extend(phase.add(self.seen, p))
+            self.seen += 1
+
+    def result(self) -> list[dict[str, Any]]:
+        for phase in self.phases.values():
+            self.kept.extend(phase.flush())
+        return [p for _, p in sorted(self.kept, key=lambda kp: kp[0])]
+
+
+class _Phase:
+    """One series thinned as it streams by: its ``n`` items in buckets of the inner ones, each
+    bucket's lowest and highest (first of equals) kept, and the two ends."""
+
+    def __init__(self, n: int, limit: int, value: Callable[[Any], float]) -> None:
+        self.n, self.i, self.value = n, 0, value
+        self.all = n <= limit
+        buckets = max(1, (limit - 2) // 2)
+        self.size = max(1e-9, (n - 2) / buckets)
+        self.bucket = -1
+        self.low: tuple | None = None
+        self.high: tuple | None = None
+
+    def flush(self) -> list[tuple[int, Any]]:
+        out = [x for x in {id(self.low): self.low, id(self.high): self.high}.values() if x is not None]
+        self.low = self.high = None
+        return [(order, p) for order, _, p in out]
+
+    def add(self, order: int, p: Any) -> list[tuple[int, Any]]:
+        i, self.i = self.i, self.i + 1
+        if self.all or i == 0 or i == self.n - 1 or i >= self.n:
+            return [(order, p)]
+        bucket = int((i - 1) / self.size)
+        out = self.flush() if bucket != self.bucket else []
+        self.bucket = bucket
+        v = self.value(p)
+        if self.low is None or v < self.low[1]:
+            self.low = (order, v, p)
+        if self.high is None or v > self.high[1]:
+            self.high = (order, v, p)
+        return out

@@ -41,3 +41,20 @@ def test_thinned_graph_points_newer_points_and_the_full_csv(app, client):
     assert client.get(f"/models/{job.id}/metrics.json?max_points=abc", headers=JSON).status_code == 400
     rows = list(csv.reader(io.StringIO(client.get(f"/models/{job.id}/metrics.csv").get_data(as_text=True))))
     assert rows[0] == ["phase", "epoch", "step", "time", "accuracy", "loss"] and len(rows) == 20_021
+
+
+def test_the_streaming_thinner_keeps_what_each_phase_thinned_whole_keeps():
+    import random
+
+    from digitsx.jobs.thin import Thinner, _first_number, keep_extremes
+
+    rng = random.Random(1)
+    points = [{"id": i, "phase": "train" if i % 9 else "val", "epoch": i, "values": {"loss": rng.random()}}
+              for i in range(10_000)]
+    counts = {"train": sum(1 for p in points if p["phase"] == "train"), "val": sum(1 for p in points if p["phase"] == "val")}
+    streamed = Thinner(counts, 300)
+    for k in range(0, len(points), 777):
+        streamed.add(points[k:k + 777])
+    expected = sorted(p["id"] for phase in ("train", "val")
+                      for p in keep_extremes([q for q in points if q["phase"] == phase], 300, _first_number))
+    assert [p["id"] for p in streamed.result()] == expected and len(expected) < 700
