@@ -188,12 +188,14 @@ class Database:
                 query = query.where(Job.status.in_(statuses))
             return int(s.scalar(query) or 0)
 
-    def jobs(self, *statuses: str) -> list[Job]:
-        """All jobs (in the given statuses), oldest first."""
+    def jobs(self, *statuses: str, kinds: tuple[str, ...] = ()) -> list[Job]:
+        """All jobs (in the given statuses, of the given kinds), oldest first."""
         with self.session() as s:
             query = select(Job).order_by(Job.created, Job.id)
             if statuses:
                 query = query.where(Job.status.in_(statuses))
+            if kinds:
+                query = query.where(Job.kind.in_(kinds))
             return list(s.scalars(query))
 
 

@@ -107,9 +107,9 @@ def new_model():
     p = platform()
     if request.args.get("pretrained_networks"):  # "New model from this" on a pretrained model
         values.update(method="pretrained", pretrained_networks=request.args["pretrained_networks"])
-    datasets = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == DATASET]
-    models = [j for j in p.store.db.jobs() if j.kind == MODEL and j.result.get("snapshots")]
-    pretrained = [j for j in p.store.db.jobs(Status.DONE.value) if j.kind == PRETRAINED]
+    datasets = p.store.db.jobs(Status.DONE.value, kinds=(DATASET,))
+    models = [j for j in p.store.db.jobs(kinds=(MODEL,)) if j.result.get("snapshots")]
+    pretrained = p.store.db.jobs(Status.DONE.value, kinds=(PRETRAINED,))
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
                            form_fields=forms.MODEL_FORM.fields, dataset_summaries={
                                d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},

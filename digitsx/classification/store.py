@@ -91,8 +91,8 @@ def push():
 
 # -- this server as a store ---------------------------------------------------------------
 def published_jobs() -> list:
-    return [j for j in platform().store.db.jobs(Status.DONE.value)
-            if j.kind == PRETRAINED and j.result.get("published")]
+    return [j for j in platform().store.db.jobs(Status.DONE.value, kinds=(PRETRAINED,))
+            if j.result.get("published")]
 
 
 @bp.route("/store/master.json")

@@ -113,7 +113,7 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
 
     values = form_defaults(defaults, "model_name")
     p = platform()
-    jobs = p.store.db.jobs()
+    jobs = p.store.db.jobs(kinds=(dataset_kind, model_kind, CLASSIFICATION, PRETRAINED))
     datasets = [j for j in jobs if j.kind == dataset_kind and j.status == Status.DONE.value]
     models = [j for j in jobs if j.kind == model_kind and j.result.get("snapshots")]
     backbones = [j for j in jobs if (j.kind == CLASSIFICATION and j.result.get("snapshots"))
