@@ -47,7 +47,7 @@ def home():
     running = [listing.row(j, p.scheduler.waiting.get(j.id)) for j in listing.active(p.store.db)]
     return render_template("home.html", running=running, gpu=p.gpu_state(), any_jobs=p.store.db.count() > 0,
                            new_kinds=[k for k in kinds.all_kinds() if k.new_endpoint and k.new_label],
-                           sorts=sorted(listing.SORTS), per_page=LIST_FORM.fields["per_page"].default)
+                           per_page=LIST_FORM.fields["per_page"].default)
 
 
 LIST_FORM = Form("A page of jobs", {
@@ -114,8 +114,7 @@ def index_json():
     out: dict[str, list] = {"dataset": [], "model": [], "pretrained": [], "inference": [], "other": []}
     categories = {k.name: k.category for k in kinds.all_kinds()}
     for job_id, name, status, kind in listing.briefs(platform().store.db):
-        out.setdefault(categories.get(kind, "other"), out["other"]).append(
-            {"id": job_id, "name": name, "status": status})
+        out.get(categories.get(kind, "other"), out["other"]).append({"id": job_id, "name": name, "status": status})
     return {"version": current_app.config["VERSION"], "jobs_dir": current_app.config["JOBS_DIR"],
             "datasets": out["dataset"], "models": out["model"], "pretrained_models": out["pretrained"],
             "tests": out["inference"], "other": out["other"]}
