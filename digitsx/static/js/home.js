@@ -302,7 +302,11 @@
       state.anyJobs = true;
       if (isActive(j)) state.running.set(j.id, j); else state.running.delete(j.id);
       renderRunning();
-      if (state.rows.has(j.id)) { state.rows.set(j.id, j); renderRow(j); }
+      if (state.rows.has(j.id)) {  // a row shown: changed in place (regrouped when its group changed)
+        const before = state.rows.get(j.id);
+        state.rows.set(j.id, j);
+        if ((before.group || "") !== (j.group || "") && $("group-by").checked) renderJobs(); else renderRow(j);
+      }
       if (msg.update === "added" || msg.update === "status") refetchSoon();  // counts, order, a new row
     },
     [dx.EVENTS.server]: (msg) => {
