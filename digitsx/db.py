@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Integer, String, Text, create_engine, event,
+from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, String, Text, create_engine, event,
                         false, func, inspect, select, true)
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, relationship,
@@ -45,6 +45,12 @@ class Job(Base):
     dataset: Mapped[str] = mapped_column(String(256), default="", server_default="")  # its name
     main_metric: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: to compute
+    category: Mapped[str] = mapped_column(String(32), default="", server_default="")  # its home tab
+    __table_args__ = (  # a tab's page, sorted, and its counts: read from an index, not the rows
+        Index("ix_jobs_category_created", "category", "created"),
+        Index("ix_jobs_category_metric", "category", "main_metric"),
+        Index("ix_jobs_category_status", "category", "status"),
+    )
     history: Mapped[list["StatusChange"]] = relationship(
         order_by="StatusChange.id", cascade="all, delete-orphan", lazy="selectin")
 

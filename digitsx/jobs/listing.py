@@ -22,7 +22,7 @@ from .status import Status
 from .summary import category, elapsed_seconds, eta_seconds
 
 # The columns a list reads (never spec_json, result_json or the timeline).
-COLUMNS = (Job.id, Job.kind, Job.name, Job.group_name, Job.username, Job.notes, Job.status,
+COLUMNS = (Job.id, Job.kind, Job.category, Job.name, Job.group_name, Job.username, Job.notes, Job.status,
            Job.progress, Job.parent_id, Job.error, Job.created, Job.started, Job.finished, Job.gpus,
            Job.tags, Job.network, Job.dataset, Job.main_metric, Job.summary_json)
 SORTS = {"created": Job.created, "submitted": Job.created, "name": Job.name, "status": Job.status,
@@ -57,7 +57,7 @@ def kept(job: Job, dataset_name: str | None = None) -> dict[str, Any]:
     spec, result = job.spec, job.result
     network = spec.get("network") if isinstance(spec.get("network"), dict) else {}
     metric_summary = result.get("metric_summary") or {}
-    out = {"network": str(network.get("name") or network.get("method") or "")[:128],
+    out = {"category": category(job), "network": str(network.get("name") or network.get("method") or "")[:128],
            "main_metric": main_value(job.kind, metric_summary),
            "summary_json": json.dumps({"metrics": metric_summary or None})}
     if dataset_name is not None:
@@ -81,12 +81,13 @@ def refresh(db: Database, job_id: str) -> None:
 
 
 def backfill(db: Database, batch: int = 500) -> int:
-    """Compute the list columns of rows an older version wrote (``summary_json`` NULL), a batch
-    at a time; returns how many."""
+    """Compute the list columns of rows an older version wrote (``summary_json`` NULL or no
+    ``category``), a batch at a time; returns how many."""
     done = 0
     while True:
         with db.session() as s:
-            ids = list(s.scalars(select(Job.id).where(Job.summary_json.is_(None)).limit(batch)))
+            ids = list(s.scalars(select(Job.id).where(or_(Job.summary_json.is_(None), Job.category == ""))
+                                 .limit(batch)))
         if not ids:
             return done
         for job_id in ids:
@@ -143,10 +144,6 @@ class Query:
     per_page: int = 50
 
 
-def _kinds_of(category_name: str) -> list[str]:
-    return [k.name for k in kinds.all_kinds() if k.category == category_name]
-
-
 def _filtered(query, q: Query, with_status: bool = True):
     if q.q:
         like = f"%{q.q.lower()}%"
@@ -156,8 +153,7 @@ def _filtered(query, q: Query, with_status: bool = True):
     if with_status and q.status:
         query = query.where(Job.status.in_(q.status))
     if q.category:
-        known = [k.name for k in kinds.all_kinds()]
-        query = query.where(Job.kind.notin_(known) if q.category == "other" else Job.kind.in_(_kinds_of(q.category)))
+        query = query.where(Job.category == q.category)
     if q.task:
         query = query.where(Job.kind.like(f"%.{TASKS[q.task]}%"))
     if q.user:
@@ -173,9 +169,10 @@ def page(db: Database, q: Query) -> tuple[list[Job], int, dict[str, int]]:
     """(the page's rows with their list columns only, how many match, how many match in each
     status): three queries whatever the number of jobs."""
     column = SORTS[q.sort]
-    order = [column.desc() if q.descending else column.asc(), Job.id.desc() if q.descending else Job.id.asc()]
+    first = column.desc() if q.descending else column.asc()
     if q.sort == "main_metric":  # runs without a value last, whichever way
-        order.insert(0, Job.main_metric.is_(None))
+        first = first.nulls_last()
+    order = [first, Job.id.desc() if q.descending else Job.id.asc()]
     with db.session() as s:
         rows = list(s.scalars(_filtered(select(Job), q).options(load_only(*COLUMNS), raiseload(Job.history))
                               .order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page)))
@@ -187,11 +184,9 @@ def page(db: Database, q: Query) -> tuple[list[Job], int, dict[str, int]]:
 
 def category_counts(db: Database) -> dict[str, int]:
     """How many jobs each home-page tab has (one GROUP BY over the kind index)."""
-    of = {k.name: k.category for k in kinds.all_kinds()}
     out = {c: 0 for c in CATEGORIES}
     with db.session() as s:
-        for kind, n in s.execute(select(Job.kind, func.count()).group_by(Job.kind)):
-            category_name = of.get(kind, "other")
+        for category_name, n in s.execute(select(Job.category, func.count()).group_by(Job.category)):
             out[category_name if category_name in out else "other"] += n
     return out
 
@@ -199,7 +194,7 @@ def category_counts(db: Database) -> dict[str, int]:
 def group_ids(db: Database, group: str, category_name: str = "model", limit: int = 100) -> list[str]:
     """The ids of a group's jobs of one category, oldest first (at most ``limit``)."""
     with db.session() as s:
-        return list(s.scalars(select(Job.id).where(Job.group_name == group, Job.kind.in_(_kinds_of(category_name)))
+        return list(s.scalars(select(Job.id).where(Job.group_name == group, Job.category == category_name)
                               .order_by(Job.created).limit(limit)))
 
 

@@ -203,20 +203,23 @@ def metrics(job_id: str):
     lowest and highest point kept: a long job's graph; ``/models/<id>/metrics.csv`` has every
     point). Read a batch at a time, giving other requests their turn between batches."""
     from ..extensions import socketio
-    from .thin import Thinner
+    from .thin import Thinner, raw_value
 
     p = platform()
     p.store.get(job_id)
     after = _int_arg("after", 0, 0)
     limit = _int_arg("max_points", 0, 10)
     if limit:
-        thinner = Thinner(p.store.metric_counts(job_id, after), limit)
+        thinner = Thinner(p.store.metric_counts(job_id, after), limit, raw_value)
         last = after
-        for batch in p.store.metric_batches(job_id, after):
+        for batch in p.store.metric_batches(job_id, after, raw=True):  # parsed once kept
             thinner.add(batch)
             last = batch[-1]["id"]
             socketio.sleep(0)
-        return {"job_id": job_id, "metrics": thinner.result(), "last_id": last, "thinned": True}
+        kept = thinner.result()
+        for point in kept:
+            point["values"] = json.loads(point.pop("raw"))
+        return {"job_id": job_id, "metrics": kept, "last_id": last, "thinned": True}
 
     def stream():  # every point: written a batch at a time, other requests served between
         yield '{"job_id": %s, "metrics": [' % json.dumps(job_id)

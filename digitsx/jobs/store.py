@@ -171,9 +171,10 @@ class JobStore:
             rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
             return [m.as_dict() for m in rows]
 
-    def metric_batches(self, job_id: str, after: int = 0, batch: int = 2000):
+    def metric_batches(self, job_id: str, after: int = 0, batch: int = 2000, raw: bool = False):
         """A job's metric points after point ``after`` (an id), a batch at a time, each point
-        with its ``id``: a caller can give other requests their turn between two batches."""
+        with its ``id``: a caller can give other requests their turn between two batches.
+        ``raw``: each point's values as the stored JSON text (``raw``), not parsed."""
         last = after
         while True:
             with self.db.session() as s:
@@ -183,8 +184,8 @@ class JobStore:
                                       .order_by(Metric.id).limit(batch)))
             if not rows:
                 return
-            yield [{"id": r[0], "phase": r[1], "epoch": r[2], "step": r[3], "values": json.loads(r[4]),
-                    "t": r[5]} for r in rows]
+            yield [{"id": r[0], "phase": r[1], "epoch": r[2], "step": r[3],
+                    **({"raw": r[4]} if raw else {"values": json.loads(r[4])}), "t": r[5]} for r in rows]
             last = rows[-1][0]
             if len(rows) < batch:
                 return

@@ -58,3 +58,14 @@ def test_the_streaming_thinner_keeps_what_each_phase_thinned_whole_keeps():
     expected = sorted(p["id"] for phase in ("train", "val")
                       for p in keep_extremes([q for q in points if q["phase"] == phase], 300, _first_number))
     assert [p["id"] for p in streamed.result()] == expected and len(expected) < 700
+
+
+def test_the_loss_read_from_the_text_is_the_parsed_one():
+    import json
+
+    from digitsx.jobs.thin import _first_number, raw_value
+
+    for values in ({"loss": 0.25, "accuracy": 3}, {"val_loss": 9, "accuracy": 2.5}, {"loss": float("nan"), "a": 1},
+                   {"accuracy": 1e-7}, {"loss": -3e5}):
+        text = json.dumps(values)
+        assert raw_value({"raw": text}) == _first_number({"values": json.loads(text)}), text
