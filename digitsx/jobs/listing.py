@@ -165,7 +165,7 @@ def _filtered(query, q: Query, with_status: bool = True):
     return query
 
 
-def page(db: Database, q: Query) -> tuple[list[Job], int, dict[str, int]]:
+def page(db: Database, q: Query) -> tuple[list, int, dict[str, int]]:
     """(the page's rows with their list columns only, how many match, how many match in each
     status): three queries whatever the number of jobs."""
     column = SORTS[q.sort]
@@ -174,7 +174,7 @@ def page(db: Database, q: Query) -> tuple[list[Job], int, dict[str, int]]:
         first = first.nulls_last()
     order = [first, Job.id.desc() if q.descending else Job.id.asc()]
     with db.session() as s:
-        rows = list(s.scalars(_filtered(select(Job), q).options(load_only(*COLUMNS), raiseload(Job.history))
+        rows = list(s.execute(_filtered(select(*COLUMNS), q)  # plain rows: no ORM objects to build
                               .order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page)))
         counts = {status: n for status, n in s.execute(
             _filtered(select(Job.status, func.count()), q, with_status=False).group_by(Job.status))}
@@ -198,19 +198,17 @@ def group_ids(db: Database, group: str, category_name: str = "model", limit: int
                               .order_by(Job.created).limit(limit)))
 
 
-def one(db: Database, job_id: str) -> Job | None:
+def one(db: Database, job_id: str):
     """One job's list columns (a status poll: no spec, result or timeline)."""
     with db.session() as s:
-        return s.scalars(select(Job).where(Job.id == job_id)
-                         .options(load_only(*COLUMNS), raiseload(Job.history))).first()
+        return s.execute(select(*COLUMNS).where(Job.id == job_id)).first()
 
 
-def active(db: Database) -> list[Job]:
+def active(db: Database) -> list:
     """Queued and running jobs, oldest first (the running table): list columns only."""
     statuses = [s.value for s in Status if s.active]
     with db.session() as s:
-        return list(s.scalars(select(Job).where(Job.status.in_(statuses))
-                              .options(load_only(*COLUMNS), raiseload(Job.history)).order_by(Job.created)))
+        return list(s.execute(select(*COLUMNS).where(Job.status.in_(statuses)).order_by(Job.created)))
 
 
 def briefs(db: Database) -> list[tuple[str, str, str, str]]:
@@ -219,8 +217,10 @@ def briefs(db: Database) -> list[tuple[str, str, str, str]]:
         return list(s.execute(select(Job.id, Job.name, Job.status, Job.kind).order_by(Job.created, Job.id)))
 
 
-def row(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A list row: the job's JSON (DIGITS's ``J``) from its list columns, without its timeline."""
+def row(job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A list row: the job's JSON (DIGITS's ``J``) from its list columns (a job, or a row of
+    :data:`COLUMNS`), without its timeline; the train-loss sparkline's points for an active job
+    only."""
     try:
         kind = kinds.get(job.kind)
         title, prefix = kind.title, kind.url_prefix
@@ -228,6 +228,9 @@ def row(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
         title, prefix = job.kind, "/jobs"
     kept_summary = json.loads(job.summary_json) if job.summary_json else {}
     running = job.status == Status.RUNNING.value
+    metrics = kept_summary.get("metrics")
+    if metrics and "loss_tail" in metrics and not Status(job.status).active:
+        metrics = {k: v for k, v in metrics.items() if k != "loss_tail"}  # a running job's sparkline only
     return {
         "id": job.id, "name": job.name, "group": job.group_name, "status": job.status,
         "submitted": job.created, "started": job.started, "finished": job.finished,
@@ -237,6 +240,6 @@ def row(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
         "notes": job.notes, "parent_id": job.parent_id, "error": job.error,
         "gpus": [int(g) for g in job.gpus.split(",") if g != ""],
         "url": f"{prefix}/{job.id}", "waiting": waiting,
-        "metrics": kept_summary.get("metrics"), "tags": tags_of(job.tags), "network": job.network or None,
+        "metrics": metrics, "tags": tags_of(job.tags), "network": job.network or None,
         "dataset": job.dataset or None, "main_metric": job.main_metric,
     }
