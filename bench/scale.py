@@ -15,9 +15,9 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import threading
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -223,23 +223,23 @@ def long_figures(s, url: str, job_id: str) -> None:
         print(f"long job: its page opened to the graph drawn in chromium: {drawn:.2f} s (median of 3)", flush=True)
     idle = [p50(s, url + "/index.json?per_page=50", 30)]
     during: list[float] = []
-    done = threading.Event()
-
-    def full():
-        other = session(url, "reader")
-        t = time.perf_counter()
-        res = other.get(f"{url}/models/{job_id}/metrics.json")
-        print(f"long job: every point (metrics.json) {len(res.content) / 1e6:.1f} MB in "
-              f"{time.perf_counter() - t:.1f} s", flush=True)
-        done.set()
-
-    threading.Thread(target=full).start()
-    while not done.is_set():
+    reader = multiprocessing.Process(target=_read_all, args=(url, job_id))  # its own GIL
+    reader.start()
+    while reader.is_alive():
         t = time.perf_counter()
         s.get(url + "/index.json?per_page=50")
         during.append((time.perf_counter() - t) * 1000)
+    reader.join()
     print(f"long job: /index.json?per_page=50 p50 {idle[0]:.1f} ms idle, {statistics.median(during):.1f} ms "
           f"(max {max(during):.0f} ms) while every point is read: {statistics.median(during) / idle[0]:.2f}x", flush=True)
+
+
+def _read_all(url: str, job_id: str) -> None:
+    other = session(url, "reader")
+    t = time.perf_counter()
+    res = other.get(f"{url}/models/{job_id}/metrics.json")
+    print(f"long job: every point (metrics.json) {len(res.content) / 1e6:.1f} MB in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
 
 
 def start_on(jobs_dir: Path, port: int):

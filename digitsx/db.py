@@ -128,6 +128,10 @@ class Database:
     def __init__(self) -> None:
         self.engine = None
         self._factory: sessionmaker | None = None
+        # bumped by every write to a job row (JobStore): what the lists counted stays valid
+        # until it changes (the web process is the only writer)
+        self.job_writes = 0
+        self.counted: dict = {}
 
     def init(self, url: str) -> None:
         """Connect and create missing tables (SQLite gets WAL and foreign keys)."""

@@ -78,6 +78,7 @@ def refresh(db: Database, job_id: str) -> None:
             name = found.name if found else ""
         for key, value in kept(job, name).items():
             setattr(job, key, value)
+    db.job_writes += 1
 
 
 def backfill(db: Database, batch: int = 500) -> int:
@@ -176,19 +177,38 @@ def page(db: Database, q: Query) -> tuple[list, int, dict[str, int]]:
     with db.session() as s:
         rows = list(s.execute(_filtered(select(*COLUMNS), q)  # plain rows: no ORM objects to build
                               .order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page)))
-        counts = {status: n for status, n in s.execute(
-            _filtered(select(Job.status, func.count()), q, with_status=False).group_by(Job.status))}
+        key = ("status", q.category) if not (q.q or q.task or q.user or q.group is not None or q.tag) else None
+        counts = _cached(db, key, lambda: {status: n for status, n in s.execute(
+            _filtered(select(Job.status, func.count()), q, with_status=False).group_by(Job.status))})
         total = sum(n for status, n in counts.items() if not q.status or status in q.status)
     return rows, total, counts
 
 
 def category_counts(db: Database) -> dict[str, int]:
     """How many jobs each home-page tab has (one GROUP BY over the kind index)."""
-    out = {c: 0 for c in CATEGORIES}
-    with db.session() as s:
-        for category_name, n in s.execute(select(Job.category, func.count()).group_by(Job.category)):
-            out[category_name if category_name in out else "other"] += n
-    return out
+    def count() -> dict[str, int]:
+        out = {c: 0 for c in CATEGORIES}
+        with db.session() as s:
+            for category_name, n in s.execute(select(Job.category, func.count()).group_by(Job.category)):
+                out[category_name if category_name in out else "other"] += n
+        return out
+
+    return dict(_cached(db, ("tabs",), count))
+
+
+def _cached(db: Database, key, compute):
+    """``compute()``, kept under ``key`` until a job row changes (``key`` None: not kept)."""
+    if key is None:
+        return compute()
+    found = db.counted.get(key)
+    if found is not None and found[0] == db.job_writes:
+        return found[1]
+    writes = db.job_writes
+    value = compute()
+    if len(db.counted) > 64:
+        db.counted.clear()
+    db.counted[key] = (writes, value)
+    return value
 
 
 def group_ids(db: Database, group: str, category_name: str = "model", limit: int = 100) -> list[str]:

@@ -33,7 +33,12 @@ class JobStore:
                  notify: Callable[[Job, str], None] | None = None) -> None:
         self.db = db
         self.jobs_dir = Path(jobs_dir)
-        self.notify = notify or (lambda job, update: None)
+        self._notify = notify or (lambda job, update: None)
+
+    def notify(self, job: Job, update: str) -> None:
+        """Tell the listeners a job row changed (every write to one comes through here)."""
+        self.db.job_writes += 1
+        self._notify(job, update)
 
     def job_dir(self, job_id: str) -> Path:
         """The folder of a job (it need not exist)."""

@@ -99,6 +99,7 @@ def test_no_list_route_reads_full_rows_and_its_queries_do_not_grow(app, client, 
     with statements(app) as few:
         assert client.get(url, headers=headers).status_code == 200
     make_jobs(app, 36, start=4)
+    client.get(url, headers=headers)  # counts kept until a job changes: both measured warm
     with statements(app) as many:
         assert client.get(url, headers=headers).status_code == 200
     assert len(many) == len(few), (few, many)
@@ -149,3 +150,19 @@ def test_a_large_delete_gives_the_space_back(app, client):
     with db.engine.connect() as conn:
         wait_for(lambda: conn.exec_driver_sql("PRAGMA freelist_count").scalar() == 0, 10, 0.1,
                  "the freed pages to go back")
+
+
+def test_kept_counts_follow_every_change(app, client):
+    login(client)
+    make_jobs(app, 3)
+    first = client.get("/index.json?per_page=5&tabs=1", headers=JSON).get_json()
+    assert first["counts"] == {"Initialized": 3}
+    job = make_jobs(app, 1, start=3)[0]
+    store = app.extensions["digitsx"].store
+    from digitsx.jobs.status import Status
+
+    store.set_status(job.id, Status.ABORTED)
+    again = client.get("/index.json?per_page=5&tabs=1", headers=JSON).get_json()
+    assert again["counts"] == {"Initialized": 3, "Aborted": 1} and sum(again["tabs"].values()) == 4
+    store.delete(job.id)
+    assert client.get("/index.json?per_page=5", headers=JSON).get_json()["counts"] == {"Initialized": 3}
