@@ -38,12 +38,12 @@ def wait(s, url: str, timeout: float = 900, poll: float = 0.2) -> dict:
     raise TimeoutError(url)
 
 
-def start(port: int, folder: Path, **env: str) -> subprocess.Popen:
-    """``digitsx-devserver`` on 127.0.0.1:``port``, jobs in ``folder/jobs-<port>``, with
-    ``DIGITSX_*`` settings from ``env``; returns once it answers."""
+def start(port: int, folder: Path, jobs_dir: Path | None = None, **env: str) -> subprocess.Popen:
+    """``digitsx-devserver`` on 127.0.0.1:``port``, jobs in ``jobs_dir`` (default
+    ``folder/jobs-<port>``), with ``DIGITSX_*`` settings from ``env``; returns once it answers."""
     exe = Path(sys.executable).parent / "digitsx-devserver"
     proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir",
-                             str(folder / f"jobs-{port}")],
+                             str(jobs_dir or folder / f"jobs-{port}")],
                             env={**os.environ, "DIGITSX_SECRET_KEY": "bench", **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):

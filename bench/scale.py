@@ -26,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._server import pct, session  # noqa: E402
+from bench._server import pct, session, start  # noqa: E402
 
 SPEC = {"dataset": {"id": "", "path": "/data/mnist"}, "network": {"method": "standard", "name": "lenet"},
         "solver": {"type": "sgd", "momentum": 0.9, "weight_decay": 0.0005}, "lr": {"base_lr": 0.01, "policy": "step"},
@@ -58,9 +58,9 @@ def populate(jobs_dir: Path, n: int, long_points: int = 0) -> str:
     try:
         now = time.time() - n * 60
         last = ""
-        for start in range(0, n, 1000):
+        for first in range(0, n, 1000):
             with db.session() as s:
-                for i in range(start, min(n, start + 1000)):
+                for i in range(first, min(n, first + 1000)):
                     job_id = f"20260101-{i:06d}-bench"
                     job = Job(id=job_id, kind=CLASSIFICATION, name=f"lenet run {i}", group_name=f"sweep {i // 20}",
                               username=f"user{i % 5}", notes="", status="Done", progress=1.0,
@@ -82,12 +82,12 @@ def populate(jobs_dir: Path, n: int, long_points: int = 0) -> str:
                 for key, value in listing.kept(job, "").items():
                     setattr(job, key, value)
                 s.add(job)
-            for start in range(0, long_points, 20000):
+            for first in range(0, long_points, 20000):
                 with db.session() as s:
                     s.add_all(Metric(job_id="20260102-000000-long", phase="train", epoch=k / 1000, step=k,
                                      values_json=json.dumps({"loss": 1.0 / (1 + k % 500), "accuracy": k % 100,
                                                              "learning_rate": 0.01}), timestamp=float(k))
-                              for k in range(start, min(long_points, start + 20000)))
+                              for k in range(first, min(long_points, first + 20000)))
             last = "20260102-000000-long"
         return last
     finally:
@@ -160,7 +160,7 @@ def main() -> None:
             long_id = populate(folder / "jobs", n, args.long if n == sizes[-1] else 0)
             made = time.time() - t0
             url = f"http://127.0.0.1:{args.port}"
-            proc = start_on(folder / "jobs", args.port)
+            proc = start(args.port, folder, folder / "jobs", DIGITSX_PRESTART_WORKER="0")
             try:
                 s = session(url)
                 s.get(url + "/index.json?per_page=50")
@@ -240,24 +240,6 @@ def _read_all(url: str, job_id: str) -> None:
     res = other.get(f"{url}/models/{job_id}/metrics.json")
     print(f"long job: every point (metrics.json) {len(res.content) / 1e6:.1f} MB in "
           f"{time.perf_counter() - t:.1f} s", flush=True)
-
-
-def start_on(jobs_dir: Path, port: int):
-    import os
-    import subprocess
-
-    exe = Path(sys.executable).parent / "digitsx-devserver"
-    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--jobs-dir", str(jobs_dir)],
-                            env={**os.environ, "DIGITSX_SECRET_KEY": "bench", "DIGITSX_PRESTART_WORKER": "0"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login.json", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("server did not start")
 
 
 if __name__ == "__main__":

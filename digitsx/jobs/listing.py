@@ -19,7 +19,7 @@ from sqlalchemy.orm import load_only, raiseload
 from ..db import Database, Job
 from . import kinds
 from .status import Status
-from .summary import category, elapsed_seconds, eta_seconds
+from .summary import category, fields
 
 # The columns a list reads (never spec_json, result_json or the timeline).
 COLUMNS = (Job.id, Job.kind, Job.category, Job.name, Job.group_name, Job.username, Job.notes, Job.status,
@@ -241,25 +241,7 @@ def row(job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
     """A list row: the job's JSON (DIGITS's ``J``) from its list columns (a job, or a row of
     :data:`COLUMNS`), without its timeline; the train-loss sparkline's points for an active job
     only."""
-    try:
-        kind = kinds.get(job.kind)
-        title, prefix = kind.title, kind.url_prefix
-    except Exception:  # noqa: BLE001
-        title, prefix = job.kind, "/jobs"
-    kept_summary = json.loads(job.summary_json) if job.summary_json else {}
-    running = job.status == Status.RUNNING.value
-    metrics = kept_summary.get("metrics")
+    metrics = (json.loads(job.summary_json) if job.summary_json else {}).get("metrics")
     if metrics and "loss_tail" in metrics and not Status(job.status).active:
         metrics = {k: v for k, v in metrics.items() if k != "loss_tail"}  # a running job's sparkline only
-    return {
-        "id": job.id, "name": job.name, "group": job.group_name, "status": job.status,
-        "submitted": job.created, "started": job.started, "finished": job.finished,
-        "elapsed": elapsed_seconds(job), "progress": job.progress,
-        "eta": eta_seconds(job.progress, job.started) if running else None,
-        "type": title, "kind": job.kind, "category": category(job), "username": job.username,
-        "notes": job.notes, "parent_id": job.parent_id, "error": job.error,
-        "gpus": [int(g) for g in job.gpus.split(",") if g != ""],
-        "url": f"{prefix}/{job.id}", "waiting": waiting,
-        "metrics": metrics, "tags": tags_of(job.tags), "network": job.network or None,
-        "dataset": job.dataset or None, "main_metric": job.main_metric,
-    }
+    return {**fields(job, waiting), "metrics": metrics}

@@ -33,8 +33,9 @@ def category(job: Job) -> str:
         return "other"
 
 
-def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``J``: ``{id, name, group, status, submitted, elapsed, progress, type, username, ...}``."""
+def fields(job: Any, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every JSON of a job shows, from its list columns (a job row, or a row of
+    ``listing.COLUMNS``): ``J`` without its timeline and metrics."""
     try:
         kind = kinds.get(job.kind)
         title, prefix = kind.title, kind.url_prefix
@@ -50,11 +51,16 @@ def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]
         "notes": job.notes, "parent_id": job.parent_id, "error": job.error,
         "gpus": [int(g) for g in job.gpus.split(",") if g != ""],
         "url": f"{prefix}/{job.id}", "waiting": waiting,
-        "status_history": [[c.status, c.timestamp, c.note] for c in job.history],
-        "metrics": job.result.get("metric_summary"),
         "tags": [t for t in (job.tags or "").split(",") if t], "network": job.network or None,
         "dataset": job.dataset or None, "main_metric": job.main_metric,
     }
+
+
+def summarize(job: Job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``J``: ``{id, name, group, status, submitted, elapsed, progress, type, username, ...}``
+    with its status timeline and metric summary."""
+    return {**fields(job, waiting), "status_history": [[c.status, c.timestamp, c.note] for c in job.history],
+            "metrics": job.result.get("metric_summary")}
 
 
 SPARK_POINTS = 40  # the train-loss points a running model's sparkline keeps
