@@ -232,7 +232,7 @@ def parse_model(values: dict[str, Any], store, config: dict) -> tuple[list[Model
                "scale": r.number("aug_scale"), "noise": r.number("aug_noise"),
                "hsv_use": r.flag("aug_hsv_use"), "hsv_h": r.number("aug_hsv_h"),
                "hsv_s": r.number("aug_hsv_s"), "hsv_v": r.number("aug_hsv_v")}
-    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config, MODEL)
     return jobs, dataset, group, request
 
 

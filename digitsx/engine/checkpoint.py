@@ -126,12 +126,15 @@ class BackgroundWriter:
             raise err
 
 
-def prune(folder: Path, keep: int) -> list[dict]:
-    """Delete all but the newest ``keep`` snapshots; the kept ones as ``{epoch, file}``."""
+def prune(folder: Path, keep: int, protect: float | None = None) -> list[dict]:
+    """Delete all but the newest ``keep`` snapshots and the one of epoch ``protect`` (the
+    best); the kept ones as ``{epoch, file}``."""
     found = snapshots(folder)
+    kept = [p for p in found[:-keep] if protect is not None and epoch_of(p) == float(protect)] + found[-keep:]
     for old in found[:-keep]:
-        old.unlink()
-    return [{"epoch": epoch_of(p), "file": p.name} for p in found[-keep:]]
+        if old not in kept:
+            old.unlink()
+    return [{"epoch": epoch_of(p), "file": p.name} for p in kept]
 
 
 def load_matching(model, path: Path) -> dict[str, list[str]]:

@@ -25,6 +25,7 @@ from .loop import Progress, TrainingError, evaluate, train_one_epoch
 from .phases import Phases, process_age
 from .spec import Solver, TrainingSpec
 from .task import Task
+from .watch import Watch
 
 
 def make_optimizer(params, solver: Solver | dict) -> torch.optim.Optimizer:
@@ -108,6 +109,7 @@ class Trainer:
         self.aug_gen = torch.Generator(device=self.device)
         self.aug_gen.manual_seed(self.seed + 1)
         self.writer = checkpoint.BackgroundWriter()
+        self.watch = Watch.from_spec(spec.to_dict())  # the best epoch; early stopping
         start = time.perf_counter()
         self.load_data()
         self.phases.add("reading", time.perf_counter() - start)
@@ -185,11 +187,12 @@ class Trainer:
             return
         path = checkpoint.snapshot_path(self.folder, epoch)
         keep = int(self.spec.keep_snapshots or 0)
+        best = self.watch.best_epoch
 
         def done() -> None:
             self.out.snapshot(epoch, path.name)
-            if keep > 0:
-                self.out.result(snapshots=checkpoint.prune(self.folder, keep))
+            if keep > 0:  # the best epoch's snapshot stays, whatever else goes
+                self.out.result(snapshots=checkpoint.prune(self.folder, keep, protect=best))
 
         self.writer.submit(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,
@@ -197,7 +200,7 @@ class Trainer:
                     "loader_rng": self.train_loader.generator.get_state(),
                     "aug_rng": self.aug_gen.get_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-                    "python_rng": list(random.getstate()[1])}, done)
+                    "python_rng": list(random.getstate()[1]), "watch": self.watch.state()}, done)
 
     def restore(self, path: Path) -> None:
         """Continue from a snapshot: weights, optimizer, RNG, epoch."""
@@ -216,6 +219,7 @@ class Trainer:
         if self.device.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all([byte_state(s) for s in state["cuda_rng"]])
         random.setstate((3, tuple(state["python_rng"]), None))
+        self.watch.restore(state.get("watch"))
         self.out.rewind(self.epoch)
         self.out.log(f"resumed from {path.name} (epoch {self.epoch})")
 
@@ -244,6 +248,22 @@ class Trainer:
         return evaluate(self.net, self.task, self.val_loader, self.device, amp=self.amp,
                         channels_last=self.channels_last)
 
+    def _stop_early(self, verdict: str) -> bool:
+        """Rank 0's early-stopping verdict, shared with every rank (they stop together)."""
+        stop = verdict == "stop"
+        if self.world > 1:
+            flag = torch.tensor([1.0 if stop else 0.0], device=self.device)
+            dist.broadcast(flag, 0)  # the others wait while rank 0 validates and saves
+            stop = bool(flag.item())
+        if stop and self.rank == 0:
+            note = {"epoch": self.epoch, "best_epoch": self.watch.best_epoch,
+                    "patience": self.watch.patience, "metric": self.watch.metric}
+            self.out.result(stopped_early=note)
+            self.out.log(f"stopped early at epoch {self.epoch}: no improvement of "
+                         f"{self.watch.metric} for {self.watch.patience} validation(s) "
+                         f"(best: epoch {self.watch.best_epoch})")
+        return stop
+
     def run(self) -> None:
         """Train to ``train_epochs``, validating and snapshotting at their intervals."""
         if self.rank == 0:  # a write a killed worker left half done is never a snapshot
@@ -262,6 +282,7 @@ class Trainer:
             (self.folder / "network.json").write_text(json.dumps(self.task.describe(self.net), indent=1))
         val_every = max(1, int(float(self.spec.val_interval or 1)))
         snap_every = max(1, int(float(self.spec.snapshot_interval or 1)))
+        verdict = ""
         while self.epoch < epochs:
             if self.sampler is not None:
                 self.sampler.set_epoch(self.epoch)
@@ -274,13 +295,16 @@ class Trainer:
                 with self.phases.time("validation"):
                     scalars, details = self.evaluate()
                 self.out.metric("val", self.epoch, self.step, **scalars)
+                verdict = self.watch.see(self.epoch, scalars)
                 self.out.result(validation={"epoch": self.epoch, **scalars, **details},
-                                **self.task.result())
-            if self.epoch % snap_every == 0 or self.epoch == epochs:
+                                best=self.watch.as_result(), **self.task.result())
+            stop = self._stop_early(verdict if self.rank == 0 else "")
+            if self.epoch % snap_every == 0 or self.epoch == epochs or verdict == "best" or stop:
                 with self.phases.time("snapshots"):
-                    self.save(self.epoch)
-            if self.world > 1:
-                dist.barrier()  # the others wait while rank 0 validates and saves
+                    self.save(self.epoch)  # the best epoch always has its snapshot
+            verdict = ""
+            if stop:
+                break
         with self.phases.time("snapshots"):
             self.writer.wait()  # the last file is on disk before the job says Done
         if self.rank == 0:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from ..errors import ServiceUnavailable
 from . import kinds, slurm
 from .status import Status
+from ..engine.watch import stopped_note
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -70,6 +71,7 @@ class ClusterHandle:
     slurm_id: str
     offset: int = 0
     aborting: bool = False
+    ending: tuple | None = None  # (status, note) the abort ends with instead of Aborted: Pruned
     error: str | None = None
     last_progress: float = 0.0
     summary: dict | None = None
@@ -118,8 +120,9 @@ class SlurmExecutor:
         self.ensure_loop()
         return handle
 
-    def abort(self, job_id: str) -> bool:
-        """``scancel`` it (TERM, then KILL after Slurm's grace); False if not ours."""
+    def abort(self, job_id: str, ending: tuple | None = None) -> bool:
+        """``scancel`` it (TERM, then KILL after Slurm's grace); False if not ours. ``ending``:
+        the (status, note) it ends with instead of Aborted."""
         handle = self.handles.get(job_id)
         if handle is None:
             return False
@@ -127,7 +130,7 @@ class SlurmExecutor:
             slurm.cancel(handle.slurm_id)
         except slurm.SlurmError as err:  # the job goes on: say so, record nothing
             raise ServiceUnavailable(f"Slurm could not cancel job {handle.slurm_id}: {err}") from None
-        handle.aborting = True
+        handle.aborting, handle.ending = True, ending
         self._save(handle)
         return True
 
@@ -145,6 +148,8 @@ class SlurmExecutor:
         handle = ClusterHandle(job.id, folder, str(info["job_id"]), int(saved.get("offset", 0)),
                                bool(saved.get("aborting")), state=str(info.get("state") or "PENDING"))
         handle.adopted = True
+        if saved.get("ending"):
+            handle.ending = (Status(saved["ending"][0]), str(saved["ending"][1]))
         self.handles[job.id] = handle
         self.ensure_loop()
         return True
@@ -274,11 +279,14 @@ class SlurmExecutor:
         self.runner._write_summary(handle, force=True)
         if handle.aborting or state.state == "CANCELLED":
             who = "aborted by user" if handle.aborting else f"cancelled in Slurm (job {state.slurm_id})"
-            self.store.set_status(job_id, Status.ABORTED, who, pid=None)
+            status, who = (handle.ending or (Status.ABORTED, who)) if handle.aborting else (Status.ABORTED, who)
+            self.store.set_status(job_id, status, who, pid=None)
         elif state.state == "COMPLETED" and handle.error is None:
             if self.store.get(job_id).status == Status.WAITING.value:  # it ran between two looks
                 self.store.set_status(job_id, Status.RUNNING, f"Slurm job {state.slurm_id} ran on {state.nodes}")
-            self.store.set_status(job_id, Status.DONE, f"Slurm job {state.slurm_id} completed", progress=1.0)
+            early = stopped_note(self.store.get(job_id).result)
+            self.store.set_status(job_id, Status.DONE, f"Slurm job {state.slurm_id} completed"
+                                  + (f": {early}" if early else ""), progress=1.0)
         else:
             why = WHY.get(state.state, state.state.lower().replace("_", " "))
             where = f" on {state.nodes}" if state.nodes and state.nodes != "None assigned" else ""
@@ -296,7 +304,8 @@ class SlurmExecutor:
         path = handle.folder / "slurm-follow.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"slurm_id": handle.slurm_id, "offset": handle.offset,
-                                   "aborting": handle.aborting}))
+                                   "aborting": handle.aborting,
+                                   "ending": [handle.ending[0].value, handle.ending[1]] if handle.ending else None}))
         os.replace(tmp, path)
 
     @staticmethod

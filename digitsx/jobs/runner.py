@@ -28,6 +28,7 @@ from ..errors import storage_full
 from .status import Status
 from .store import JobStore
 from .summary import fold_metric, metric_summary
+from ..engine.watch import stopped_note
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes: a worker may report per batch
@@ -42,6 +43,7 @@ class Handle:
     proc: subprocess.Popen
     folder: Path
     aborting: bool = False
+    ending: tuple | None = None  # (status, note) an abort ends with instead of Aborted: Pruned
     error: str | None = None
     last_progress: float = 0.0
     summary: dict | None = None  # the metric columns, written to the result every few seconds
@@ -149,12 +151,13 @@ class Runner:
         self.spawn(self._watch, handle)
         return handle
 
-    def abort(self, job_id: str) -> bool:
-        """SIGTERM the worker's process group, SIGKILL after the grace period; False if not ours."""
+    def abort(self, job_id: str, ending: tuple | None = None) -> bool:
+        """SIGTERM the worker's process group, SIGKILL after the grace period; False if not ours.
+        ``ending``: the (status, note) it ends with, instead of Aborted."""
         handle = self.handles.get(job_id)
         if handle is None:
             return False
-        handle.aborting = True
+        handle.aborting, handle.ending = True, ending
         _signal_group(handle.proc.pid, signal.SIGTERM)
         self.spawn(self._kill_later, handle)
         return True
@@ -280,9 +283,11 @@ class Runner:
         self.store.reconcile_snapshots(handle.job_id)
         self._write_summary(handle, force=True)
         if handle.aborting:
-            self.store.set_status(handle.job_id, Status.ABORTED, "aborted by user", pid=None)
+            status, note = handle.ending or (Status.ABORTED, "aborted by user")
+            self.store.set_status(handle.job_id, status, note, pid=None)
         elif returncode == 0 and handle.error is None:
-            self.store.set_status(handle.job_id, Status.DONE, "", progress=1.0, pid=None)
+            note = stopped_note(self.store.get(handle.job_id).result)
+            self.store.set_status(handle.job_id, Status.DONE, note, progress=1.0, pid=None)
         else:
             message = handle.error or _exit_message(returncode)
             self.store.set_status(handle.job_id, Status.ERROR, message, error=message, pid=None)

@@ -203,18 +203,20 @@ class Scheduler:
         self.wake()
         return job
 
-    def abort(self, job_id: str) -> Job:
-        """Abort a queued or running job; Conflict if it has already finished."""
+    def abort(self, job_id: str, ending: tuple | None = None) -> Job:
+        """Abort a queued or running job; Conflict if it has already finished. ``ending``: the
+        (status, note) a running job ends with instead of Aborted (a pruned trial)."""
         with self._lock:
             job = self.store.get(job_id)
-            if self.cluster is not None and self.cluster.abort(job_id):
+            how = {"ending": ending} if ending else {}
+            if self.cluster is not None and self.cluster.abort(job_id, **how):
                 return job  # Slurm cancels it; the follower records Aborted
             if job.status in QUEUED:
                 self.waiting.pop(job_id, None)
                 job = self.store.set_status(job_id, Status.ABORTED, "aborted before it ran")
                 self.wake()
                 return job
-            if job.status == Status.RUNNING.value and self.runner.abort(job_id):
+            if job.status == Status.RUNNING.value and self.runner.abort(job_id, **how):
                 return job
             gone = job_id not in getattr(self.runner, "handles", {job_id: None})
             if gone and self.store.get(job_id).status == Status.RUNNING.value:
@@ -232,7 +234,8 @@ class Scheduler:
         job = self.store.get(job_id)
         if not kinds.get(job.kind).resumable:
             raise Conflict(f"A {kinds.get(job.kind).title} job cannot be resumed")
-        if job.status not in (Status.ABORTED.value, Status.ERROR.value, Status.INTERRUPTED.value):
+        if job.status not in (Status.ABORTED.value, Status.ERROR.value, Status.INTERRUPTED.value,
+                              Status.PRUNED.value):
             raise Conflict(f"Only aborted, failed or interrupted jobs resume (status {job.status})")
         self.store.reconcile_snapshots(job_id)
         job = self.store.set_status(job_id, Status.INITIALIZED, "resumed")

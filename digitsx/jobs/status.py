@@ -14,6 +14,7 @@ class Status(str, Enum):
     ABORTED = "Aborted"
     ERROR = "Error"
     INTERRUPTED = "Interrupted"  # found Running or Waiting when the server started
+    PRUNED = "Pruned"  # a study's trial its pruner stopped: finished, not failed
 
     @property
     def finished(self) -> bool:
@@ -27,7 +28,7 @@ class Status(str, Enum):
 
 
 ACTIVE = frozenset({Status.INITIALIZED, Status.WAITING, Status.RUNNING})  # the pages get this list
-FINISHED = frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED})
+FINISHED = frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED, Status.PRUNED})
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.INITIALIZED: frozenset({Status.WAITING, Status.RUNNING, Status.ABORTED, Status.ERROR,
@@ -36,12 +37,14 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.WAITING: frozenset({Status.WAITING, Status.RUNNING, Status.ABORTED, Status.ERROR,
                                Status.INTERRUPTED}),
     Status.RUNNING: frozenset({Status.DONE, Status.ABORTED, Status.ERROR, Status.INTERRUPTED,
-                               Status.WAITING}),
+                               Status.WAITING, Status.PRUNED}),
     Status.DONE: frozenset(),
     # A resumed job goes back to the queue.
     Status.ABORTED: frozenset({Status.INITIALIZED}),
     Status.ERROR: frozenset({Status.INITIALIZED}),
-    Status.INTERRUPTED: frozenset({Status.INITIALIZED}),
+    # A study's trial its pruner stopped while the server was down ends Pruned after all.
+    Status.INTERRUPTED: frozenset({Status.INITIALIZED, Status.PRUNED}),
+    Status.PRUNED: frozenset({Status.INITIALIZED}),  # trained on, to its end
 }
 
 

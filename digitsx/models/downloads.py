@@ -17,6 +17,7 @@ from ..http import platform
 from ..jobs import kinds
 from ..schemas import answers
 from .exports import ExportLimit
+from .testing import best_epoch
 
 STREAM_BLOCK = 1 << 20
 
@@ -198,7 +199,7 @@ def _archive(job_id: str, extension: str, epoch_value):
     epochs = [s["epoch"] for s in job.result.get("snapshots", [])]
     if not epochs:
         raise BadRequest(f"model {job.name} has no snapshot yet")
-    epoch = epoch_arg(epoch_value, max(epochs))
+    epoch = epoch_arg(epoch_value, max(epochs), best_epoch(job.result))
     if epoch not in [float(e) for e in epochs]:
         raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch:g} "
                          f"(snapshots: {', '.join(f'{float(e):g}' for e in epochs)})")
@@ -234,10 +235,14 @@ def _export_answer(job, epoch: float, extension: str, export, code: int = 202):
     return jsonify(body), code, {"Retry-After": "2"}
 
 
-def epoch_arg(value, default: float) -> float:
-    """A snapshot epoch from a field (blank: ``default``), or a 400 naming the field."""
-    if value in (None, ""):
-        return float(default)
+def epoch_arg(value, last: float, best: float | None = None) -> float:
+    """A snapshot epoch from a field: a number, ``last`` (``last``), ``best`` or blank (the
+    best epoch ``best``, else ``last``), or a 400 naming the field."""
+    word = str(value or "").strip().lower()
+    if word in ("", "best"):
+        return float(best if best is not None else last)
+    if word == "last":
+        return float(last)
     try:
         epoch = float(value)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ from typing import Any
 from ..engine.spec import DatasetRef, Schedule, Solver, TrainingSpec
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
+from ..jobs import kinds
 from ..jobs.resources import Request
 from ..jobs.status import Status
 from ..engine import checkpoint
@@ -47,7 +48,15 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "shuffle": Field("flag", "y"),
     "amp": Field("flag", "y", help="mixed precision on a GPU"),
     "channels_last": Field("flag", "y"),
-    "keep_snapshots": Field("int", 0, 0, 100000, help="0 keeps every snapshot"),
+    "keep_snapshots": Field("int", 0, 0, 100000, help="0 keeps every snapshot (the best epoch's is always kept)"),
+    "early_stopping_patience": Field("int", None, 1, 100000, blank=True,
+                                     help="stop after this many validations without improvement of "
+                                          "the main validation metric (blank: never)"),
+    "early_stopping_min_delta": Field("float", 0, 0, 1e9, help="the smallest change that counts as an improvement"),
+    "priority": Field("choice", "normal", options=("low", "normal", "high"),
+                      help="among waiting jobs, higher first; equal: users take turns"),
+    "preemptible": Field("flag", "", help="a waiting high-priority job may pause this one: it "
+                                          "snapshots, waits, and resumes from that snapshot"),
     "select_gpu": Field("text", help="a GPU index, or next"),
     "select_gpus": Field("text", help="GPU indexes: 0,1"),
     "select_gpus_list": Field("text", help="GPU indexes: 0,1"),
@@ -64,7 +73,7 @@ class ModelJob:
 
 
 def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, network: dict,
-                  augment: dict, store, config: dict) -> tuple[list[ModelJob], Request]:
+                  augment: dict, store, config: dict, kind: str) -> tuple[list[ModelJob], Request]:
     """The engine's fields of any task's model form (:data:`TRAINING`) → one spec per learning
     rate × batch size; ValidationError with every problem the reader collected. Every task's
     create passes here: a network that runs submitted code is refused (403) without the
@@ -88,6 +97,8 @@ def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, ne
     }
     request = _gpus(r, config)
     cluster = cluster_fields.read(r, config)
+    extra: dict[str, Any] = {"slurm": cluster} if cluster else {}
+    extra.update(steering(r, kind))
     momentum = r.number("momentum")
     weight_decay = r.number("weight_decay")
     rms_decay = r.number("rms_decay")
@@ -111,10 +122,24 @@ def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, ne
             DatasetRef(str(store.job_dir(dataset.id)), dataset.id), network, solver,
             Schedule(policy, schedule), bs, augment, request.to_dict(), **common,
             form={k: str(v) for k, v in values.items() if k != "username"},
-            extra={"slurm": cluster} if cluster else {}).to_dict()
+            extra=extra).to_dict()
         label = name if len(combos) == 1 else f"{name} (lr {lr:g}, batch {bs})"
         jobs.append(ModelJob(label, spec))
     return jobs, request
+
+
+def steering(r: FieldReader, kind: str) -> dict[str, Any]:
+    """The spec's ``monitor`` (the metric that picks the best epoch: the task's main validation
+    metric), ``early_stopping``, ``priority`` and ``preemptible``."""
+    main = kinds.get(kind).main_metric
+    out: dict[str, Any] = {"priority": r.choice("priority"), "preemptible": r.flag("preemptible")}
+    if main:
+        out["monitor"] = {"metric": main[0].split("/", 1)[1], "mode": "max"}
+    patience = r.number("early_stopping_patience")
+    if patience:
+        out["early_stopping"] = {"patience": int(patience),
+                                 "min_delta": float(r.number("early_stopping_min_delta") or 0)}
+    return out
 
 
 def lr_params(r: FieldReader) -> dict[str, Any]:
@@ -220,7 +245,7 @@ def generic_model(form: Form, defaults: dict, values: dict[str, Any], store, con
         network["backbone"] = backbone_source(r, store)
     network = published.read(r, task, network, config)
     augment = {"flip": r.choice("aug_flip"), "scale": r.number("aug_scale"), "color": r.number("aug_color")}
-    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config)
+    jobs, request = training_jobs(r, values, name, dataset, network, augment, store, config, model_kind)
     return jobs, dataset, group, request
 
 

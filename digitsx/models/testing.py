@@ -17,6 +17,7 @@ from ..archives import archive_suffix
 from ..datasets.folder import DatasetFolder
 from ..files import within_roots
 from ..errors import BadRequest, ValidationError
+from ..fields import shown
 from ..http import form_values, platform, wants_json
 from ..engine import checkpoint
 from .checks import declared, readable_image
@@ -26,21 +27,41 @@ TRUE = ("1", "y", "yes", "on", "true")
 
 
 def snapshot_epoch(values: dict) -> str:
-    """The ``snapshot_epoch`` field as a canonical number ("3", "2.5"), or "" for the newest."""
-    epoch = str(values.get("snapshot_epoch") or "").strip()
-    if not epoch:
-        return ""
+    """The ``snapshot_epoch`` field: "best" (blank, or "best": the best validation epoch's
+    snapshot), "last" (the newest), or a canonical number ("3", "2.5")."""
+    epoch = str(values.get("snapshot_epoch") or "").strip().lower()
+    if epoch in ("", "best"):
+        return "best"
+    if epoch in ("last", "latest", "newest"):
+        return "last"
     try:
         return f"{float(epoch):g}"
     except ValueError:
-        raise ValidationError({"snapshot_epoch": [f"expected a number, got {epoch!r}"]}) from None
+        raise ValidationError({"snapshot_epoch": [f"expected best, last or an epoch number, got "
+                                                  f"{shown(epoch)}"]}) from None
+
+
+def best_epoch(result: dict) -> float | None:
+    """The best validation epoch of a model's ``result``, when its snapshot is listed."""
+    best = result.get("best") if isinstance(result.get("best"), dict) else {}
+    listed = {float(s["epoch"]) for s in result.get("snapshots", []) if isinstance(s, dict)}
+    try:
+        epoch = float(best.get("epoch"))
+    except (TypeError, ValueError):
+        return None
+    return epoch if epoch in listed else None
 
 
 def warm_epoch(job_dir, epoch: str) -> str:
-    """The epoch a warm worker is keyed by: "" (the newest) resolves to the newest snapshot on
-    disk now, so classify one and classify many share one worker, and a model still training
-    is never served stale."""
-    if epoch:
+    """The epoch a warm worker is keyed by: "best" resolves to the model's best epoch (when
+    it has one, else the newest), "" (the newest) to the newest snapshot on disk now, so
+    classify one and classify many share one worker, and a model still training is never
+    served stale."""
+    if epoch == "best":
+        job = platform().store.db.get(Path(job_dir).name)
+        best = best_epoch(job.result) if job is not None else None
+        epoch = f"{best:g}" if best is not None else ""
+    if epoch and epoch != "last":
         return epoch
     latest = checkpoint.latest_epoch(job_dir)
     return f"{latest:g}" if latest is not None else ""
@@ -48,11 +69,15 @@ def warm_epoch(job_dir, epoch: str) -> str:
 
 def model_and_epoch(values: dict, kind: str, what: str):
     """The model of ``kind`` named by ``job_id`` and the ``snapshot_epoch`` asked for ("" =
-    the newest)."""
+    the newest; "best", the default, resolved to the best epoch when the model has one)."""
     job = platform().store.get(str(values.get("job_id", "")))
     if job.kind != kind:
         raise BadRequest(f"{job.name} ({job.id}) is not {what}")
     epoch = snapshot_epoch(values)
+    if epoch == "best":
+        best = best_epoch(job.result)
+        epoch = f"{best:g}" if best is not None else ""
+    epoch = "" if epoch == "last" else epoch
     if epoch:
         if float(epoch) not in [float(s["epoch"]) for s in job.result.get("snapshots", [])]:
             raise BadRequest(f"model {job.name} has no snapshot for epoch {epoch}")

@@ -29,7 +29,7 @@ def jobs(app):
     store = app.extensions["digitsx"].store
     a = model(store, CLASSIFICATION, "lenet lr 0.01", 5, 0.01, "accuracy", lambda e: [50, 70, 90, 85, 80][e - 1])
     b = model(store, CLASSIFICATION, "lenet lr 0.1", 3, 0.1, "accuracy", lambda e: 60 + e, solver="adam")
-    c = model(store, DETECTION, "ssd", 2, 0.01, "map", lambda e: 0.1 * e)
+    c = model(store, DETECTION, "ssd", 2, 0.01, "map_50", lambda e: 0.1 * e)
     d = model(store, SEGMENTATION, "unet", 2, 0.01, "miou", lambda e: 0.2 * e)
     return a, b, c, d
 
@@ -46,7 +46,7 @@ def test_compare_json_for_all_three_tasks(client, jobs):
     assert first["metrics"]["val/accuracy"] == {"best": 90, "best_epoch": 3, "last": 80, "goal": "max", "points": 5}
     assert first["metrics"]["val/loss"]["best"] == 0.5 and first["metrics"]["val/loss"]["goal"] == "min"
     assert first["main_metric"]["key"] == "val/accuracy" and first["main_metric"]["best"] == 90
-    assert by["ssd"]["main_metric"]["key"] == "val/map" and by["unet"]["main_metric"]["key"] == "val/miou"
+    assert by["ssd"]["main_metric"]["key"] == "val/map_50" and by["unet"]["main_metric"]["key"] == "val/miou"
     assert first["series"]["val/accuracy"][2] == [3.0, 30, pytest.approx(first["series"]["val/accuracy"][2][2]), 90.0]
     assert first["task"] == "Image classification model" and first["network"].startswith("net-")
     assert sorted(data["shared_metrics"]) == ["train/loss", "val/loss"]  # different tasks: what they share
