@@ -46,6 +46,7 @@ class Job(Base):
     main_metric: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: to compute
     category: Mapped[str] = mapped_column(String(32), default="", server_default="")  # its home tab
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # -1 low, 0, 1 high
     __table_args__ = (  # a tab's page, sorted, and its counts: read from an index, not the rows
         Index("ix_jobs_category_created", "category", "created"),
         Index("ix_jobs_category_metric", "category", "main_metric"),

@@ -43,7 +43,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         elapsed=nullable("number"), eta=nullable("number"), gpus=array(INTEGER),
         waiting=nullable("object"), status_history=array({"type": "array"}),
         metrics=nullable("object"), tags=array(STRING), network=nullable("string"),
-        dataset=nullable("string"), main_metric=nullable("number")),
+        dataset=nullable("string"), main_metric=nullable("number"),
+        priority={"type": "string", "enum": ["low", "normal", "high"]}),
     "JobDetails": {"allOf": [ref("Job"), obj(
         ["spec", "result", "log", "resumable", "clonable"],
         directory=STRING, spec=OBJECT, result=OBJECT, parent={"anyOf": [ref("Job"), {"type": "null"}]},

@@ -282,6 +282,8 @@ class Trainer:
             (self.folder / "network.json").write_text(json.dumps(self.task.describe(self.net), indent=1))
         val_every = max(1, int(float(self.spec.val_interval or 1)))
         snap_every = max(1, int(float(self.spec.snapshot_interval or 1)))
+        if self.spec.extra.get("preemptible"):  # preempted, it loses at most the partial epoch
+            snap_every = 1
         verdict = ""
         while self.epoch < epochs:
             if self.sampler is not None:

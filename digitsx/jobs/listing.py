@@ -24,7 +24,7 @@ from .summary import category, fields
 # The columns a list reads (never spec_json, result_json or the timeline).
 COLUMNS = (Job.id, Job.kind, Job.category, Job.name, Job.group_name, Job.username, Job.notes, Job.status,
            Job.progress, Job.parent_id, Job.error, Job.created, Job.started, Job.finished, Job.gpus,
-           Job.tags, Job.network, Job.dataset, Job.main_metric, Job.summary_json)
+           Job.tags, Job.network, Job.dataset, Job.main_metric, Job.summary_json, Job.priority)
 SORTS = {"created": Job.created, "submitted": Job.created, "name": Job.name, "status": Job.status,
          "user": Job.username, "username": Job.username, "type": Job.kind, "kind": Job.kind,
          "main_metric": Job.main_metric, "network": Job.network, "dataset": Job.dataset,

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, st
 
 from .. import auth
 from ..errors import BadRequest, Forbidden, NotFound, ValidationError
+from ..fields import shown
 from ..gpu.history import FILE as HISTORY_FILE, read as read_history
 from ..http import form_list, form_value, name_problem, platform, wants_json
 from . import kinds
@@ -134,6 +135,28 @@ def edit(job_id: str):
         raise ValidationError(errors)
     job = store.update(job_id, "attribute", **fields)
     return platform().job_json(job) if wants_json() else "Job updated."
+
+
+@_routes("/priority", "priority", ["POST"], json_twin=False)
+@answers("Job")
+def priority(job_id: str):
+    """A waiting job's queue level: ``priority`` (low, normal, high), or ``move`` (up, down:
+    one level); the owner's or an admin's act. Among equal priority users take turns."""
+    from .store import PRIORITIES
+
+    job = platform().store.get(job_id)
+    auth.require_owner(job, "reprioritise")
+    level, move = form_value("priority"), form_value("move")
+    if level is not None:
+        if str(level) not in PRIORITIES:
+            raise ValidationError({"priority": [f"expected low, normal or high, got {shown(level)}"]})
+        value = PRIORITIES[str(level)]
+    elif move in ("up", "down"):
+        value = (job.priority or 0) + (1 if move == "up" else -1)
+    else:
+        raise ValidationError({"priority": ["give priority (low, normal, high) or move (up, down)"]})
+    job = platform().scheduler.set_priority(job_id, value)
+    return platform().job_json(job)
 
 
 @_routes("/tags", "tags", ["POST"], json_twin=False)

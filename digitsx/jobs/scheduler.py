@@ -2,14 +2,19 @@
 
 ``tick()`` is public and synchronous (tests call it directly, with fake GPUs and a fake runner);
 ``start()`` runs it in the background, waking at once on submit/abort/exit and at least every
-second. Queue order is FIFO by submission: a job that must wait keeps the GPUs it needs from
-later jobs, so a big request is never starved by small ones behind it.
+second. Queue order: higher ``priority`` first; among equal priority, users take turns (the
+k-th waiting job of each user before anyone's k+1-th: fair share), then submission order. A job
+that must wait keeps the GPUs it needs from later jobs, so a big request is never starved by
+small ones behind it. A waiting job may preempt a running job of lower priority that allows it
+(``preemptible``): that one snapshots (a preemptible job snapshots every epoch), waits, and
+resumes from its snapshot.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 from ..db import Job
@@ -18,6 +23,7 @@ from . import kinds
 from .resources import Request, ResourcePool
 from .runner import kill_orphans
 from .status import FINISHED, Status
+from .summary import PRIORITY_NAMES
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,8 @@ class Scheduler:
         self._stopped = threading.Event()
         self._batches = 0  # > 0: a bulk action is under way; ticks wait for its end
         self.cluster: Any = None  # the Slurm executor (jobs.executors), when a cluster is set up
+        self.last_start: dict[str, float] = {}  # user → when a job of theirs last started
+        self.preempting: dict[str, str] = {}  # running job id → the waiting job it makes way for
 
     # -- the loop -------------------------------------------------------------------------
     def start(self) -> None:
@@ -85,7 +93,9 @@ class Scheduler:
             blocked: set[int] = set()
             waiting: dict[str, dict[str, Any]] = {}
             train_queue = 0
-            queued = {job.id: job for job in self.store.db.jobs(*QUEUED)}
+            running = [job.username or "" for job in self.store.db.jobs(Status.RUNNING.value)]
+            queued = {job.id: job for job in queue_order(self.store.db.jobs(*QUEUED), running,
+                                                         self.last_start)}
             for job in queued.values():
                 if job.spec.get("slurm"):  # the cluster's own scheduler decides
                     if self._submit_to_cluster(job):
@@ -106,12 +116,77 @@ class Scheduler:
                     if job.status == Status.INITIALIZED.value:  # it just became Waiting
                         job = self.store.get(job_id)
                     self.store.notify(job, "queue")
+            self._preempt(queued, waiting)
             serving = {g for h, r in self.pool.holders.items() if h.startswith("serve:") for g in r.gpus}
             reclaim = self.reclaim_gpus is not None and \
                 any(serving & set(i.get("gpus", ())) for i in waiting.values())
         if reclaim:  # outside the lock: closing a worker takes a moment
             self.reclaim_gpus()
         return started
+
+    # -- preemption -------------------------------------------------------------------------
+    def _preempt(self, queued: dict[str, Job], waiting: dict[str, dict[str, Any]]) -> None:
+        """For each job waiting for a GPU (or a CPU training slot), highest priority first: stop
+        running jobs of lower priority that allow it, enough to free what it asks for. They end
+        Waiting ("preempted by ..."), go back to the queue, and resume from their snapshot."""
+        self.preempting = {v: w for v, w in self.preempting.items() if v in self.pool.holders}
+        if not waiting or not hasattr(self.runner, "handles"):
+            return
+        making_way = set(self.preempting.values())
+        for job_id, info in waiting.items():
+            job = queued[job_id]
+            if job_id in making_way or "parent" in info or "gpus" not in info:
+                continue
+            victims = self._victims(job, info)
+            for victim in victims:
+                note = (f"preempted by {job.name} ({job.id}, {job.username or 'anonymous'}, "
+                        f"priority {PRIORITY_NAMES[job.priority or 0]}): resumes from its snapshot")
+                if self.runner.abort(victim.id, ending=(Status.WAITING, note)):
+                    self.preempting[victim.id] = job_id
+                    log.info("job %s preempted by %s", victim.id, job_id)
+            if victims:
+                return  # one at a time: the next tick sees what was freed
+
+    def _victims(self, job: Job, info: dict[str, Any]) -> list[Job]:
+        """The running jobs to stop so ``job`` can start: lower priority, preemptible, holding
+        the GPUs (or the training slot) it waits for; the lowest priority, newest first."""
+        wanted = set(info.get("gpus") or ())
+        cpu_train = info.get("queue") == "cpu-train"
+        if not wanted and not cpu_train:
+            return []
+        candidates = []
+        for victim_id, reservation in self.pool.holders.items():
+            if victim_id in self.preempting or victim_id not in self.runner.handles:
+                continue
+            if not (set(reservation.gpus) & wanted or (cpu_train and reservation.train_slot)):
+                continue
+            victim = self.store.db.get(victim_id)
+            if victim is None or (victim.priority or 0) >= (job.priority or 0) or \
+                    not victim.spec.get("preemptible"):
+                continue
+            candidates.append((victim, reservation))
+        candidates.sort(key=lambda c: (c[0].priority or 0, -(c[0].started or 0)))
+        if cpu_train:
+            return [c[0] for c in candidates[:1]]
+        need = len(info.get("gpus") or ()) if job.spec.get("resources", {}).get("gpu_ids") else \
+            int(job.spec.get("resources", {}).get("gpu_count") or 1)
+        chosen, freed = [], len(set(self.pool.free_gpus()) & wanted)
+        for victim, reservation in candidates:
+            if freed >= need:
+                break
+            chosen.append(victim)
+            freed += len(set(reservation.gpus) & wanted)
+        return chosen if freed >= need else []
+
+    def set_priority(self, job_id: str, priority: int) -> Job:
+        """A waiting job's new priority (-1 low, 0 normal, 1 high): its place in the queue."""
+        with self._lock:
+            job = self.store.get(job_id)
+            if job.status not in QUEUED:
+                raise Conflict(f"Only a waiting job changes its priority (status {job.status})")
+            job = self.store.update(job_id, "queue", priority=max(-1, min(1, int(priority))))
+        self.wake()
+        return job
 
     # -- one job --------------------------------------------------------------------------
     def _consider(self, job: Job, blocked: frozenset[int], train_queue: int) -> Any:
@@ -133,6 +208,7 @@ class Scheduler:
             job = self.store.set_status(job.id, Status.RUNNING, _device_note(reservation.gpus),
                                         gpus=",".join(map(str, reservation.gpus)), progress=0.0)
             self.runner.start(job, reservation)
+            self.last_start[job.username or ""] = time.monotonic()
         except Exception as err:  # the worker could not even start
             log.exception("could not start job %s", job.id)
             self.pool.release(job.id)
@@ -293,6 +369,22 @@ class Scheduler:
                  "queue": [job_id for job_id, info in self.waiting.items()
                            if g in info.get("gpus", ())]}
                 for g in self.pool.gpus]
+
+
+def queue_order(jobs: list[Job], running: list[str] = (),
+                last_start: dict[str, float] | None = None) -> list[Job]:
+    """Queued jobs (oldest first) in the order they get resources: higher priority first;
+    among equal priority users take turns: a user's k-th waiting job counts as k plus the
+    jobs that user has running, lowest first; at a tie the user whose job started longest
+    ago (``last_start``: user → time) first; then oldest first."""
+    last_start = last_start or {}
+    turn: dict[tuple[int, str], int] = {}
+    keyed = []
+    for job in jobs:
+        level, user = int(job.priority or 0), job.username or ""
+        k = turn[(level, user)] = turn.get((level, user), running.count(user) - 1) + 1
+        keyed.append((-level, k, last_start.get(user, 0.0), job.created, job.id, job))
+    return [item[-1] for item in sorted(keyed, key=lambda item: item[:5])]
 
 
 def _number_queues(waiting: dict[str, dict[str, Any]]) -> None:

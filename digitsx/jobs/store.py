@@ -20,6 +20,8 @@ from ..errors import NotFound
 from . import kinds, listing
 from .status import Status, check_transition
 
+PRIORITIES = {"low": -1, "normal": 0, "high": 1}  # a job's ``priority``: its queue level
+
 
 def new_job_id(now: float | None = None) -> str:
     """A DIGITS-style id: ``YYYYMMDD-HHMMSS-xxxx``."""
@@ -98,7 +100,8 @@ class JobStore:
             _write_json(folder / "spec.json", spec)
             job = Job(id=job_id, kind=kind, name=name, group_name=group, username=username,
                       notes=notes, status=Status.INITIALIZED.value, parent_id=parent_id,
-                      spec_json=json.dumps(spec), created=time.time())
+                      spec_json=json.dumps(spec), created=time.time(),
+                      priority=PRIORITIES.get(str(spec.get("priority") or "normal"), 0))
             job.history = [StatusChange(status=job.status, timestamp=job.created)]
             dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
             found = s.get(Job, str(dataset["id"])) if dataset.get("id") else None

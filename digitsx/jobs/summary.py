@@ -33,6 +33,9 @@ def category(job: Job) -> str:
         return "other"
 
 
+PRIORITY_NAMES = {-1: "low", 0: "normal", 1: "high"}
+
+
 def fields(job: Any, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
     """What every JSON of a job shows, from its list columns (a job row, or a row of
     ``listing.COLUMNS``): ``J`` without its timeline and metrics."""
@@ -53,6 +56,7 @@ def fields(job: Any, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
         "url": f"{prefix}/{job.id}", "waiting": waiting,
         "tags": [t for t in (job.tags or "").split(",") if t], "network": job.network or None,
         "dataset": job.dataset or None, "main_metric": job.main_metric,
+        "priority": PRIORITY_NAMES.get(getattr(job, "priority", 0) or 0, "normal"),
     }
 
 
