@@ -11,7 +11,7 @@ from . import __version__, config
 
 
 BUILTIN_PLUGINS = ["digitsx.classification.plugin", "digitsx.models.plugin", "digitsx.detection.plugin",
-                   "digitsx.segmentation.plugin"]  # each task plugs in like a third-party plugin would
+                   "digitsx.segmentation.plugin", "digitsx.search.plugin"]  # each task plugs in like a third-party plugin would
 
 
 def _async_mode() -> str:

@@ -168,6 +168,11 @@ class Database:
         with self.session() as s:
             return s.get(Job, job_id)
 
+    def by_ids(self, ids: list[str]) -> list[Job]:
+        """The jobs with these ids (those that exist), in one query."""
+        with self.session() as s:
+            return list(s.scalars(select(Job).where(Job.id.in_(list(ids)))))
+
     def reclaim(self, pause=None, pages: int = 2000) -> int:
         """Give deleted rows' space back to the disk (SQLite with incremental auto-vacuum: a
         chunk of pages at a time, ``pause()`` between chunks so requests go on; PostgreSQL's

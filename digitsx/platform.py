@@ -73,6 +73,11 @@ class Platform:
                                (self.scheduler.reserve_cpu_slot, self.scheduler.release),
                                (int(cfg.get("EXPORT_LIMIT") or 4), int(cfg.get("EXPORT_USER_LIMIT") or 2)),
                                socketio.sleep)
+        from .search import STUDY
+        from .search.manager import Studies
+
+        self.studies = Studies(app, self.store, self.scheduler, str(cfg["DATABASE_URL"]), socketio.sleep)
+        self.scheduler.managers[STUDY] = self.studies
         self.started = False
         self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 
@@ -108,10 +113,12 @@ class Platform:
         self.scheduler.start()
         socketio.start_background_task(self.telemetry.run)
         socketio.start_background_task(self.serving.reap_forever)
+        socketio.start_background_task(self.studies.run)
 
     def stop(self) -> None:
         """Stop the loops (running workers are left to finish or be aborted)."""
         self.scheduler.stop()
+        self.studies.stop()
         if self.scheduler.cluster is not None:
             self.scheduler.cluster.stop()
         self.runner.close_prestarted()

@@ -23,13 +23,13 @@ checks before every request, the session cookie, :func:`init_app`), :mod:`.accou
 from __future__ import annotations
 
 from .accounts import validate_username
-from .callers import (Caller, accounts, accounts_for, check_password, current_caller, current_username,
+from .callers import (Caller, accounts, acting_as, accounts_for, check_password, current_caller, current_username,
                       end_session, login_hint, mode, rate_limit, refuse_unless_password_mode,
                       require_admin, require_code_permission, require_login, require_owner,
                       socket_caller, start_session, throttle)
 from .guard import csrf, init_app
 
-__all__ = ["Caller", "accounts", "accounts_for", "check_password", "csrf", "current_caller",
+__all__ = ["Caller", "accounts", "acting_as", "accounts_for", "check_password", "csrf", "current_caller",
            "current_username", "end_session", "init_app", "login_hint", "mode", "rate_limit",
            "refuse_unless_password_mode", "require_admin", "require_code_permission",
            "require_login", "require_owner", "socket_caller", "start_session", "throttle",

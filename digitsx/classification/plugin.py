@@ -13,7 +13,7 @@ from . import DATASET, MODEL, PRETRAINED, TEST
 def init_app(app: Flask) -> None:
     """Register the kinds and routes."""
     from ..models.previews import register_network_preview
-    from . import inference, pretrained_routes, previews, report, routes, store, summary
+    from . import forms, inference, pretrained_routes, previews, report, routes, store, summary
 
     app.config.setdefault("DATASET_WORKERS", None)  # None: every core
     app.config.setdefault("DATASET_PARALLEL", "processes")  # see bench/dataset_build.py
@@ -30,7 +30,8 @@ def init_app(app: Flask) -> None:
         resumable=True, distributed=True, url_prefix="/models",
         details=summary.model_details, template="models/show.html",
         serve="digitsx.classification.infer", export="digitsx.classification.export",
-        runs_code=code_policy.spec_code, main_metric=("val/accuracy", "val accuracy (%)")))
+        runs_code=code_policy.spec_code, main_metric=("val/accuracy", "val accuracy (%)"),
+        model_form=forms.MODEL_FORM, parse=forms.parse_model))
     kinds.register(kinds.JobKind(
         PRETRAINED, "pretrained", "Pretrained model", "digitsx.classification.pretrained",
         lambda spec: Request(cpu=1), url_prefix="/models", template="models/pretrained.html",

@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
         template="detection/model.html", serve="digitsx.detection.infer",
         export="digitsx.detection.export", runs_code=code_policy.spec_code,
-        main_metric=("val/map_50", "val mAP@0.5")))
+        main_metric=("val/map_50", "val mAP@0.5"), model_form=forms.MODEL_FORM, parse=forms.parse_model))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Object detection test", "digitsx.detection.infer_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,

@@ -41,6 +41,11 @@ class JobKind:
     # a model kind's main metric: (series key "phase/name", label) — the home page's column,
     # the comparison's headline, what a search optimises
     main_metric: tuple[str, str] | None = None
+    # a model kind's form and its parser ``(values, store, config) -> (jobs, dataset, group,
+    # request)``: what a study makes each trial with
+    model_form: Any = None
+    parse: Callable[..., Any] | None = None
+    managed: bool = False  # no worker: the web process moves it (a study); the scheduler skips it
 
 
     @property

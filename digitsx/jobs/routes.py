@@ -320,7 +320,10 @@ def delete_job(job_id: str) -> None:
         names = ", ".join(f"{c.name} ({c.id})" for c in dependents)
         raise Forbidden(f"Cannot delete {job.name} ({job_id}): these jobs depend on it: {names}. "
                         f"Delete them first.")
-    if Status(job.status).active:
+    manager = p.scheduler.managers.get(job.kind)
+    if manager is not None:  # a study: its running trials are aborted, its Optuna study dropped
+        manager.delete(job)
+    elif Status(job.status).active:
         p.scheduler.abort(job_id)
         deadline = time.time() + float(current_app.config["ABORT_GRACE_SECONDS"]) + 10
         while job_id in p.runner.handles and time.time() < deadline:

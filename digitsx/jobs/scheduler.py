@@ -45,6 +45,7 @@ class Scheduler:
         self._stopped = threading.Event()
         self._batches = 0  # > 0: a bulk action is under way; ticks wait for its end
         self.cluster: Any = None  # the Slurm executor (jobs.executors), when a cluster is set up
+        self.managers: dict[str, Any] = {}  # managed kind → what aborts it (the studies)
         self.last_start: dict[str, float] = {}  # user → when a job of theirs last started
         self.preempting: dict[str, str] = {}  # running job id → the waiting job it makes way for
 
@@ -97,6 +98,8 @@ class Scheduler:
             queued = {job.id: job for job in queue_order(self.store.db.jobs(*QUEUED), running,
                                                          self.last_start)}
             for job in queued.values():
+                if _managed(job):  # a study: the web process moves it, not a worker
+                    continue
                 if job.spec.get("slurm"):  # the cluster's own scheduler decides
                     if self._submit_to_cluster(job):
                         started.append(job.id)
@@ -284,6 +287,8 @@ class Scheduler:
         (status, note) a running job ends with instead of Aborted (a pruned trial)."""
         with self._lock:
             job = self.store.get(job_id)
+            if _managed(job) and self.managers.get(job.kind) is not None:
+                return self.managers[job.kind].abort(job)
             how = {"ending": ending} if ending else {}
             if self.cluster is not None and self.cluster.abort(job_id, **how):
                 return job  # Slurm cancels it; the follower records Aborted
@@ -328,6 +333,8 @@ class Scheduler:
         """At start-up: jobs left Running or queued become Interrupted; orphans are stopped."""
         lost = []
         for job in self.store.db.jobs(*QUEUED, Status.RUNNING.value):
+            if _managed(job):  # a study goes on: its manager follows its trials again
+                continue
             if job.spec.get("slurm") and self.cluster is not None and self.cluster.adopt(job):
                 continue  # still Slurm's: followed again from where the server stopped
             note = f"the server restarted while the job was {job.status}"
@@ -369,6 +376,13 @@ class Scheduler:
                  "queue": [job_id for job_id, info in self.waiting.items()
                            if g in info.get("gpus", ())]}
                 for g in self.pool.gpus]
+
+
+def _managed(job: Job) -> bool:
+    try:
+        return kinds.get(job.kind).managed
+    except DigitsxError:
+        return False
 
 
 def queue_order(jobs: list[Job], running: list[str] = (),

@@ -88,11 +88,13 @@ class JobStore:
                 content.save(target)
 
     def create(self, kind: str, name: str, spec: dict[str, Any], username: str = "",
-               group: str = "", parent_id: str | None = None, notes: str = "") -> Job:
-        """A new Initialized job with its folder and ``spec.json`` (written once, here)."""
+               group: str = "", parent_id: str | None = None, notes: str = "",
+               job_id: str | None = None) -> Job:
+        """A new Initialized job with its folder and ``spec.json`` (written once, here);
+        ``job_id``: an id chosen before (a study records its next trial's id first)."""
         kinds.get(kind)  # refuse a kind no plugin registered
         with self.db.session() as s:
-            job_id = new_job_id()
+            job_id = job_id or new_job_id()
             while s.get(Job, job_id) is not None:
                 job_id = new_job_id()
             folder = self.job_dir(job_id)

@@ -16,6 +16,7 @@ from ..engine.spec import DatasetRef, Schedule, Solver, TrainingSpec
 from ..errors import ValidationError
 from ..fields import Field, FieldReader, Form
 from ..jobs import kinds
+from ..search.space import SEARCH
 from ..jobs.resources import Request
 from ..jobs.status import Status
 from ..engine import checkpoint
@@ -63,7 +64,7 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "select_gpu_count": Field("int", 1, 1, 64),
     **published.FIELDS,
     **cluster_fields.FIELDS,
-})
+}) | SEARCH  # the Search section: a study of trials instead of one job (digitsx.search)
 @dataclass
 class ModelJob:
     """One job the form asks for (a sweep gives several)."""

@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
         resumable=True, distributed=True, url_prefix="/models", details=summary.model_details,
         template="segmentation/model.html", serve="digitsx.segmentation.infer",
         export="digitsx.segmentation.export", runs_code=code_policy.spec_code,
-        main_metric=("val/miou", "val mIoU")))
+        main_metric=("val/miou", "val mIoU"), model_form=forms.MODEL_FORM, parse=forms.parse_model))
     kinds.register(kinds.JobKind(
         TEST, "inference", "Segmentation test", "digitsx.segmentation.infer_many",
         lambda spec: Request(gpu_count=1), url_prefix="/models", details=summary.test_details,
