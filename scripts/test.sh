@@ -52,5 +52,5 @@ if [ -z "${DIGITSX_SKIP_POSTGRES:-}" ] && [ $# -eq 0 ]; then
     as_pg "$bin/createdb -h 127.0.0.1 -p $port -U postgres digitsx_test"
     echo "PostgreSQL pass (postgresql+psycopg://postgres@127.0.0.1:$port/digitsx_test):"
     DIGITSX_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$port/digitsx_test" \
-        .venv/bin/python -m pytest -ra tests/jobs tests/test_api.py tests/test_auth.py
+        .venv/bin/python -m pytest -ra tests/jobs tests/test_api.py tests/test_auth.py tests/search
 fi

@@ -16,6 +16,7 @@ imported only when a study exists.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -80,8 +81,11 @@ class Studies:
         study_id = new_job_id()
         spec = {"model_kind": kind, "form": values, "search": search.to_dict(),
                 "optuna_study": f"digitsx-{study_id}", "dataset": {"id": dataset.id}}
-        optuna().create_study(study_name=spec["optuna_study"], storage=self.storage(),
-                              direction=search.direction, load_if_exists=True)
+        made = optuna().create_study(study_name=spec["optuna_study"], storage=self.storage(),
+                                     direction=search.direction, load_if_exists=True)
+        if search.sampler == "grid":  # every point once, in order (Optuna's GridSampler stops
+            for point in itertools.product(*search.grid().values()):  # a study only in optimize())
+                made.enqueue_trial(dict(zip(search.grid(), point)))
         job = self.store.create(STUDY, name, spec, username, group, dataset.id, job_id=study_id)
         job = self.store.set_status(job.id, Status.RUNNING, f"{search.trials} trials, {search.parallel} at once, "
                                                             f"{search.sampler} sampler, {search.pruner} pruner")
@@ -130,14 +134,14 @@ class Studies:
                 changed |= self._follow(job, study, trial, trial_job)
             elif trial.state == states.PRUNED and trial_job is not None:
                 self._finish_pruned(trial, trial_job)
-        trials = study.get_trials(deepcopy=False)
+        trials = _started(study)
         running = sum(1 for t in trials if t.state == states.RUNNING)
         timed_out = search.get("timeout") and job.started and time.time() - job.started > float(search["timeout"])
         stopping = job.result.get("stopping")
         while not stopping and not timed_out and len(trials) < int(search["trials"]) and \
                 running < int(search["parallel"]):
             self._start_trial(job, study)
-            trials = study.get_trials(deepcopy=False)
+            trials = _started(study)
             running += 1
             changed = True
         if changed:
@@ -315,7 +319,7 @@ class Studies:
         return ended
 
     def _summary(self, job, study, why: str) -> str:
-        counts = _counts(study.get_trials(deepcopy=False))
+        counts = _counts(_started(study))
         text = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no trials"
         best = _best(study)
         if best is not None:
@@ -340,7 +344,7 @@ class Studies:
         """The study's counts and best on its row: its page gets the whole JSON (a result change)."""
         best = _best(study)
         self.store.merge_result(job.id, {
-            "counts": _counts(study.get_trials(deepcopy=False)),
+            "counts": _counts(_started(study)),
             "best": None if best is None else {"trial": best.number, "job_id": best.user_attrs.get("job_id"),
                                                "value": best.value, "params": best.params}})
 
@@ -350,7 +354,7 @@ class Studies:
         search = job.spec.get("search") or {}
         try:
             study = self.study(job)
-            trials = study.get_trials(deepcopy=False)
+            trials = _started(study)
         except KeyError:  # its Optuna study is gone
             return {"search": search, "trials": [], "best": None, "best_so_far": [], "importances": {}}
         jobs = self._trial_jobs(trials)
@@ -416,9 +420,7 @@ def _suggest(trial, name: str, dim: dict[str, Any]) -> Any:
 
 def _sampler(search: dict[str, Any]):
     samplers = optuna().samplers
-    if search["sampler"] == "grid":
-        return samplers.GridSampler({n: d["choice"] for n, d in search["space"].items()})
-    if search["sampler"] == "random":
+    if search["sampler"] in ("random", "grid"):  # grid: its points were enqueued
         return samplers.RandomSampler()
     startup = max(2, min(10, int(search["trials"]) // 3))
     return samplers.TPESampler(n_startup_trials=startup, constant_liar=True)
@@ -431,6 +433,11 @@ def _pruner(search: dict[str, Any]):
     if search["pruner"] == "asha":
         return pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     return pruners.NopPruner()
+
+
+def _started(study) -> list:
+    """The trials asked for so far (a grid's enqueued points wait until then)."""
+    return [t for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
 
 
 def _counts(trials) -> dict[str, int]:

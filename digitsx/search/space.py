@@ -102,6 +102,8 @@ def parse(values: dict[str, Any], form: Form, main_metric: str, max_trials: int)
                 f"{'is a range' if len(ranged) == 1 else 'are ranges'}")
         elif "search_trials" not in values or values.get("search_trials") in ("", None):
             trials = math.prod(len(d["choice"]) for d in space.values())
+        elif trials is not None:  # each point once
+            trials = min(trials, math.prod(len(d["choice"]) for d in space.values()))
     if trials is not None and trials > max_trials:
         r.error("search_trials", f"{trials} trials; at most {max_trials} (DIGITSX_MAX_SWEEP)")
     if parallel is not None and trials is not None and parallel > trials:

@@ -88,3 +88,62 @@ def test_bad_searches_get_a_400_naming_the_field(mnist_dataset):
     res = start_study(server, dataset, {}, search_space="{not json")
     assert res.status_code == 400 and "search_space" in res.json()["errors"]
     assert server.session.get(f"{server.url}/index.json?category=model").json()["total"] == 0
+
+
+def _trials(server, study_id):
+    return study_json(server, study_id)["study"]["trials"]
+
+
+@pytest.mark.slow
+def test_a_study_survives_kill9_of_the_server(mnist_dataset, server_factory, data_root):
+    server, dataset = mnist_dataset
+    res = start_study(server, dataset, {"learning_rate": {"choice": [0.01, 0.02, 0.03, 0.04]}},
+                      search_trials=4, search_parallel=2, search_pruner="none", search_sampler="grid",
+                      train_epochs=12)
+    assert res.status_code == 200, res.text
+    study_id = res.json()["study_id"]
+    wait_for(lambda: any(t["epochs"] >= 2 for t in _trials(server, study_id)), 120, 0.3,
+             "a trial past its second validation")
+    before = {t["number"]: t["job_id"] for t in _trials(server, study_id)}
+    server.kill9()
+    second = server_factory(DIGITSX_DATA_ROOTS=str(data_root))
+    second.session = server.session.__class__()
+    second.session.headers["Accept"] = "application/json"
+    second.session.post(second.url + "/login", data={"username": "alice"})
+    done = wait_study(second, study_id, 600)
+    assert done["status"] == "Done", done["status_history"]
+    trials = done["study"]["trials"]
+    assert len(trials) == 4 and {t["number"]: t["job_id"] for t in trials if t["number"] in before} == before
+    assert sorted(t["params"]["learning_rate"] for t in trials) == [0.01, 0.02, 0.03, 0.04]  # none twice
+    assert all(t["state"] == "complete" for t in trials), [(t["state"], t["status"], t["error"], t["epochs"]) for t in trials]
+    ids = [t["job_id"] for t in trials]
+    models = second.session.get(f"{second.url}/index.json?category=model&per_page=50").json()["jobs"]
+    assert sorted(j["id"] for j in models if j["kind"] != "study") == sorted(ids)  # no job made twice
+    interrupted = 0
+    for job_id in ids:  # the interrupted trials went on from their snapshots
+        job = second.session.get(f"{second.url}/models/{job_id}.json").json()
+        history = [h[0] for h in job["status_history"]]
+        cut = history.index("Interrupted") if "Interrupted" in history else None
+        interrupted += cut is not None and "Running" in history[:cut]  # stopped mid-training
+        assert history[-1] == "Done"
+        val = [p["epoch"] for p in second.session.get(f"{second.url}/models/{job_id}/metrics.json")
+               .json()["metrics"] if p["phase"] == "val"]
+        assert val == list(range(1, 13))
+    assert interrupted >= 1
+
+
+def test_aborting_a_study_aborts_its_running_trials(mnist_dataset):
+    server, dataset = mnist_dataset
+    res = start_study(server, dataset, {"learning_rate": {"uniform": [0.01, 0.1]}},
+                      search_trials=3, search_parallel=1, train_epochs=30)
+    study_id = res.json()["study_id"]
+    first = wait_for(lambda: next((t for t in _trials(server, study_id) if t["status"] == "Running"), None),
+                     60, 0.3, "a running trial")
+    assert server.session.post(f"{server.url}/jobs/{study_id}/abort").ok
+    done = wait_study(server, study_id, 60)
+    assert done["status"] == "Aborted" and len(done["study"]["trials"]) == 1
+    wait_for(lambda: server.session.get(f"{server.url}/models/{first['job_id']}/status").json()["status"]
+             == "Aborted", 30, 0.2, "the trial aborted")
+    # deleting the study leaves its trial (a model of its own)
+    assert server.session.delete(f"{server.url}/jobs/{study_id}").ok
+    assert server.session.get(f"{server.url}/models/{first['job_id']}.json").ok
