@@ -276,3 +276,27 @@ document.addEventListener("click", async (e) => {
   document.addEventListener("DOMContentLoaded", show);
   document.addEventListener("change", (e) => { if (e.target && e.target.id === "dataset") show(); });
 })();
+
+/* A parallel-coordinates plot in ``svg``: ``axes`` [{label, values}] (one value per line, null
+   for none), ``lines`` [{id, name, color}]; numbers scaled per axis, categories spread evenly. */
+dx.parallelCoordinates = (svg, axes, lines) => {
+  const width = svg.clientWidth || 800, height = 260, pad = 40, top = 24, bottom = 30;
+  const x = (k) => pad + k * (width - 2 * pad) / Math.max(1, axes.length - 1);
+  const scale = (vals) => {
+    const f = vals.filter((v) => v != null);
+    if (f.some((v) => typeof v !== "number")) {  // categories: evenly spaced, in first-seen order
+      const cats = [...new Set(f.map(String))];
+      return (v) => v == null ? null : top + (height - top - bottom) * (cats.length === 1 ? 0.5 : cats.indexOf(String(v)) / (cats.length - 1));
+    }
+    const lo = Math.min(...f), hi = Math.max(...f);
+    return (v) => v == null ? null : top + (height - top - bottom) * (1 - (hi === lo ? 0.5 : (v - lo) / (hi - lo)));
+  };
+  const scales = axes.map((a) => scale(a.values));
+  let out = axes.map((a, k) => `<line x1="${x(k)}" x2="${x(k)}" y1="${top}" y2="${height - bottom}" stroke="currentColor" stroke-opacity="0.4"/>
+    <text x="${x(k)}" y="${height - 8}" text-anchor="middle" font-size="11" fill="currentColor">${dx.esc(a.label)}</text>`).join("");
+  out += lines.map((line, i) => {
+    const pts = axes.map((a, k) => { const y = scales[k](a.values[i]); return y == null ? null : `${x(k).toFixed(1)},${y.toFixed(1)}`; }).filter(Boolean);
+    return `<polyline class="pc-line" data-id="${dx.esc(line.id)}" fill="none" stroke="${line.color}" stroke-width="1.5" points="${pts.join(" ")}"><title>${dx.esc(line.name)}</title></polyline>`;
+  }).join("");
+  svg.innerHTML = out;
+};

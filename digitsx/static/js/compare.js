@@ -119,18 +119,7 @@
     if (!numeric.length) return;
     const axes = [...numeric.map(([k, vs]) => ({label: k, values: vs})),
                   {label: `${state.metric} best`, values: d.jobs.map((j) => (j.metrics[state.metric] || {}).best ?? null)}];
-    const width = svg.clientWidth || 800, height = 260, pad = 40, top = 24, bottom = 30;
-    const x = (k) => pad + k * (width - 2 * pad) / Math.max(1, axes.length - 1);
-    const scale = (vals) => { const f = vals.filter((v) => v != null); const lo = Math.min(...f), hi = Math.max(...f);
-      return (v) => v == null ? null : top + (height - top - bottom) * (1 - (hi === lo ? 0.5 : (v - lo) / (hi - lo))); };
-    const scales = axes.map((a) => scale(a.values));
-    let out = axes.map((a, k) => `<line x1="${x(k)}" x2="${x(k)}" y1="${top}" y2="${height - bottom}" stroke="currentColor" stroke-opacity="0.4"/>
-      <text x="${x(k)}" y="${height - 8}" text-anchor="middle" font-size="11" fill="currentColor">${dx.esc(a.label)}</text>`).join("");
-    out += d.jobs.map((j, i) => {
-      const pts = axes.map((a, k) => { const y = scales[k](a.values[i]); return y == null ? null : `${x(k).toFixed(1)},${y.toFixed(1)}`; }).filter(Boolean);
-      return `<polyline class="pc-line" data-id="${dx.esc(j.id)}" fill="none" stroke="${color(i)}" stroke-width="1.5" points="${pts.join(" ")}"><title>${dx.esc(j.name)}</title></polyline>`;
-    }).join("");
-    svg.innerHTML = out;
+    dx.parallelCoordinates(svg, axes, d.jobs.map((j, i) => ({id: j.id, name: j.name, color: color(i)})));
   }
 
   function draw() {
