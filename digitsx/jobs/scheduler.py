@@ -5,7 +5,8 @@
 second. Queue order: higher ``priority`` first; among equal priority, users take turns (the
 k-th waiting job of each user before anyone's k+1-th: fair share), then submission order. A job
 that must wait keeps the GPUs it needs from later jobs, so a big request is never starved by
-small ones behind it. A waiting job may preempt a running job of lower priority that allows it
+small ones behind it. A waiting high-priority job may preempt a running job of lower priority
+that allows it
 (``preemptible``): that one snapshots (a preemptible job snapshots every epoch), waits, and
 resumes from its snapshot.
 """
@@ -138,8 +139,8 @@ class Scheduler:
         making_way = set(self.preempting.values())
         for job_id, info in waiting.items():
             job = queued[job_id]
-            if job_id in making_way or "parent" in info or "gpus" not in info:
-                continue
+            if job_id in making_way or "parent" in info or "gpus" not in info or (job.priority or 0) < 1:
+                continue  # only a high-priority job preempts
             victims = self._victims(job, info)
             for victim in victims:
                 note = (f"preempted by {job.name} ({job.id}, {job.username or 'anonymous'}, "
