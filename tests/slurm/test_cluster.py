@@ -288,3 +288,30 @@ def test_a_dataset_build_on_a_partition(server, data):
     bad = s.post(server.url + "/datasets/images/classification.json", data={
         "dataset_name": "x", "folder_train": str(data / "mnist"), "slurm_partition": "cpu", "time_limit": "soon"})
     assert bad.status_code == 400 and "time_limit" in bad.json()["errors"]
+
+
+def test_a_study_on_a_partition(server, data):
+    """A study's trials on the cluster, two at once; the median pruner stops the bad ones there
+    (scancel), and they end Pruned."""
+    import json
+
+    ds = dataset(server, data)
+    res = server.session.post(server.url + "/models/images/classification.json", data={
+        "model_name": "cluster study", "dataset": ds, "train_epochs": 4, "batch_size": 32, "random_seed": 1,
+        "lr_policy": "fixed", "slurm_partition": "cpu", "nodes": 1,
+        "search_space": json.dumps({"learning_rate": {"choice": [0.05, 1e-7, 0.02, 2e-7]}}),
+        "search_sampler": "grid", "search_parallel": 2, "search_pruner": "median"})
+    assert res.ok, res.text
+    study = res.json()["study_id"]
+    wait_for(lambda: status(server, study)["status"] != "Running", 300, 1.0, "the study")
+    done = status(server, study)
+    assert done["status"] == "Done", done["status_history"]
+    trials = done["study"]["trials"]
+    assert len(trials) == 4
+    for t in trials:
+        job = status(server, t["job_id"])
+        assert job["spec"]["slurm"]["partition"] == "cpu" and "Slurm job" in " ".join(h[2] for h in job["status_history"])
+    states = {t["params"]["learning_rate"]: t["state"] for t in trials}
+    assert states[0.05] == states[0.02] == "complete"
+    assert "pruned" in (states[1e-7], states[2e-7]), states  # a rate that learns nothing is below the median
+    assert done["study"]["best"]["params"]["learning_rate"] in (0.05, 0.02)
