@@ -108,6 +108,7 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
 
     from ..datasets.summary import picker_line
     from ..engine.schedules import POLICIES
+    from ..jobs import kinds
     from ..jobs.status import Status
     from . import CLASSIFICATION, PRETRAINED, published, registry
 
@@ -123,4 +124,5 @@ def new_model_page(task: str, title: str, dataset_kind: str, model_kind: str, fo
         form_fields=form.fields, backbones=backbones, task_title=title, new_dataset=new_dataset,
         custom_signature=signature, networks=list(registry.networks(task).values()), policies=POLICIES,
         weights_choices=published.form_choices(task, p.app.config["WEIGHTS_DIR"]),
-        dataset_summaries={d.id: picker_line(p.store.job_dir(d.id)) for d in datasets})
+        dataset_summaries={d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},
+        main_metric=((kinds.get(model_kind).main_metric or ("val/accuracy",))[0]).split("/")[-1])

@@ -49,3 +49,24 @@ def test_study_page_live(mnist_dataset, page):
     assert made["spec"]["train_epochs"] == 3 and "best" in made["name"]
     assert page.js_errors == []
     wait_for(lambda: server.session.get(page.url + "/status").json()["status"] == "Done", 120, 0.5, "the clone")
+
+
+def test_the_model_form_starts_a_study(mnist_dataset, page):
+    server, dataset = mnist_dataset
+    login(page, server)
+    page.goto(server.url + "/models/images/classification/new")
+    page.fill("#model_name", "form study")
+    page.fill("#train_epochs", "1")
+    page.fill("#search_space", '{"learning_rate": {"uniform": [0.1, 0.01]}}')
+    page.click("#create")
+    error = page.locator(".field-error[data-for='search_space']")
+    error.filter(has_text="reversed").wait_for(timeout=10000)  # shown beside the field
+    page.fill("#search_space", '{"learning_rate": {"choice": [0.01, 0.05]}}')
+    page.select_option("#search_sampler", "grid")
+    page.fill("#search_trials", "2")
+    page.click("#create")
+    page.wait_for_url(f"{server.url}/jobs/*")
+    page.wait_for_function("document.querySelectorAll('#study-trials tbody tr[data-trial]').length === 2",
+                           timeout=120_000)
+    assert page.locator("#study-summary").inner_text().startswith("2 trials")
+    assert page.js_errors == []

@@ -171,9 +171,12 @@ document.addEventListener("DOMContentLoaded", () => {
 dx.showFormErrors = (data, res, messageEl) => {
   const unplaced = [];
   for (const [name, msgs] of Object.entries((data && data.errors) || {})) {
-    const el = document.querySelector(`.field-error[data-for="${name}"]`);
+    // "search_space.learning_rate": shown under search_space
+    const el = document.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`) ||
+      document.querySelector(`.field-error[data-for="${CSS.escape(name.split(".")[0])}"]`);
     const text = Array.isArray(msgs) ? msgs.join(" ") : String(msgs);
-    if (el && !el.closest("[hidden]")) el.textContent = text; else unplaced.push(`${name}: ${text}`);
+    if (el && !el.closest("[hidden]")) el.textContent = (el.textContent ? el.textContent + " " : "") + text;
+    else unplaced.push(`${name}: ${text}`);
   }
   messageEl.textContent = unplaced.length ? unplaced.join("; ")
     : data && data.errors ? "Please correct the fields marked above."
