@@ -67,7 +67,7 @@ def test_moving_a_waiting_job(mnist_dataset):
     wait_for(lambda: status(server, first["id"]) == "Running", 60, 0.2, "the first job running")
     a = train(server, dataset, model_name="a", train_epochs=1)
     b = train(server, dataset, model_name="b", train_epochs=1)
-    place = lambda j: server.session.get(f"{server.url}/models/{j}.json").json()["waiting"]["position"]  # noqa: E731
+    place = lambda j: (server.session.get(f"{server.url}/models/{j}.json").json()["waiting"] or {}).get("position")  # noqa: E731
     wait_for(lambda: place(b["id"]) == 2, 10, 0.2, "b second")
     res = server.session.post(f"{server.url}/jobs/{b['id']}/priority", data={"move": "up"})
     assert res.ok and res.json()["priority"] == "high"
