@@ -70,3 +70,23 @@ def test_the_model_form_starts_a_study(mnist_dataset, page):
                            timeout=120_000)
     assert page.locator("#study-summary").inner_text().startswith("2 trials")
     assert page.js_errors == []
+
+
+def test_moving_a_waiting_job_up_from_the_home_page(mnist_dataset, page):
+    from tests.models.test_training_api import train
+
+    server, dataset = mnist_dataset
+    first = train(server, dataset, model_name="busy", train_epochs=50, learning_rate=0.01)
+    wait_for(lambda: server.session.get(f"{server.url}/models/{first['id']}/status").json()["status"] == "Running",
+             60, 0.2, "the first job running")
+    a = train(server, dataset, model_name="a", train_epochs=1)
+    b = train(server, dataset, model_name="b", train_epochs=1)
+    login(page, server)
+    row = page.locator(f"#running-table tr[data-id='{b['id']}']")
+    row.locator("text=#2 in queue").wait_for(timeout=20000)
+    row.locator("button[data-move=up]").click()
+    row.locator("text=#1 in queue").wait_for(timeout=20000)  # pushed live after the tick
+    page.locator(f"#running-table tr[data-id='{a['id']}']").locator("text=#2 in queue").wait_for(timeout=20000)
+    assert row.locator("button[data-move=up]").is_disabled()  # high is the top
+    assert page.js_errors == []
+    server.session.post(f"{server.url}/models/{first['id']}/abort")

@@ -37,6 +37,12 @@
       const place = j.waiting.position ? ` — #${j.waiting.position} in queue` : "";
       s += `<div class="hint">${dx.esc(j.waiting.reason)}${place}</div>`;
     }
+    if (j.status === "Waiting" || j.status === "Initialized") {  // the owner (or an admin) steers it
+      const level = j.priority || "normal";
+      s += ` <span class="queue-move"><button type="button" class="small" data-move="up" data-id="${dx.esc(j.id)}" title="higher priority" ${level === "high" ? "disabled" : ""}>▲</button>` +
+        `<button type="button" class="small" data-move="down" data-id="${dx.esc(j.id)}" title="lower priority" ${level === "low" ? "disabled" : ""}>▼</button>` +
+        `${level !== "normal" ? ` <span class="hint">${dx.esc(level)}</span>` : ""}</span>`;
+    }
     if (j.status === "Error" && j.error) s += `<div class="hint error-text">${dx.esc(j.error)}</div>`;
     return s;
   }
@@ -230,6 +236,15 @@
   $("tag-filter").addEventListener("input", refilter);
   $("status-filter").addEventListener("change", refilter);
   $("group-by").addEventListener("change", renderJobs);
+  $("running-table").addEventListener("click", async (e) => {  // ▲ ▼ on a waiting job
+    const b = e.target.closest("button[data-move]");
+    if (!b) return;
+    try {
+      const job = await dx.api("POST", `/jobs/${b.dataset.id}/priority`, {move: b.dataset.move});
+      state.running.set(job.id, {...state.running.get(job.id), ...job});
+      renderRunning();
+    } catch (err) { message(err.message, true); }
+  });
   $("page-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); fetchPage(); });
   $("page-next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); fetchPage(); });
   $("per-page").addEventListener("change", (e) => {
