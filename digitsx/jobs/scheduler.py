@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ..db import Job
 from ..errors import Conflict, DigitsxError, SchedulingError
-from . import kinds
+from . import kinds, queue
 from .resources import Request, ResourcePool
 from .runner import kill_orphans
 from .status import FINISHED, Status
@@ -96,7 +96,7 @@ class Scheduler:
             waiting: dict[str, dict[str, Any]] = {}
             train_queue = 0
             running = [job.username or "" for job in self.store.db.jobs(Status.RUNNING.value)]
-            queued = {job.id: job for job in queue_order(self.store.db.jobs(*QUEUED), running,
+            queued = {job.id: job for job in queue.order(self.store.db.jobs(*QUEUED), running,
                                                          self.last_start)}
             for job in queued.values():
                 if _managed(job):  # a study: the web process moves it, not a worker
@@ -141,7 +141,7 @@ class Scheduler:
             job = queued[job_id]
             if job_id in making_way or "parent" in info or "gpus" not in info or (job.priority or 0) < 1:
                 continue  # only a high-priority job preempts
-            victims = self._victims(job, info)
+            victims = queue.victims(job, info, self.pool, self.runner.handles, self.preempting, self.store.db)
             for victim in victims:
                 note = (f"preempted by {job.name} ({job.id}, {job.username or 'anonymous'}, "
                         f"priority {PRIORITY_NAMES[job.priority or 0]}): resumes from its snapshot")
@@ -150,37 +150,6 @@ class Scheduler:
                     log.info("job %s preempted by %s", victim.id, job_id)
             if victims:
                 return  # one at a time: the next tick sees what was freed
-
-    def _victims(self, job: Job, info: dict[str, Any]) -> list[Job]:
-        """The running jobs to stop so ``job`` can start: lower priority, preemptible, holding
-        the GPUs (or the training slot) it waits for; the lowest priority, newest first."""
-        wanted = set(info.get("gpus") or ())
-        cpu_train = info.get("queue") == "cpu-train"
-        if not wanted and not cpu_train:
-            return []
-        candidates = []
-        for victim_id, reservation in self.pool.holders.items():
-            if victim_id in self.preempting or victim_id not in self.runner.handles:
-                continue
-            if not (set(reservation.gpus) & wanted or (cpu_train and reservation.train_slot)):
-                continue
-            victim = self.store.db.get(victim_id)
-            if victim is None or (victim.priority or 0) >= (job.priority or 0) or \
-                    not victim.spec.get("preemptible"):
-                continue
-            candidates.append((victim, reservation))
-        candidates.sort(key=lambda c: (c[0].priority or 0, -(c[0].started or 0)))
-        if cpu_train:
-            return [c[0] for c in candidates[:1]]
-        need = len(info.get("gpus") or ()) if job.spec.get("resources", {}).get("gpu_ids") else \
-            int(job.spec.get("resources", {}).get("gpu_count") or 1)
-        chosen, freed = [], len(set(self.pool.free_gpus()) & wanted)
-        for victim, reservation in candidates:
-            if freed >= need:
-                break
-            chosen.append(victim)
-            freed += len(set(reservation.gpus) & wanted)
-        return chosen if freed >= need else []
 
     def set_priority(self, job_id: str, priority: int) -> Job:
         """A waiting job's new priority (-1 low, 0 normal, 1 high): its place in the queue."""
@@ -384,22 +353,6 @@ def _managed(job: Job) -> bool:
         return kinds.get(job.kind).managed
     except DigitsxError:
         return False
-
-
-def queue_order(jobs: list[Job], running: list[str] = (),
-                last_start: dict[str, float] | None = None) -> list[Job]:
-    """Queued jobs (oldest first) in the order they get resources: higher priority first;
-    among equal priority users take turns: a user's k-th waiting job counts as k plus the
-    jobs that user has running, lowest first; at a tie the user whose job started longest
-    ago (``last_start``: user → time) first; then oldest first."""
-    last_start = last_start or {}
-    turn: dict[tuple[int, str], int] = {}
-    keyed = []
-    for job in jobs:
-        level, user = int(job.priority or 0), job.username or ""
-        k = turn[(level, user)] = turn.get((level, user), running.count(user) - 1) + 1
-        keyed.append((-level, k, last_start.get(user, 0.0), job.created, job.id, job))
-    return [item[-1] for item in sorted(keyed, key=lambda item: item[:5])]
 
 
 def _number_queues(waiting: dict[str, dict[str, Any]]) -> None:

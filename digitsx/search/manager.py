@@ -28,16 +28,10 @@ from ..jobs import kinds
 from ..jobs.status import ACTIVE, Status
 from ..jobs.store import new_job_id
 from . import STUDY, space
+from . import optuna_parts as op
 
 log = logging.getLogger(__name__)
 ACTIVE_VALUES = {s.value for s in ACTIVE}
-
-
-def optuna():
-    import optuna as module  # the web process imports it only once a study exists
-
-    module.logging.set_verbosity(module.logging.WARNING)
-    return module
 
 
 class Studies:
@@ -61,7 +55,7 @@ class Studies:
             engine: dict[str, Any] = {"pool_pre_ping": True}
             if self.url.startswith("sqlite"):
                 engine = {"connect_args": {"timeout": 30, "check_same_thread": False}}
-            self._storage = optuna().storages.RDBStorage(self.url, engine_kwargs=engine)
+            self._storage = op.optuna().storages.RDBStorage(self.url, engine_kwargs=engine)
         return self._storage
 
     def study(self, job) -> Any:
@@ -69,8 +63,8 @@ class Studies:
         found = self._studies.get(job.id)
         if found is None:
             spec = job.spec["search"]
-            found = optuna().load_study(study_name=job.spec["optuna_study"], storage=self.storage(),
-                                        sampler=_sampler(spec), pruner=_pruner(spec))
+            found = op.optuna().load_study(study_name=job.spec["optuna_study"], storage=self.storage(),
+                                        sampler=op.sampler(spec), pruner=op.pruner(spec))
             self._studies[job.id] = found
         return found
 
@@ -81,7 +75,7 @@ class Studies:
         study_id = new_job_id()
         spec = {"model_kind": kind, "form": values, "search": search.to_dict(),
                 "optuna_study": f"digitsx-{study_id}", "dataset": {"id": dataset.id}}
-        made = optuna().create_study(study_name=spec["optuna_study"], storage=self.storage(),
+        made = op.optuna().create_study(study_name=spec["optuna_study"], storage=self.storage(),
                                      direction=search.direction, load_if_exists=True)
         if search.sampler == "grid":  # every point once, in order (Optuna's GridSampler stops
             for point in itertools.product(*search.grid().values()):  # a study only in optimize())
@@ -123,7 +117,7 @@ class Studies:
     def _advance(self, job) -> None:
         study = self.study(job)
         search = job.spec["search"]
-        states = optuna().trial.TrialState
+        states = op.optuna().trial.TrialState
         changed = False
         trials = study.get_trials(deepcopy=False)
         jobs = self._trial_jobs(trials)
@@ -134,14 +128,14 @@ class Studies:
                 changed |= self._follow(job, study, trial, trial_job)
             elif trial.state == states.PRUNED and trial_job is not None:
                 self._finish_pruned(trial, trial_job)
-        trials = _started(study)
+        trials = op.started(study)
         running = sum(1 for t in trials if t.state == states.RUNNING)
         timed_out = search.get("timeout") and job.started and time.time() - job.started > float(search["timeout"])
         stopping = job.result.get("stopping")
         while not stopping and not timed_out and len(trials) < int(search["trials"]) and \
                 running < int(search["parallel"]):
             self._start_trial(job, study)
-            trials = _started(study)
+            trials = op.started(study)
             running += 1
             changed = True
         if changed:
@@ -160,7 +154,7 @@ class Studies:
         """Ask Optuna for the next values, record the job id on the trial, then make the job."""
         trial = study.ask()
         search = job.spec["search"]
-        params = {name: _suggest(trial, name, dim) for name, dim in search["space"].items()}
+        params = {name: op.suggest(trial, name, dim) for name, dim in search["space"].items()}
         job_id = new_job_id()
         study._storage.set_trial_user_attr(trial._trial_id, "job_id", job_id)
         self._make_trial_job(job, study, trial.number, trial._trial_id, params, job_id)
@@ -186,7 +180,7 @@ class Studies:
                                         job.group_name or job.name, dataset.id, job_id=job_id)
         except DigitsxError as err:
             study._storage.set_trial_user_attr(trial_id, "error", err.message[:2000])
-            study.tell(number, state=optuna().trial.TrialState.FAIL, skip_if_finished=True)
+            study.tell(number, state=op.optuna().trial.TrialState.FAIL, skip_if_finished=True)
             log.warning("study %s: trial %s refused: %s", job.id, number, err.message)
             return
         study._storage.set_trial_user_attr(trial_id, "created", True)
@@ -200,7 +194,7 @@ class Studies:
     def _follow(self, job, study, trial, trial_job) -> bool:
         """A running Optuna trial: make its job if the server died before, report its new
         validation points (and prune), tell Optuna how it ended. True if something changed."""
-        states = optuna().trial.TrialState
+        states = op.optuna().trial.TrialState
         job_id = trial.user_attrs.get("job_id")
         if trial_job is None:
             if job_id and not trial.user_attrs.get("created"):  # killed between the two steps
@@ -253,7 +247,7 @@ class Studies:
         fresh = [(step, value) for step, value in points if step not in reported]
         if not fresh:
             return False
-        live = optuna().trial.Trial(study, trial._trial_id)
+        live = op.optuna().trial.Trial(study, trial._trial_id)
         for step, value in fresh:
             live.report(value, step)
             reported.add(step)
@@ -263,7 +257,7 @@ class Studies:
         note = (f"pruned at epoch {step} by the {job.spec['search']['pruner']} pruner "
                 f"({metric} {fresh[-1][1]:.4g})")
         study._storage.set_trial_user_attr(trial._trial_id, "pruned_at", step)
-        study.tell(trial.number, state=optuna().trial.TrialState.PRUNED, skip_if_finished=True)
+        study.tell(trial.number, state=op.optuna().trial.TrialState.PRUNED, skip_if_finished=True)
         self._stop(trial_job.id, note)
         return "pruned"
 
@@ -298,7 +292,7 @@ class Studies:
                 raise Conflict(f"Study {job.name} is not running (status {job.status})")
             self.store.merge_result(job.id, {"stopping": "aborted"})
             study = self.study(job)
-            states = optuna().trial.TrialState
+            states = op.optuna().trial.TrialState
             for trial in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
                 trial_job = self.store.db.get(trial.user_attrs.get("job_id") or "")
                 if trial_job is not None and trial_job.status in ACTIVE_VALUES:
@@ -319,9 +313,9 @@ class Studies:
         return ended
 
     def _summary(self, job, study, why: str) -> str:
-        counts = _counts(_started(study))
+        counts = op.counts(op.started(study))
         text = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no trials"
-        best = _best(study)
+        best = op.best(study)
         if best is not None:
             text += (f"; best: trial {best.number} ({best.user_attrs.get('job_id')}), "
                      f"{job.spec['search']['metric']} {best.value:.4g}")
@@ -335,62 +329,27 @@ class Studies:
                 self.abort(job)
             self._studies.pop(job.id, None)
             try:
-                optuna().delete_study(study_name=job.spec["optuna_study"], storage=self.storage())
+                op.optuna().delete_study(study_name=job.spec["optuna_study"], storage=self.storage())
             except KeyError:
                 pass
 
     # -- what the page shows --------------------------------------------------------------------
     def _publish(self, job, study) -> None:
         """The study's counts and best on its row: its page gets the whole JSON (a result change)."""
-        best = _best(study)
+        best = op.best(study)
         self.store.merge_result(job.id, {
-            "counts": _counts(_started(study)),
+            "counts": op.counts(op.started(study)),
             "best": None if best is None else {"trial": best.number, "job_id": best.user_attrs.get("job_id"),
                                                "value": best.value, "params": best.params}})
 
     def details(self, job) -> dict[str, Any]:
-        """The study page's JSON: its trials (values, metric, best epoch, status, duration),
-        the best so far after each trial, the parameter importances once enough trials ended."""
-        search = job.spec.get("search") or {}
-        try:
-            study = self.study(job)
-            trials = _started(study)
-        except KeyError:  # its Optuna study is gone
-            return {"search": search, "trials": [], "best": None, "best_so_far": [], "importances": {}}
-        jobs = self._trial_jobs(trials)
-        maximize = search.get("direction") == "maximize"
-        rows, best_so_far, best = [], [], None
-        for trial in trials:
-            trial_job = jobs.get(trial.user_attrs.get("job_id"))
-            result = trial_job.result if trial_job is not None else {}
-            steps = list(trial.intermediate_values)
-            values = list(trial.intermediate_values.values())
-            value = trial.value if trial.value is not None else \
-                ((max(values) if maximize else min(values)) if values else None)
-            rows.append({
-                "number": trial.number, "state": trial.state.name.lower(), "params": trial.params,
-                "value": value, "job_id": trial.user_attrs.get("job_id"),
-                "name": trial_job.name if trial_job else None,
-                "status": trial_job.status if trial_job else trial.user_attrs.get("ended", "gone"),
-                "url": f"/models/{trial_job.id}" if trial_job else None,
-                "best_epoch": (result.get("best") or {}).get("epoch") if isinstance(result.get("best"), dict) else None,
-                "epochs": max(steps) if steps else 0,
-                "pruned_at": trial.user_attrs.get("pruned_at"), "error": trial.user_attrs.get("error"),
-                "duration": ((trial_job.finished or time.time()) - trial_job.started)
-                if trial_job is not None and trial_job.started else None,
-            })
-            if trial.state.name == "COMPLETE" and trial.value is not None:
-                if best is None or (trial.value > best if maximize else trial.value < best):
-                    best = trial.value
-                best_so_far.append([trial.number, trial.value, best])
-        best_trial = _best(study)
-        return {"search": search, "trials": rows, "best_so_far": best_so_far,
-                "best": None if best_trial is None else {"number": best_trial.number, "value": best_trial.value,
-                                                         "job_id": best_trial.user_attrs.get("job_id"),
-                                                         "params": best_trial.params},
-                "importances": self._importances(job, study, trials)}
+        """The study page's JSON (:func:`.page.details`)."""
+        from . import page
 
-    def _importances(self, job, study, trials) -> dict[str, float]:
+        return page.details(self, job)
+
+    def importances(self, job, study, trials) -> dict[str, float]:
+        """Optuna's parameter importances (PED-ANOVA) once 4 trials finished, cached per count."""
         complete = [t for t in trials if t.state.name == "COMPLETE"]
         if len(complete) < 4 or len(job.spec["search"]["space"]) < 2:
             return {}
@@ -398,59 +357,11 @@ class Studies:
         if cached and cached[0] == len(complete):
             return cached[1]
         try:
-            found = optuna().importance.get_param_importances(
-                study, evaluator=optuna().importance.PedAnovaImportanceEvaluator())
+            found = op.optuna().importance.get_param_importances(
+                study, evaluator=op.optuna().importance.PedAnovaImportanceEvaluator())
         except Exception as err:  # noqa: BLE001 - a page without importances, not an error page
             log.info("no importances for study %s: %s", job.id, err)
             found = {}
         found = {k: round(float(v), 4) for k, v in found.items()}
         self._importance[job.id] = (len(complete), found)
         return found
-
-
-def _suggest(trial, name: str, dim: dict[str, Any]) -> Any:
-    if "choice" in dim:
-        return trial.suggest_categorical(name, dim["choice"])
-    log_scale = "log_uniform" in dim
-    low, high = dim["log_uniform" if log_scale else "uniform"]
-    if dim.get("int"):
-        return trial.suggest_int(name, int(low), int(high), log=log_scale)
-    return trial.suggest_float(name, float(low), float(high), log=log_scale)
-
-
-def _sampler(search: dict[str, Any]):
-    samplers = optuna().samplers
-    if search["sampler"] in ("random", "grid"):  # grid: its points were enqueued
-        return samplers.RandomSampler()
-    startup = max(2, min(10, int(search["trials"]) // 3))
-    return samplers.TPESampler(n_startup_trials=startup, constant_liar=True)
-
-
-def _pruner(search: dict[str, Any]):
-    pruners = optuna().pruners
-    if search["pruner"] == "median":
-        return pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if search["pruner"] == "asha":
-        return pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    return pruners.NopPruner()
-
-
-def _started(study) -> list:
-    """The trials asked for so far (a grid's enqueued points wait until then)."""
-    return [t for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
-
-
-def _counts(trials) -> dict[str, int]:
-    names = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
-             "WAITING": "waiting"}
-    out = {v: 0 for v in names.values()}
-    for trial in trials:
-        out[names.get(trial.state.name, "failed")] += 1
-    return out
-
-
-def _best(study):
-    try:
-        return study.best_trial
-    except ValueError:  # no complete trial yet
-        return None
