@@ -132,18 +132,24 @@ def test_a_study_survives_kill9_of_the_server(mnist_dataset, server_factory, dat
     assert interrupted >= 1
 
 
-def test_aborting_a_study_aborts_its_running_trials(mnist_dataset):
+def test_deleting_a_trial_then_aborting_the_study(mnist_dataset):
     server, dataset = mnist_dataset
     res = start_study(server, dataset, {"learning_rate": {"uniform": [0.01, 0.1]}},
                       search_trials=3, search_parallel=1, train_epochs=30)
     study_id = res.json()["study_id"]
     first = wait_for(lambda: next((t for t in _trials(server, study_id) if t["status"] == "Running"), None),
                      60, 0.3, "a running trial")
+    assert server.session.delete(f"{server.url}/models/{first['job_id']}").ok  # the study goes on
+    second = wait_for(lambda: next((t for t in _trials(server, study_id)
+                                    if t["number"] == 1 and t["status"] == "Running"), None), 60, 0.3,
+                      "the next trial running")
+    gone = next(t for t in _trials(server, study_id) if t["number"] == 0)
+    assert gone["state"] == "fail" and gone["status"] == "deleted"
     assert server.session.post(f"{server.url}/jobs/{study_id}/abort").ok
     done = wait_study(server, study_id, 60)
-    assert done["status"] == "Aborted" and len(done["study"]["trials"]) == 1
-    wait_for(lambda: server.session.get(f"{server.url}/models/{first['job_id']}/status").json()["status"]
+    assert done["status"] == "Aborted" and len(done["study"]["trials"]) == 2
+    wait_for(lambda: server.session.get(f"{server.url}/models/{second['job_id']}/status").json()["status"]
              == "Aborted", 30, 0.2, "the trial aborted")
     # deleting the study leaves its trial (a model of its own)
     assert server.session.delete(f"{server.url}/jobs/{study_id}").ok
-    assert server.session.get(f"{server.url}/models/{first['job_id']}.json").ok
+    assert server.session.get(f"{server.url}/models/{second['job_id']}.json").ok
