@@ -98,6 +98,10 @@ def attempts(w) -> list[tuple[str, dict]]:
             for method in ("pretrained", " Pretrained\t"):
                 out.append((route, {**base, "dataset": ids[CLS_DATASET], "method": method,
                                     "pretrained_networks": pretrained}))
+    for method in METHODS:  # a study of a custom network: refused before the study is made
+        out.append(("/models/images/classification.json",
+                    {**base, "dataset": ids[CLS_DATASET], "method": method, "custom_network": source,
+                     "search_space": '{"learning_rate": {"choice": [0.01, 0.02]}}'}))
     for method in METHODS:
         out.append(("/models/images/classification/visualize-network",
                     {"method": method, "custom_network": source}))
