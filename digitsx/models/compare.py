@@ -134,9 +134,20 @@ def job_ids() -> list[str]:
                 ids.append(part)
     if not ids:
         raise BadRequest("compare: give the jobs to compare, ?job_id=A&job_id=B")
+    ids = list(dict.fromkeys(i for job_id in ids for i in _trials_of(job_id)))
     if len(ids) > MAX_JOBS:
         raise BadRequest(f"compare: at most {MAX_JOBS} jobs at once, got {len(ids)}")
     return ids
+
+
+def _trials_of(job_id: str) -> list[str]:
+    """A study stands for its trials (those whose jobs exist); any other job for itself."""
+    from ..search import STUDY
+
+    job = platform().store.db.get(job_id)
+    if job is None or job.kind != STUDY:
+        return [job_id]
+    return platform().studies.trial_job_ids(job)
 
 
 def comparison(ids: list[str]) -> dict[str, Any]:

@@ -342,6 +342,15 @@ class Studies:
             "best": None if best is None else {"trial": best.number, "job_id": best.user_attrs.get("job_id"),
                                                "value": best.value, "params": best.params}})
 
+    def trial_job_ids(self, job) -> list[str]:
+        """The ids of a study's trial jobs that exist, in trial order."""
+        try:
+            trials = op.started(self.study(job))
+        except KeyError:  # its Optuna study is gone
+            return []
+        jobs = self._trial_jobs(trials)
+        return [t.user_attrs["job_id"] for t in trials if t.user_attrs.get("job_id") in jobs]
+
     def details(self, job) -> dict[str, Any]:
         """The study page's JSON (:func:`.page.details`)."""
         from . import page

@@ -40,8 +40,9 @@ def test_study_page_live(mnist_dataset, page):
     assert page.evaluate("Chart.getChart('study-best-chart').data.datasets[1].data.length") == 4
     assert page.locator("#study-parallel polyline").count() == 4
     assert page.locator("#study-best").inner_text().startswith("Best: trial")
-    compare = page.get_attribute("#study-compare", "href")
-    assert compare.count("job_id=") == 4
+    compare = server.session.get(server.url + page.get_attribute("#study-compare", "href")
+                                 .replace("/compare?", "/compare.json?")).json()
+    assert len(compare["jobs"]) == 4 and "solver.learning_rate" in compare["differing"]
     page.fill("#study-best-epochs", "3")
     page.click("#study-train-best")
     page.wait_for_url(f"{server.url}/models/*")

@@ -37,9 +37,9 @@
     $("study-best").textContent = b ? `Best: trial ${b.number}, val ${study.search.metric} ${fmt(b.value)} with ` +
       Object.entries(b.params).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") : "No trial has finished yet.";
     $("study-train-best").hidden = !b;
-    const ids = study.trials.filter((t) => t.job_id && t.url).map((t) => t.job_id).slice(0, 100);
+    const ids = study.trials.filter((t) => t.job_id && t.url).map((t) => t.job_id);
     $("study-compare").hidden = ids.length < 1;
-    $("study-compare").href = "/models/compare?" + ids.map((i) => "job_id=" + encodeURIComponent(i)).join("&");
+    $("study-compare").href = "/models/compare?job_id=" + encodeURIComponent(job.id);  // the study: its trials
     if (!window.Chart) return;
     const points = study.best_so_far.map(([n, value, best]) => ({x: n, y: best, value}));
     const data = {datasets: [
