@@ -52,6 +52,7 @@ def test_model_form_and_live_graph(server_factory, page, tmp_path):
             "accuracy top5 % (val)"} <= set(page.evaluate("window.dxChartSeries"))
     assert page.locator("#confusion tr").count() == 11
     assert page.locator("#snapshots li").count() == 20
+    assert page.locator("#snapshots li", has_text="best accuracy").count() == 1  # the best epoch marked
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "model-done.png"), full_page=True)
     assert page.js_errors == []

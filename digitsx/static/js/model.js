@@ -115,7 +115,10 @@
 
   function details(job) {
     const m = job.model || {};
-    $("snapshots").innerHTML = (job.snapshots || []).map((e) => `<li>epoch ${e} ·
+    const best = ((job.result || {}).best || {}).epoch, snaps = job.snapshots || [];
+    const tag = (e) => [e === best ? `<span class="status status-done">best ${dx.esc((job.result.best || {}).metric || "")}</span>` : "",
+                        e === snaps[snaps.length - 1] ? '<span class="hint">last</span>' : ""].filter(Boolean).join(" ");
+    $("snapshots").innerHTML = snaps.map((e) => `<li>epoch ${e} ${tag(e)} ·
       <a href="${job.url}/download.tar.gz?epoch=${e}" data-download>download</a> (<a href="${job.url}/download.zip?epoch=${e}" data-download>zip</a>)
       <span class="download-note hint" role="status"></span></li>`).join("")
       || '<li class="hint">none yet</li>';
