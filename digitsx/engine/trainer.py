@@ -253,7 +253,7 @@ class Trainer:
         stop = verdict == "stop"
         if self.world > 1:
             flag = torch.tensor([1.0 if stop else 0.0], device=self.device)
-            dist.broadcast(flag, 0)  # the others wait while rank 0 validates and saves
+            dist.broadcast(flag, 0)  # every rank learns rank 0's verdict
             stop = bool(flag.item())
         if stop and self.rank == 0:
             note = {"epoch": self.epoch, "best_epoch": self.watch.best_epoch,
@@ -304,6 +304,8 @@ class Trainer:
             if self.epoch % snap_every == 0 or self.epoch == epochs or verdict == "best" or stop:
                 with self.phases.time("snapshots"):
                     self.save(self.epoch)  # the best epoch always has its snapshot
+            if self.world > 1:
+                dist.barrier()  # the others wait while rank 0 validates and saves
             verdict = ""
             if stop:
                 break
