@@ -84,8 +84,7 @@ class Studies:
         job = self.store.set_status(job.id, Status.RUNNING, f"{search.trials} trials, {search.parallel} at once, "
                                                             f"{search.sampler} sampler, {search.pruner} pruner")
         self.store.merge_result(job.id, {"counts": {}, "best": None})
-        self.wake()
-        return job
+        return job  # its trials start on the next tick (within a second)
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -99,9 +98,6 @@ class Studies:
 
     def stop(self) -> None:
         self._stopped.set()
-
-    def wake(self) -> None:
-        """Nothing to do: the loop runs every second (kept for symmetry with the scheduler)."""
 
     def tick(self) -> None:
         with self._lock:

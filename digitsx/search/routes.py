@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, redirect
 
 from .. import auth
-from ..errors import BadRequest
+from ..errors import BadRequest, ValidationError
 from ..fields import Field, Form, accepts
 from ..http import form_values, platform, wants_json
 from ..jobs import kinds
 from ..schemas import answers
-from . import STUDY
+from . import STUDY, space
 
 bp = Blueprint("studies", __name__)
 TRAIN_BEST = Form("Train the best trial longer", {
@@ -47,11 +47,9 @@ def train_best(job_id: str):
     r = TRAIN_BEST.reader(values)
     epochs, name = r.number("train_epochs"), r.name("model_name")
     if r.errors:
-        from ..errors import ValidationError
-
         raise ValidationError(r.errors)
-    form = {**study.spec["form"], **{k: str(v) for k, v in trial.spec.get("study", {}).get("params", {}).items()}}
-    form = {k: (v if not isinstance(v, bool) else ("y" if v else "")) for k, v in form.items()}
+    params = trial.spec.get("study", {}).get("params", {})
+    form = {**study.spec["form"], **{k: space.form_value(v) for k, v in params.items()}}
     form["model_name"] = name or f"{study.name} · best (trial {best.get('trial')})"
     if epochs:
         form["train_epochs"] = str(epochs)
