@@ -5,6 +5,7 @@ DIGITS served the same job under ``/jobs/<id>``, ``/datasets/<id>`` and ``/model
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from flask import Blueprint, current_app, redirect, render_template, request, stream_with_context, url_for
@@ -224,7 +225,9 @@ def metrics(job_id: str):
     """The metric points the job's workers reported: every one (DIGITS's answer), or
     ``after=<last_id>`` only newer ones, ``max_points=N`` at most N a phase (each bucket's
     lowest and highest point kept: a long job's graph; ``/models/<id>/metrics.csv`` has every
-    point). Read a batch at a time, giving other requests their turn between batches."""
+    point), ``from_epoch``/``to_epoch`` only those epochs (a zoomed graph asks for its range,
+    which is then at full resolution or close to it). Read a batch at a time, giving other
+    requests their turn between batches."""
     from ..extensions import socketio
     from .thin import Thinner, raw_value
 
@@ -232,10 +235,11 @@ def metrics(job_id: str):
     p.store.get(job_id)
     after = _int_arg("after", 0, 0)
     limit = _int_arg("max_points", 0, 10)
+    epochs = _epoch_range()
     if limit:
-        thinner = Thinner(p.store.metric_counts(job_id, after), limit, raw_value)
+        thinner = Thinner(p.store.metric_counts(job_id, after, epochs), limit, raw_value)
         last = after
-        for batch in p.store.metric_batches(job_id, after, raw=True):  # parsed once kept
+        for batch in p.store.metric_batches(job_id, after, raw=True, epochs=epochs):  # parsed once kept
             thinner.add(batch)
             last = batch[-1]["id"]
             socketio.sleep(0)
@@ -247,13 +251,35 @@ def metrics(job_id: str):
     def stream():  # every point: written a batch at a time, other requests served between
         yield '{"job_id": %s, "metrics": [' % json.dumps(job_id)
         last, first = after, True
-        for batch in p.store.metric_batches(job_id, after):
+        for batch in p.store.metric_batches(job_id, after, epochs=epochs):
             yield ("" if first else ",") + ",".join(json.dumps(x) for x in batch)
             first, last = False, batch[-1]["id"]
             socketio.sleep(0)
         yield '], "last_id": %d, "thinned": false}' % last
 
     return current_app.response_class(stream_with_context(stream()), mimetype="application/json")
+
+
+def _epoch_range() -> tuple[float, float] | None:
+    """``from_epoch`` and ``to_epoch`` (either may be left out) as a range, or None."""
+    bounds = []
+    for name, default in (("from_epoch", float("-inf")), ("to_epoch", float("inf"))):
+        raw = request.args.get(name)
+        if raw in (None, ""):
+            bounds.append(default)
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if len(str(raw)) > 32 or not math.isfinite(value):
+            raise ValidationError({name: [f"expected an epoch (a number), got {str(raw)[:40]!r}"]})
+        bounds.append(value)
+    if bounds == [float("-inf"), float("inf")]:
+        return None
+    if bounds[0] > bounds[1]:
+        raise ValidationError({"to_epoch": ["must not be before from_epoch"]})
+    return bounds[0], bounds[1]
 
 
 def _int_arg(name: str, default: int, low: int) -> int:

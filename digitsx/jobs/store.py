@@ -6,6 +6,7 @@ timeline entry before any event leaves the process: what a browser saw is on dis
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -181,16 +182,18 @@ class JobStore:
             rows = s.scalars(select(Metric).where(Metric.job_id == job_id).order_by(Metric.id))
             return [m.as_dict() for m in rows]
 
-    def metric_batches(self, job_id: str, after: int = 0, batch: int = 2000, raw: bool = False):
+    def metric_batches(self, job_id: str, after: int = 0, batch: int = 2000, raw: bool = False,
+                       epochs: tuple[float, float] | None = None):
         """A job's metric points after point ``after`` (an id), a batch at a time, each point
         with its ``id``: a caller can give other requests their turn between two batches.
-        ``raw``: each point's values as the stored JSON text (``raw``), not parsed."""
+        ``raw``: each point's values as the stored JSON text (``raw``), not parsed; ``epochs``:
+        only the points from one epoch to another (both included)."""
         last = after
         while True:
             with self.db.session() as s:
                 rows = list(s.execute(select(Metric.id, Metric.phase, Metric.epoch, Metric.step,
                                              Metric.values_json, Metric.timestamp)
-                                      .where(Metric.job_id == job_id, Metric.id > last)
+                                      .where(Metric.job_id == job_id, Metric.id > last, *_in_epochs(epochs))
                                       .order_by(Metric.id).limit(batch)))
             if not rows:
                 return
@@ -200,10 +203,13 @@ class JobStore:
             if len(rows) < batch:
                 return
 
-    def metric_counts(self, job_id: str, after: int = 0) -> dict[str, int]:
-        """How many metric points each phase of a job has after point ``after``."""
+    def metric_counts(self, job_id: str, after: int = 0,
+                      epochs: tuple[float, float] | None = None) -> dict[str, int]:
+        """How many metric points each phase of a job has after point ``after`` (within
+        ``epochs``, when given)."""
         with self.db.session() as s:
-            return dict(s.execute(select(Metric.phase, func.count()).where(Metric.job_id == job_id, Metric.id > after)
+            return dict(s.execute(select(Metric.phase, func.count())
+                                  .where(Metric.job_id == job_id, Metric.id > after, *_in_epochs(epochs))
                                   .group_by(Metric.phase)).all())
 
     def delete_metrics_after(self, job_id: str, epoch: float) -> None:
@@ -227,6 +233,15 @@ class JobStore:
         if folder.is_dir() and folder.parent == self.jobs_dir:
             shutil.rmtree(folder, ignore_errors=True)
         self.notify(job, "deleted")
+
+
+def _in_epochs(epochs: tuple[float, float] | None) -> tuple:
+    """The conditions that keep the metric points between two epochs (none: every point)."""
+    if epochs is None:
+        return ()
+    low, high = epochs
+    return tuple(c for bound, c in ((low, Metric.epoch >= low), (high, Metric.epoch <= high))
+                 if math.isfinite(bound))
 
 
 def _write_json(path: Path, data: Any) -> None:

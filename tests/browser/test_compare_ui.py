@@ -79,3 +79,30 @@ def test_compare_runs_of_three_tasks(server_factory, page, tmp_path):
     page.wait_for_function("(window.dxCompareDrawn || 0) >= 1")
     assert page.locator("#cmp-table tbody tr").count() == 2
     assert page.js_errors == []
+
+
+def test_running_jobs_update_live_without_refetching(server_factory, page, tmp_path):
+    """A running job's points arrive over Socket.IO: its curve and table grow while
+    compare.json was fetched once; when it ends, the page fetches the comparison once more."""
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir(exist_ok=True)
+    finished = populate(jobs_dir)[0]
+    server = server_factory()
+    login(page, server)
+    from tests.browser.test_home_live import api
+
+    live = api(server).post(server.url + "/test/jobs.json",
+                            data={"kind": "test.train", "name": "live run", "steps": 40, "delay": 0.2}).json()
+    page.goto(server.url + f"/models/compare?job_id={finished}&job_id={live['id']}")
+    page.wait_for_function("(window.dxCompareDrawn || 0) >= 1")
+    page.select_option("#cmp-metric", "train/loss")
+    page.wait_for_function("(window.dxComparePoints || 0) >= 3", timeout=20000)
+    assert page.evaluate("window.dxCompareLoads") == 1
+    assert "running: live" in page.inner_text("#cmp-status")
+    page.wait_for_function("Chart.getChart('cmp-chart').data.datasets[1].data.length >= 3")
+    page.wait_for_function("document.querySelector(`#cmp-table tr[data-id='%s']`).innerText.includes('Done')" % live["id"],
+                           timeout=30000)
+    page.wait_for_function("window.dxCompareLoads === 2")
+    assert page.evaluate("Chart.getChart('cmp-chart').data.datasets[1].data.length") == 40
+    assert page.inner_text("#cmp-status") == ""
+    assert page.js_errors == []

@@ -69,3 +69,23 @@ def test_the_loss_read_from_the_text_is_the_parsed_one():
                    {"accuracy": 1e-7}, {"loss": -3e5}):
         text = json.dumps(values)
         assert raw_value({"raw": text}) == _first_number({"values": json.loads(text)}), text
+
+
+def test_a_zoomed_range_comes_at_full_resolution(app, client):
+    """The graph zoomed into epochs 12.0–12.5 asks for that range: every point of it (500 of
+    the job's 20,000), where the whole job thinned to 500 holds only ~12 of them."""
+    login(client)
+    job = long_job(app, 20_000)
+    whole = client.get(f"/models/{job.id}/metrics.json?max_points=500", headers=JSON).get_json()["metrics"]
+    assert len([p for p in whole if 12.0 <= p["epoch"] <= 12.5 and p["phase"] == "train"]) < 30
+    zoom = client.get(f"/models/{job.id}/metrics.json?max_points=2000&from_epoch=12&to_epoch=12.5",
+                      headers=JSON).get_json()["metrics"]
+    train = [p for p in zoom if p["phase"] == "train"]
+    assert len(train) == 501 and all(12.0 <= p["epoch"] <= 12.5 for p in zoom)
+    assert any(p["values"]["loss"] == 1000.0 for p in train)  # step 12,345 is in the range
+    assert [p["epoch"] for p in zoom if p["phase"] == "val"] == [12]
+    open_ended = client.get(f"/models/{job.id}/metrics.json?from_epoch=19.99", headers=JSON).get_json()["metrics"]
+    assert len(open_ended) == 11  # 19.990…19.999 and the val point of epoch 20
+    for bad in ("from_epoch=abc", "to_epoch=nan", "from_epoch=3&to_epoch=2", "to_epoch=inf"):
+        res = client.get(f"/models/{job.id}/metrics.json?max_points=100&{bad}", headers=JSON)
+        assert res.status_code == 400 and "epoch" in res.get_data(as_text=True), bad

@@ -1,7 +1,8 @@
 /* The comparison page: /models/compare.json drawn as overlaid curves (a chosen metric, x by
    epoch, step or wall time, smoothing, log scale), a table sortable by any column with the
    settings that differ and a CSV download, and a parallel-coordinates plot of the numeric
-   settings that differ. Running jobs are fetched again every few seconds. */
+   settings that differ. Running jobs update live: the page joins their Socket.IO rooms and adds
+   each metric point as it comes; a job that ends (or rewinds) is fetched again, once. */
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -129,15 +130,68 @@
     select.innerHTML = keys.map((k) => `<option value="${dx.esc(k)}" ${k === state.metric ? "selected" : ""}>${dx.esc(k)}${shared.has(k) ? "" : " (not every run)"}</option>`).join("");
     drawChart(); drawTable(); drawParallel();
     const running = state.data.jobs.filter((j) => dx.isActive(j.status)).length;
-    $("cmp-status").textContent = running ? `${running} running: updating every 5 s` : "";
+    $("cmp-status").textContent = running ? `${running} running: live` : "";
+  }
+
+  /* Live: a metric point joins its job's series and updates that metric's best and last; the
+     page is redrawn at most every half second. When a live series has doubled past the
+     server's limit, the whole comparison is fetched again (thinned there). */
+  let drawTimer = null, reloading = false;
+  const drawSoon = () => { if (!drawTimer) drawTimer = setTimeout(() => { drawTimer = null; draw(); }, 500); };
+
+  function addPoint(msg) {
+    const j = state.data && state.data.jobs.find((x) => x.id === msg.job_id);
+    if (!j) return;
+    for (const [name, v] of Object.entries(msg.values || {})) {
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      const key = `${msg.phase}/${name}`, s = (j.series[key] = j.series[key] || []);
+      s.push([+msg.epoch || 0, +msg.step || 0, +msg.t || Date.now() / 1000, v]);
+      const m = j.metrics[key], way = m ? m.goal : /loss|error/i.test(name) ? "min" : "max";
+      const better = !m || (way === "min" ? v < m.best : v > m.best);
+      j.metrics[key] = {...(m || {}), goal: way, last: v, points: ((m || {}).points || 0) + 1,
+                        ...(better ? {best: v, best_epoch: +msg.epoch || 0} : {})};
+      if (j.main_metric && j.main_metric.key === key) Object.assign(j.main_metric, j.metrics[key]);
+      if (s.length > 2 * (state.data.max_points || 2000)) reloadSoon();
+    }
+    const sets = state.data.jobs.map((x) => new Set(Object.keys(x.metrics)));
+    state.data.shared_metrics = [...sets[0] || []].filter((k) => sets.every((set) => set.has(k))).sort();
+    window.dxComparePoints = (window.dxComparePoints || 0) + 1;
+    drawSoon();
+  }
+
+  function reloadSoon() {
+    if (reloading) return;
+    reloading = true;
+    setTimeout(() => load().finally(() => { reloading = false; }), 300);
+  }
+
+  let socket = null;
+  function follow() {
+    const active = state.data.jobs.filter((j) => dx.isActive(j.status)).map((j) => j.id);
+    if (socket || !active.length || typeof io === "undefined") return;
+    socket = dx.connect(active, {
+      [dx.EVENTS.task || "task update"]: (msg) => {
+        if (msg.update === "metric") addPoint(msg);
+        else if (msg.update === "rewind") reloadSoon();
+      },
+      [dx.EVENTS.job || "job update"]: (msg) => {
+        const j = state.data.jobs.find((x) => x.id === msg.job_id);
+        if (!j || !msg.job) return;
+        const was = j.status;
+        j.status = msg.job.status;
+        if (dx.isActive(was) && !dx.isActive(j.status)) reloadSoon();  // its wall time, last points
+        else if (was !== j.status) drawSoon();
+      },
+    });
   }
 
   async function load() {
     try {
       state.data = await dx.api("GET", url);
+      window.dxCompareLoads = (window.dxCompareLoads || 0) + 1;
       draw();
+      follow();
     } catch (e) { $("cmp-status").textContent = e.message; }
-    if (state.data && state.data.jobs.some((j) => dx.isActive(j.status))) setTimeout(load, 5000);
   }
 
   $("cmp-metric").addEventListener("change", (e) => { state.metric = e.target.value; drawChart(); drawParallel(); });

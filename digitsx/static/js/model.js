@@ -13,15 +13,29 @@
   /* The tasks' metrics reported as fractions (0–1): drawn ×100 on the percent axis beside accuracy. */
   const FRACTIONS = new Set(["map", "map_50", "map_75", "precision", "recall", "f1", "miou"]);
 
-  function add(p) {
+  /* A zoomed graph's range at full resolution (fetched when the user zooms): drawn in place of
+     the thinned points of those epochs. */
+  let detail = null;  // {from, to, series}
+
+  function add(p, into) {
     const v = p.values || {};
-    if (p.phase === "train" && v.images_per_second) $("speed").textContent = `${Math.round(v.images_per_second)} images/s`;
+    if (!into && p.phase === "train" && v.images_per_second) $("speed").textContent = `${Math.round(v.images_per_second)} images/s`;
+    const target = into || series;
     for (const [name, y] of Object.entries(v)) {
       if (y == null || NOT_CHARTED.has(name) || typeof y !== "number") continue;
       if (name === "learning_rate" && p.phase !== "train") continue;
       const key = name === "learning_rate" ? "lr" : `${p.phase}:${name}`;
-      (series[key] = series[key] || []).push({x: p.epoch, y: FRACTIONS.has(name) ? 100 * y : y});
+      (target[key] = target[key] || []).push({x: p.epoch, y: FRACTIONS.has(name) ? 100 * y : y});
     }
+    if (!into && detail && p.epoch >= detail.from && p.epoch <= detail.to) add(p, detail.series);
+  }
+
+  /* A series as drawn: the thinned points, with the zoomed range's full-resolution ones in place. */
+  function shown(key) {
+    const all = series[key] || [];
+    if (!detail) return all;
+    const inside = detail.series[key] || [];
+    return [...all.filter((p) => p.x < detail.from), ...inside, ...all.filter((p) => p.x > detail.to)];
   }
 
   function datasets() {
@@ -37,7 +51,7 @@
       const isLoss = name.includes("loss");
       // validation points are drawn as points too: the first one shows before there is a line
       const points = phase === "val" || series[key].length < 2 ? 3 : 0;
-      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") || FRACTIONS.has(name) ? " %" : ""} (${phase})`, series[key],
+      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") || FRACTIONS.has(name) ? " %" : ""} (${phase})`, shown(key),
         PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null),
         pointRadius: points};
     });
@@ -45,7 +59,7 @@
 
   function draw() {
     const data = {datasets: datasets()};
-    const lrData = {datasets: [{label: "learning rate", data: series.lr || [], borderColor: "#d68910",
+    const lrData = {datasets: [{label: "learning rate", data: shown("lr"), borderColor: "#d68910",
       backgroundColor: "#d68910", pointRadius: (series.lr || []).length < 2 ? 3 : 0, borderWidth: 2,
       parsing: false, stepped: "after"}]};  // a step policy drops at once: draw steps, not slopes
     if (!chart) {
@@ -65,6 +79,7 @@
       chart.update("none"); lrChart.update("none");
     }
     window.dxChartPoints = (series["train:loss"] || []).length + (series["val:loss"] || []).length;
+    window.dxShownPoints = shown("train:loss").length;
     window.dxChartSeries = data.datasets.map((d) => d.label);
   }
 
@@ -78,23 +93,38 @@
     canvas.addEventListener("mouseup", (e) => {
       if (from === null) return;
       const to = epochAt(e);
-      if (Math.abs(to - from) > 0.05) {
-        for (const chart of [chart0(), lrChart]) if (chart) {
-          chart.options.scales.x.min = Math.min(from, to);
-          chart.options.scales.x.max = Math.max(from, to);
-          chart.update("none");
-        }
-      }
+      if (Math.abs(to - from) > 0.05) zoom(Math.min(from, to), Math.max(from, to));
       from = null;
     });
     canvas.addEventListener("dblclick", () => {
+      detail = null;
       for (const chart of [chart0(), lrChart]) if (chart) {
         delete chart.options.scales.x.min;
         delete chart.options.scales.x.max;
-        chart.update("none");
       }
+      draw();
     });
   }
+
+  /* Zoom both graphs into [a, b], then fetch that range (at most MAX points a phase again, so
+     a range of a long job comes at full resolution or close to it) and draw it in place. */
+  let zoomSeq = 0;
+  async function zoom(a, b) {
+    for (const chart of [chart0(), lrChart]) if (chart) {
+      chart.options.scales.x.min = a;
+      chart.options.scales.x.max = b;
+      chart.update("none");
+    }
+    const seq = ++zoomSeq;
+    const data = await dx.api("GET", `${job0.url}/metrics.json?max_points=${MAX}&from_epoch=${a}&to_epoch=${b}`);
+    if (seq !== zoomSeq || !chart0() || chart0().options.scales.x.min !== a) return;  // zoomed again, or out
+    const found = {};
+    data.metrics.forEach((p) => add(p, found));
+    detail = {from: a, to: b, series: found};
+    draw();
+    window.dxZoomLoads = (window.dxZoomLoads || 0) + 1;
+  }
+  window.dxZoom = zoom;  // the tests' way in (a drag does the same)
   const chart0 = () => chart;
 
   /* The graph's points: at most MAX a phase from the server (a long job's series thinned
@@ -107,7 +137,7 @@
     try {
       const data = await dx.api("GET", `${job0.url}/metrics.json?max_points=${MAX}`);
       series = {};
-      data.metrics.forEach(add);
+      data.metrics.forEach((p) => add(p));
       draw();
     } finally { loading = false; }
   }
@@ -162,6 +192,7 @@
     if (msg.update === "metric") { add(msg); if (tooLong() && !loading) load(); else draw(); }
     else if (msg.update === "rewind") {
       for (const key of Object.keys(series)) series[key] = series[key].filter((p) => p.x <= msg.epoch);
+      detail = null;
       chart = lrChart = null;
       $("train-chart").replaceWith(Object.assign(document.createElement("canvas"), {id: "train-chart", height: 110}));
       $("lr-chart").replaceWith(Object.assign(document.createElement("canvas"), {id: "lr-chart", height: 140}));
