@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from operator import itemgetter
 import time
 
 from flask import Blueprint, current_app, redirect, render_template, request, stream_with_context, url_for
@@ -229,23 +230,22 @@ def metrics(job_id: str):
     which is then at full resolution or close to it). Read a batch at a time, giving other
     requests their turn between batches."""
     from ..extensions import socketio
-    from .thin import Thinner, raw_value
+    from .thin import Thinner
 
     p = platform()
     p.store.get(job_id)
     after = _int_arg("after", 0, 0)
     limit = _int_arg("max_points", 0, 10)
     epochs = _epoch_range()
-    if limit:
-        thinner = Thinner(p.store.metric_counts(job_id, after, epochs), limit, raw_value)
+    if limit:  # thinned by each point's graph value (no JSON read), then the kept points read whole
+        thinner = Thinner(p.store.metric_counts(job_id, after, epochs), limit, value=itemgetter(2),
+                          phase_of=itemgetter(1))
         last = after
-        for batch in p.store.metric_batches(job_id, after, raw=True, epochs=epochs):  # parsed once kept
-            thinner.add(batch)
-            last = batch[-1]["id"]
+        for batch in p.store.metric_values(job_id, after, epochs):
+            thinner.add_rows(batch, order_of=itemgetter(0))
+            last = batch[-1][0]
             socketio.sleep(0)
-        kept = thinner.result()
-        for point in kept:
-            point["values"] = json.loads(point.pop("raw"))
+        kept = p.store.metric_points([row[0] for row in thinner.result()])
         return {"job_id": job_id, "metrics": kept, "last_id": last, "thinned": True}
 
     def stream():  # every point: written a batch at a time, other requests served between

@@ -203,6 +203,45 @@ class JobStore:
             if len(rows) < batch:
                 return
 
+    def metric_values(self, job_id: str, after: int = 0, epochs: tuple[float, float] | None = None,
+                      batch: int = 10000):
+        """A job's points after point ``after`` as ``(id, phase, value)``, the value a graph is
+        thinned by (:attr:`Metric.graph_value`; read from the JSON only for older rows), a
+        batch at a time."""
+        from .thin import _first_number
+
+        last = after
+        while True:
+            with self.db.engine.connect() as conn:  # Core rows: no ORM loading for 10,000 tuples
+                rows = conn.execute(select(Metric.id, Metric.phase, Metric.graph_value)
+                                    .where(Metric.job_id == job_id, Metric.id > last, *_in_epochs(epochs))
+                                    .order_by(Metric.id).limit(batch)).all()
+                older = {r[0]: r[1] for r in conn.execute(
+                    select(Metric.id, Metric.values_json).where(
+                        Metric.job_id == job_id, Metric.id > last, Metric.id <= rows[-1][0],
+                        Metric.graph_value.is_(None), *_in_epochs(epochs)))} if rows else {}
+            if not rows:
+                return
+            if older:
+                rows = [(r[0], r[1], _first_number({"values": json.loads(older[r[0]])}) if r[0] in older else r[2])
+                        for r in rows]
+            yield rows
+            last = rows[-1][0]
+            if len(rows) < batch:
+                return
+
+    def metric_points(self, ids: list[int]) -> list[dict[str, Any]]:
+        """The metric points with these ids (each with its ``id``), in id order."""
+        out: list[dict[str, Any]] = []
+        for k in range(0, len(ids), 500):
+            with self.db.session() as s:
+                rows = s.execute(select(Metric.id, Metric.phase, Metric.epoch, Metric.step,
+                                        Metric.values_json, Metric.timestamp)
+                                 .where(Metric.id.in_(ids[k:k + 500]))).all()
+            out.extend({"id": r[0], "phase": r[1], "epoch": r[2], "step": r[3], "values": json.loads(r[4]),
+                        "t": r[5]} for r in rows)
+        return sorted(out, key=lambda p: p["id"])
+
     def metric_counts(self, job_id: str, after: int = 0,
                       epochs: tuple[float, float] | None = None) -> dict[str, int]:
         """How many metric points each phase of a job has after point ``after`` (within

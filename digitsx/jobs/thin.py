@@ -4,6 +4,7 @@ or a dip survives, which taking every n-th point would lose)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -46,24 +47,43 @@ class Thinner:
     ``limit`` a phase (each bucket's points with the lowest and highest loss, or first value,
     kept), knowing each phase's count in advance: no list of every point is held."""
 
-    def __init__(self, counts: dict[str, int], limit: int, value: Callable[[Any], float] = _first_number) -> None:
-        self.limit = limit
+    def __init__(self, counts: dict[str, int], limit: int, value: Callable[[Any], float] = _first_number,
+                 phase_of: Callable[[Any], str] = lambda p: p["phase"]) -> None:
+        self.limit, self.phase_of = limit, phase_of
         self.phases = {phase: _Phase(n, limit, value) for phase, n in counts.items()}
         self.kept: list[tuple[int, dict[str, Any]]] = []  # (order, point)
         self.seen = 0
 
     def add(self, points: list[dict[str, Any]]) -> None:
+        phase_of = self.phase_of
         for p in points:
-            phase = self.phases.get(p["phase"])
+            phase = self.phases.get(phase_of(p))
             if phase is None:  # a point newer than the count: kept as it is
                 self.kept.append((self.seen, p))
             else:
                 self.kept.extend(phase.add(self.seen, p))
             self.seen += 1
 
+    def add_rows(self, rows: Sequence[Any], order_of: Callable[[Any], int]) -> None:
+        """As :meth:`add` for rows that carry their own order (``order_of``, e.g. a point's id),
+        a phase's rows a bucket at a time (``min``/``max`` over slices: several times faster)."""
+        groups: dict[str, list[Any]] = {}
+        phase_of = self.phase_of
+        for r in rows:
+            groups.setdefault(phase_of(r), []).append(r)
+        for name, items in groups.items():
+            phase = self.phases.get(name)
+            if phase is None:
+                self.kept.extend((order_of(r), r) for r in items)
+            else:
+                self.kept.extend((order_of(r), r) for r in phase.add_many(items))
+        self.seen += len(rows)
+        self.order_of = order_of
+
     def result(self) -> list[dict[str, Any]]:
+        order_of = getattr(self, "order_of", None)
         for phase in self.phases.values():
-            self.kept.extend(phase.flush())
+            self.kept.extend((order_of(p), p) if order_of else (o, p) for o, p in phase.flush())
         return [p for _, p in sorted(self.kept, key=lambda kp: kp[0])]
 
 
@@ -84,6 +104,37 @@ class _Phase:
         out = [x for x in {id(self.low): self.low, id(self.high): self.high}.values() if x is not None]
         self.low = self.high = None
         return [(order, p) for order, _, p in out]
+
+    def add_many(self, items: list[Any]) -> list[Any]:
+        """:meth:`add` for consecutive items of this phase (their order is theirs to carry):
+        what it keeps now; each bucket's extremes come with a later call or :meth:`flush`, as
+        ``(order, item)`` pairs whose order is the item's place in this phase."""
+        out: list[Any] = []
+        k, count, value = 0, len(items), self.value
+        while k < count:
+            i = self.i
+            if self.all or i == 0 or i >= self.n - 1:
+                out.append(items[k])
+                k, self.i = k + 1, i + 1
+                continue
+            bucket = int((i - 1) / self.size)
+            end = min(self.n - 1, int(math.ceil((bucket + 1) * self.size)) + 1)
+            while end > i + 1 and int((end - 2) / self.size) != bucket:
+                end -= 1
+            while end < self.n - 1 and int((end - 1) / self.size) == bucket:
+                end += 1
+            chunk = items[k:k + (end - i)]
+            if bucket != self.bucket:
+                out.extend(p for _, p in self.flush())
+                self.bucket = bucket
+            low, high = min(chunk, key=value), max(chunk, key=value)
+            lv, hv = value(low), value(high)
+            if self.low is None or lv < self.low[1]:
+                self.low = (i, lv, low)
+            if self.high is None or hv > self.high[1]:
+                self.high = (i, hv, high)
+            k, self.i = k + len(chunk), i + len(chunk)
+        return out
 
     def add(self, order: int, p: Any) -> list[tuple[int, Any]]:
         i, self.i = self.i, self.i + 1

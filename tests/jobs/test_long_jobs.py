@@ -89,3 +89,21 @@ def test_a_zoomed_range_comes_at_full_resolution(app, client):
     for bad in ("from_epoch=abc", "to_epoch=nan", "from_epoch=3&to_epoch=2", "to_epoch=inf"):
         res = client.get(f"/models/{job.id}/metrics.json?max_points=100&{bad}", headers=JSON)
         assert res.status_code == 400 and "epoch" in res.get_data(as_text=True), bad
+
+
+def test_thinning_rows_a_bucket_at_a_time_keeps_what_point_by_point_keeps():
+    import random
+    from operator import itemgetter
+
+    from digitsx.jobs.thin import Thinner
+
+    rng = random.Random(2)
+    for n, limit, batch in ((10_000, 300, 777), (5_003, 2000, 10_000), (50, 100, 7), (3_001, 11, 1)):
+        rows = [(i, "train" if i % 9 else "val", rng.choice([rng.random(), 0.5])) for i in range(n)]
+        counts = {ph: sum(1 for r in rows if r[1] == ph) for ph in ("train", "val")}
+        one = Thinner(counts, limit, value=itemgetter(2), phase_of=itemgetter(1))
+        many = Thinner(counts, limit, value=itemgetter(2), phase_of=itemgetter(1))
+        for k in range(0, n, batch):
+            one.add(rows[k:k + batch])
+            many.add_rows(rows[k:k + batch], order_of=itemgetter(0))
+        assert [r[0] for r in many.result()] == [r[0] for r in one.result()], (n, limit, batch)
