@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from pathlib import Path
 
@@ -101,6 +102,29 @@ def job_page(values) -> dict:
     return out
 
 
+PAGE_TTL = 1.0  # seconds a page's answer is shared (the elapsed times of running jobs move on)
+
+
+def _shared_page():
+    """:func:`job_page` as JSON, shared by every request for the same page until a job row
+    changes (the web process is the only writer: ``db.job_writes`` counts every change) or
+    :data:`PAGE_TTL` passes: fifty viewers polling one page cost one listing a second. The
+    answer does not depend on the caller (any logged-in caller sees every job's row)."""
+    db = platform().store.db
+    cache = db.__dict__.setdefault("shared_pages", {})
+    key, now = request.query_string, time.monotonic()
+    found = cache.get(key)
+    if found is not None and found[0] == db.job_writes and now - found[1] < PAGE_TTL:
+        body = found[2]
+    else:
+        writes = db.job_writes
+        body = current_app.json.dumps(job_page(request.args), separators=(",", ":"))
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = (writes, now, body)
+    return current_app.response_class(body + "\n", mimetype="application/json")
+
+
 @bp.route("/index.json")
 @accepts(LIST_FORM)
 @answers({"anyOf": [ref("Index"), ref("JobPage")]})
@@ -110,7 +134,7 @@ def index_json():
     ``task``, ``user``, ``group``, ``tag``: a page of jobs, filtered, sorted and counted in the
     database."""
     if any(k in request.args for k in PAGING):
-        return job_page(request.args)
+        return _shared_page()
     out: dict[str, list] = {"dataset": [], "model": [], "pretrained": [], "inference": [], "other": []}
     categories = {k.name: k.category for k in kinds.all_kinds()}
     for job_id, name, status, kind in listing.briefs(platform().store.db):
