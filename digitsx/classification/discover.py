@@ -80,6 +80,45 @@ def scan_folder(folder: str, roots: list[str], what: str = "folder_train"
     return found, skipped
 
 
+def precheck_folder(folder: str, min_per_class: int = 1, budget: int = 20_000) -> str | None:
+    """What is wrong with a class-per-folder tree that can be seen at once (no class
+    sub-folders, no images, a single class with images), or None; looks at no more than
+    ``budget`` files (a bigger tree is checked whole by its job)."""
+    need = max(1, int(min_per_class or 1))
+    try:
+        classes = sorted(d.name for d in os.scandir(folder) if d.is_dir(follow_symlinks=True))
+    except OSError as err:
+        return f"{folder} cannot be read ({err.strerror or err})"
+    if not classes:
+        return (f"{folder} has no sub-folders: put each class's images in a sub-folder named "
+                f"after the class ({folder}/cats/1.jpg, {folder}/dogs/2.jpg…)")
+    counts: dict[str, int] = {}
+    seen = 0
+    for name in classes:
+        count = 0
+        for _, dirnames, filenames in os.walk(os.path.join(folder, name)):
+            dirnames.sort()
+            for fname in filenames:
+                seen += 1
+                count += is_image(fname)
+                if count >= need or seen > budget:
+                    break
+            if count >= need or seen > budget:
+                break
+        counts[name] = count
+        if sum(1 for c in counts.values() if c >= need) >= 2 or seen > budget:
+            return None
+    if not any(counts.values()):
+        return (f"no images found in the class folders of {folder} ({', '.join(classes[:5])}"
+                f"{'…' if len(classes) > 5 else ''}; extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    enough = [name for name, c in counts.items() if c >= need]
+    short = [f"{name}: {c}" for name, c in counts.items() if 0 < c < need]
+    return (f"{folder}: at least 2 classes are needed, each in its own sub-folder with at least "
+            f"{need} image{'s' if need > 1 else ''}; "
+            + (f"only {enough[0]} has" if enough else "none has")
+            + (f" (too few in {', '.join(short[:5])}: lower the minimum per class or add images)" if short else ""))
+
+
 def parse_labels(text: str, source: str = "labels file") -> list[str]:
     """Label names, one per non-empty line (line i names label i)."""
     labels = [line.strip() for line in text.splitlines() if line.strip()]

@@ -125,6 +125,10 @@ def _folder(r: FieldReader, files: dict, roots: list[str], uploads: dict) -> dic
         r.error("folder_pct_val", "validation and test percentages must leave images to train on")
     out["train_min"] = r.number("folder_train_min_per_class")
     out["train_max"] = r.number("folder_train_max_per_class")
+    if out["train"] and "folder_train" not in r.errors:  # checked now, not by a job that fails
+        problem = discover.precheck_folder(out["train"], out["train_min"] or 1)
+        if problem:
+            r.error("folder_train", problem)
     if out["train_max"] and out["train_min"] and out["train_max"] < out["train_min"]:
         r.error("folder_train_max_per_class", "must not be below the minimum per class")
     for split in ("val", "test"):

@@ -5,6 +5,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import re
 import signal
 import time
 import warnings
@@ -15,7 +16,7 @@ from queue import Empty
 from typing import Iterator
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .discover import Entry
 from ..datasets.lmdb_io import encode_image
@@ -52,6 +53,11 @@ class Processed:
     array: np.ndarray | None = None
 
 
+def _plain(err: BaseException) -> str:
+    """An exception's message without the in-memory file Pillow read from."""
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the file", str(err)) or type(err).__name__
+
+
 def process_one(job: ImageJob, item: tuple[int, Entry]) -> Processed:
     """Read, hash, decode, resize and encode one image (or say why it was skipped)."""
     index, entry = item
@@ -60,11 +66,14 @@ def process_one(job: ImageJob, item: tuple[int, Entry]) -> Processed:
             data = f.read()
         image = load_image(io.BytesIO(data), job.channels)
     except FileNotFoundError:
-        return Processed(index, entry, "file not found")
+        return Processed(index, entry, f"{os.path.basename(entry.path)}: file not found")
     except Image.DecompressionBombError as err:
-        return Processed(index, entry, f"image too large ({err})")
+        return Processed(index, entry, f"{os.path.basename(entry.path)}: image too large ({_plain(err)})")
+    except UnidentifiedImageError:
+        return Processed(index, entry, f"{os.path.basename(entry.path)}: not an image Pillow can read "
+                                       f"({len(data):,} bytes: a broken, truncated or renamed file)")
     except (OSError, ValueError, SyntaxError) as err:  # Pillow's ways of saying "corrupt"
-        return Processed(index, entry, f"unreadable image: {err}")
+        return Processed(index, entry, f"{os.path.basename(entry.path)}: unreadable image ({_plain(err)})")
     # Exact duplicates: byte-identical files (hashing the file is ~10× cheaper than the pixels).
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     rng = np.random.default_rng([job.seed, job.split, index]) \

@@ -122,7 +122,7 @@ def test_local_text_files_and_a_missing_image_is_skipped(dataset_server, mnist_t
     ds = server.session.get(f"{server.url}/datasets/{res.json()['id']}.json").json()["dataset"]
     assert ds["splits"]["train"]["entries"] == 20
     assert ds["skipped"] == [{"path": str(mnist_tree / classes[0] / "missing.png"),
-                              "reason": "file not found", "split": "train"}]
+                              "reason": "missing.png: file not found", "split": "train"}]
 
 
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
@@ -167,7 +167,9 @@ def test_corrupt_images_are_skipped_and_listed_and_duplicates_found(dataset_serv
     ds = server.session.get(f"{server.url}/datasets/{res.json()['id']}.json").json()["dataset"]
     skipped = {os.path.basename(s["path"]): s["reason"] for s in ds["skipped"]}
     assert set(skipped) == {"truncated.jpg", "garbage.png"}
-    assert all("unreadable image" in r for r in skipped.values())
+    assert skipped["garbage.png"] == "garbage.png: not an image Pillow can read (17 bytes: a broken, truncated or renamed file)"
+    assert skipped["truncated.jpg"].startswith("truncated.jpg: ")
+    assert not any("BytesIO" in r or "0x" in r for r in skipped.values())
     assert ds["splits"]["train"]["counts"] == [6, 8]  # cats 6 readable; dogs 6 + copy + nested
     dups = ds["health"]["duplicates_within"]["train"]
     assert [sorted(os.path.basename(p) for p in g) for g in dups] == [["0.jpg", "copy-of-0.JPG"]]
@@ -256,15 +258,32 @@ def test_bad_trees_fail_the_job_with_a_clear_message(dataset_server, data_root, 
         info = tarfile.TarInfo("../../escaped.txt")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
-    expectations = [
+    (data_root / "no-images" / "a").mkdir(parents=True)
+    (data_root / "no-images" / "a" / "notes.txt").write_text("x")
+    (data_root / "no-images" / "b").mkdir(parents=True)
+    expectations = [  # what can be seen at once is a 400 on the field, before any job exists
         ({"folder_train": str(data_root / "flat")}, "has no sub-folders"),
-        ({"folder_train": str(data_root / "one")}, "at least 2 classes are needed"),
-        ({"folder_train": str(data_root / "sparse")}, "fewer than 2 images"),
+        ({"folder_train": str(data_root / "one")}, "at least 2 classes are needed, each in its own sub-folder "
+                                                   "with at least 2 images; only only has"),
+        ({"folder_train": str(data_root / "sparse")}, "none has (too few in a: 1, b: 1: lower the minimum"),
+        ({"folder_train": str(data_root / "no-images")}, "no images found in the class folders"),
     ]
+    before = len(server.session.get(server.url + "/index.json").json()["datasets"])
     for fields, message in expectations:
         res = create(server, dataset_name="bad tree", **fields)
-        status = wait_done(server, res.json()["id"])
-        assert status["status"] == "Error" and message in status["error"], status
+        assert res.status_code == 400 and message in res.json()["errors"]["folder_train"][0], res.text
+    assert len(server.session.get(server.url + "/index.json").json()["datasets"]) == before
+    res = create(server, dataset_name="sparse, minimum 1", folder_train=str(data_root / "sparse"),
+                 folder_train_min_per_class=1, folder_pct_val=0)
+    assert wait_done(server, res.json()["id"])["status"] == "Done"
+    one_class = tmp_path / "one.zip"  # an archive is only seen by its job
+    with zipfile.ZipFile(one_class, "w") as zf:
+        for i in range(3):
+            zf.write(data_root / "one" / "only" / f"{i}.jpg", f"only/{i}.jpg")
+    with open(one_class, "rb") as f:
+        res = create(server, {"folder_train_archive": ("one.zip", f)}, dataset_name="one class")
+    status = wait_done(server, res.json()["id"])
+    assert status["status"] == "Error" and "has no sub-folders" in status["error"], status
     with open(evil, "rb") as f:
         res = create(server, {"folder_train_archive": ("evil.tar.gz", f)}, dataset_name="evil")
     status = wait_done(server, res.json()["id"])
