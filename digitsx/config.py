@@ -112,6 +112,13 @@ def finalize(config: dict) -> None:
                 f"start; DIGITSX_ADMIN_PASSWORD sets it), or listen on 127.0.0.1.")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _persistent_secret(jobs_dir / ".secret_key")
+    if config.get("SESSION_COOKIE_NAME") in (None, "", "session"):
+        # A cookie is the host's, whatever the port: two servers on one host each name theirs
+        # (after their own secret), so logging in to one does not log out of the other.
+        import hashlib
+
+        config["SESSION_COOKIE_NAME"] = "digitsx_" + hashlib.sha256(
+            str(config["SECRET_KEY"]).encode()).hexdigest()[:10]
 
 
 def is_loopback(host: str) -> bool:

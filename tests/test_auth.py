@@ -50,8 +50,26 @@ def make_user(papp, name: str, **flags) -> tuple:
     return client, h, token
 
 
-def cookie(res, name="session"):
-    return next((c for c in res.headers.getlist("Set-Cookie") if c.startswith(name + "=")), None)
+def cookie(res, name="digitsx_"):
+    """The session cookie a response sets (each server names its own: ``digitsx_<hash>``)."""
+    return next((c for c in res.headers.getlist("Set-Cookie") if c.startswith(name)), None)
+
+
+def test_two_servers_on_one_host_keep_their_own_sessions(tmp_path):
+    """A cookie belongs to the host whatever the port: each server names its own session
+    cookie after its secret, so a login to one leaves the other's session alone."""
+    from digitsx import create_app
+
+    names = []
+    for k in range(2):
+        app = create_app({"JOBS_DIR": str(tmp_path / f"jobs{k}"), "TESTING": True,
+                          "SCHEDULER_AUTOSTART": False, "PRESTART_WORKER": False})
+        try:
+            res = app.test_client().post("/login", data={"username": "alice"})
+            names.append(cookie(res).split("=")[0])
+        finally:
+            app.extensions["digitsx"].stop()
+    assert names[0] != names[1] and all(n.startswith("digitsx_") for n in names)
 
 
 # --- open mode ----------------------------------------------------------------------------

@@ -216,10 +216,9 @@ class JobStore:
                 rows = conn.execute(select(Metric.id, Metric.phase, Metric.graph_value)
                                     .where(Metric.job_id == job_id, Metric.id > last, *_in_epochs(epochs))
                                     .order_by(Metric.id).limit(batch)).all()
-                older = {r[0]: r[1] for r in conn.execute(
-                    select(Metric.id, Metric.values_json).where(
-                        Metric.job_id == job_id, Metric.id > last, Metric.id <= rows[-1][0],
-                        Metric.graph_value.is_(None), *_in_epochs(epochs)))} if rows else {}
+                missing = [r[0] for r in rows if r[2] is None]  # older rows, or no finite number
+                older = {r[0]: r[1] for k in range(0, len(missing), 500) for r in conn.execute(
+                    select(Metric.id, Metric.values_json).where(Metric.id.in_(missing[k:k + 500])))}
             if not rows:
                 return
             if older:
