@@ -105,7 +105,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_before_request)
     app.register_blueprint(routes.bp)
     app.context_processor(lambda: {"username": current_username(), "caller": current_caller(),
-                                   "auth_mode": mode()})
+                                   "auth_mode": mode(), "suggested_username": suggested_username})
     app.jinja_env.globals["csrf_field"] = lambda: Markup(
         f'<input type="hidden" name="csrf_token" value="{generate_csrf()}">')
     if app.config["AUTH"] == "password":
@@ -117,3 +117,14 @@ def init_app(app: Flask) -> None:
             routes.announce_admin_password(app, made)
 
 
+def suggested_username() -> str:
+    """A name to offer in open mode's login prompt: this machine's user, as a valid name."""
+    import getpass
+    import re
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in the environment
+        name = ""
+    name = re.sub(r"[^a-z0-9._-]", "", name.lower())
+    return name if name[:1].isalpha() else "me"

@@ -357,6 +357,14 @@
         await new Promise((done) => setTimeout(done, 1000 * Number(res.headers.get("Retry-After") || 2)));
         res = await dx.fetch("/demo/data", {method: "POST"});
       }
+      if (res.status === 401) {  // not logged in: say where to, in the page's words
+        status.textContent = "Log in first: pick a name in the box at the top of the page (Start), then click again.";
+        status.classList.add("error");
+        button.disabled = false;
+        const prompt = document.getElementById("prompt-username");
+        if (prompt) prompt.focus();
+        return;
+      }
       const data = await res.json();
       if (!res.ok) throw new Error((data.error || {}).message || res.statusText);
       for (const d of data.datasets) {

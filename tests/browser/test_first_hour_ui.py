@@ -1,0 +1,54 @@
+"""A new user's first hour, in a real browser (issue 34): a login prompt on every page in
+open mode, the demo button's answer in the page's words, the dataset form's tree checked at
+submit time, in place."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+def test_open_mode_prompts_for_a_name_and_the_demo_button_says_where(server_factory, page):
+    server = server_factory()
+    page.goto(server.url + "/")
+    prompt = page.locator("#login-prompt")
+    assert prompt.is_visible() and "Pick a name to start" in prompt.inner_text()
+    assert page.input_value("#prompt-username")  # a name is offered
+    page.click("#make-demo-datasets")
+    page.locator("#demo-status", has_text="Log in first").wait_for()
+    assert "POST /login" not in page.inner_text("#demo-status")
+    page.fill("#prompt-username", "newcomer")
+    page.click("#prompt-login")
+    page.wait_for_url(server.url + "/")
+    assert page.inner_text("#nav-account") == "newcomer"
+    assert page.locator("#login-prompt").count() == 0
+    page.goto(server.url + "/models/images/classification/new")  # next= brings you back
+    assert page.locator("#login-prompt").count() == 0
+    page.goto(server.url + "/")
+    page.click("#logout-form button")
+    page.goto(server.url + "/datasets/images/classification/new")
+    page.fill("#prompt-username", "second")
+    page.click("#prompt-login")
+    page.wait_for_url("**/datasets/images/classification/new")
+    assert page.js_errors == []
+
+
+def test_a_one_class_folder_is_refused_in_place_before_any_job(server_factory, page, tmp_path):
+    from PIL import Image
+
+    from tests.browser.test_home_live import api, login
+
+    data = tmp_path / "data"
+    (data / "photos" / "cats").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (32, 32), (i * 40, 0, 0)).save(data / "photos" / "cats" / f"{i}.jpg")
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    login(page, server)
+    page.goto(server.url + "/datasets/images/classification/new")
+    page.fill("#folder_train", str(data / "photos"))
+    page.fill("#dataset_name", "my photos")
+    page.click("#create")
+    page.locator(".field-error[data-for=folder_train]", has_text="at least 2 classes are needed").wait_for()
+    assert "only cats has" in page.inner_text(".field-error[data-for=folder_train]")
+    assert page.url.endswith("/datasets/images/classification/new")
+    assert api(server).get(server.url + "/index.json").json()["datasets"] == []
