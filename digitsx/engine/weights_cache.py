@@ -151,6 +151,10 @@ def source_url(entry: dict, mirror: str | None) -> str:
     return mirror.rstrip("/") + "/" + urllib.parse.quote(entry["file"])
 
 
+# What a user without internet access can do, in a job's error (the job page links the path).
+OFFLINE_HINT = ("Without internet access, copy {file} into the weights cache ({folder}) or have an "
+                "admin import it on System → Published weights (/system#weights), then resume the job")
+
 Progress = Callable[[int, int, float], None]  # (bytes so far, total or 0, bytes per second)
 
 
@@ -206,7 +210,12 @@ def fetch(entry: dict, root: str | Path, mirror: str | None = None,
         url = source_url(entry, mirror)
         part = dest.with_name(f"{dest.name}.part{os.getpid()}")
         try:
-            download(url, part, size_limit(entry), progress, timeout, entry["file"])
+            try:
+                download(url, part, size_limit(entry), progress, timeout, entry["file"])
+            except WeightsError as err:
+                if "could not download" not in str(err):
+                    raise
+                raise WeightsError(f"{err}. {OFFLINE_HINT.format(file=entry['file'], folder=dest.parent)}") from None
             try:
                 digest = check(part, entry)
             except WeightsError as err:

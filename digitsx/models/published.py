@@ -81,7 +81,8 @@ def form_choices(task: str, weights_dir: str) -> dict[str, dict]:
     for name in registry.names(task):
         c = choices(task, name)
         for key in ("weights", "backbone"):
-            c[key] = [{**w, "cached": bool(weights_cache.recorded(folder / w["file"]))} for w in c[key]]
+            c[key] = [{**w, "cached": bool(weights_cache.recorded(folder / w["file"])),
+                       "cache_path": str(folder / w["file"])} for w in c[key]]
         out[name] = c
     return out
 

@@ -52,3 +52,42 @@ def test_a_one_class_folder_is_refused_in_place_before_any_job(server_factory, p
     assert "only cats has" in page.inner_text(".field-error[data-for=folder_train]")
     assert page.url.endswith("/datasets/images/classification/new")
     assert api(server).get(server.url + "/index.json").json()["datasets"] == []
+
+
+def test_weights_not_in_the_cache_are_said_before_create_and_the_error_links_to_the_system_page(
+        server_factory, page, tmp_path):
+    from digitsx.classification.demo import write_mnist_folder
+    from tests.browser.test_home_live import api, login
+    from tests.conftest import built_dataset, wait_for
+
+    data = tmp_path / "data"
+    write_mnist_folder(data / "digits", per_class=6)
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data), DIGITSX_WEIGHTS_MIRROR="http://127.0.0.1:9/",
+                            DIGITSX_WEIGHTS_DIR=str(tmp_path / "weights"))
+    login(page, server)
+    page.goto(server.url + "/models/images/classification/new")
+    page.check("#net-resnet18")
+    assert page.locator("#weights-not-cached").is_hidden()
+    page.select_option("#weights", "ResNet18_Weights.IMAGENET1K_V1")
+    warning = page.locator("#weights-not-cached")
+    assert warning.is_visible()
+    text = warning.inner_text()
+    assert "resnet18-f37072fd.pth" in text and "not in this server's weights cache" in text
+    assert str(tmp_path / "weights") in text and page.locator("#weights-not-cached a[href='/system#weights']").count() == 1
+    page.select_option("#weights", "")
+    assert warning.is_hidden()
+
+    s = api(server)
+    ds = built_dataset(s, server, data / "digits", size=32, folder_pct_val=20)
+    job = s.post(server.url + "/models/images/classification.json", data={
+        "model_name": "offline", "dataset": ds, "standard_networks": "resnet18",
+        "weights": "ResNet18_Weights.IMAGENET1K_V1", "train_epochs": 1}).json()
+    wait_for(lambda: s.get(f"{server.url}/models/{job['id']}/status").json()["status"] == "Error", 60, 0.3)
+    error = s.get(f"{server.url}/jobs/{job['id']}.json").json()["error"]
+    assert "could not download resnet18-f37072fd.pth" in error and "Without internet access" in error
+    page.goto(f"{server.url}/models/{job['id']}")
+    link = page.locator("#job-error a.error-link[href='/system#weights']")
+    link.wait_for()
+    link.click()
+    page.wait_for_url("**/system#weights")
+    assert page.js_errors == []

@@ -40,7 +40,9 @@
     const snapshots = job.snapshots || (job.result || {}).snapshots || [];
     document.querySelectorAll("[data-when-snapshot]").forEach((el) => { el.hidden = !snapshots.length; });
     $("job-error").hidden = !job.error;
-    $("job-error").textContent = job.error || "";
+    // a path of this server's pages in the error ("(/system#weights)") becomes a link to it
+    $("job-error").innerHTML = dx.esc(job.error || "").replace(/\((\/system#[a-z-]+)\)/g,
+      (_, path) => `(<a href="${path}" class="error-link">${path}</a>)`);
     $("btn-abort").hidden = !dx.isActive(job.status);
     $("btn-resume").hidden = !job.resumable;
     const rel = [];

@@ -26,13 +26,30 @@
     fill(document.getElementById("weights"), c.weights, c.weights.length ? "None: random weights" : "None published for this network");
     fill(document.getElementById("weights_backbone"), c.backbone, "None");
     if (about) about.dataset.count = c.weights.length + c.backbone.length;
+    warn();
+  }
+
+  /* Said before Create: the chosen file is not in the cache, so the job must download it. */
+  function warn() {
+    const box = document.getElementById("weights-not-cached");
+    if (!box) return;
+    const picked = document.querySelector("input[name=standard_networks]:checked");
+    const c = (picked && choices[picked.value]) || { weights: [], backbone: [] };
+    const name = (document.getElementById("weights") || {}).value || (document.getElementById("weights_backbone") || {}).value;
+    const w = name && [...c.weights, ...c.backbone].find((x) => x.name === name);
+    box.hidden = !w || w.cached;
+    if (!w || w.cached) return;
+    let host = "";
+    try { host = new URL(w.url).host; } catch (e) { host = "the internet"; }
+    box.innerHTML = `<strong>${dx.esc(w.file)}</strong> (${w.size_mb.toFixed(1)} MB) is not in this server's weights cache: ` +
+      `the job downloads it from ${dx.esc(host)} when it starts. Without internet access, copy the file to ` +
+      `<code>${dx.esc(w.cache_path)}</code>, or have an admin import it on ` +
+      `<a href="/system#weights">System → Published weights</a>, before you create the job.`;
   }
 
   document.querySelectorAll("input[name=standard_networks]").forEach((r) => r.addEventListener("change", update));
   const whole = document.getElementById("weights"), back = document.getElementById("weights_backbone");
-  if (whole && back) {  // one or the other
-    whole.addEventListener("change", () => { if (whole.value) back.value = ""; });
-    back.addEventListener("change", () => { if (back.value) whole.value = ""; });
-  }
+  if (whole) whole.addEventListener("change", () => { if (whole.value && back) back.value = ""; warn(); });
+  if (back) back.addEventListener("change", () => { if (back.value && whole) whole.value = ""; warn(); });  // one or the other
   update();
 })();
