@@ -137,6 +137,26 @@ def prune(folder: Path, keep: int, protect: float | None = None) -> list[dict]:
     return [{"epoch": epoch_of(p), "file": p.name} for p in kept]
 
 
+def prune_to_budget(folder: Path, budget_bytes: float, protect: float | None = None) -> list[dict] | None:
+    """Delete the oldest snapshots until all of them fit ``budget_bytes``, never the newest
+    nor the one of epoch ``protect`` (the best); the kept ones as ``{epoch, file}``, or None
+    when nothing was deleted."""
+    found = snapshots(folder)
+    sizes = {p: p.stat().st_size for p in found if p.exists()}
+    total, deleted = sum(sizes.values()), False
+    for old in found[:-1]:
+        if total <= budget_bytes:
+            break
+        if protect is not None and epoch_of(old) == float(protect):
+            continue
+        old.unlink(missing_ok=True)
+        total -= sizes.get(old, 0)
+        deleted = True
+    if not deleted:
+        return None
+    return [{"epoch": epoch_of(p), "file": p.name} for p in snapshots(folder)]
+
+
 def load_matching(model, path: Path) -> dict[str, list[str]]:
     """Load into ``model`` the tensors (of a snapshot or a plain state dict) whose names and
     shapes match; say which were loaded and which stay freshly initialised."""

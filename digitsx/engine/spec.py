@@ -72,6 +72,7 @@ class TrainingSpec:
     amp: bool = True
     channels_last: bool = True
     keep_snapshots: int = 0
+    snapshot_budget_mb: float = 0.0  # keep_snapshots 0: the oldest go past this (0: no limit)
     loader_workers: int | None = None
     framework: str = "torch"
     requested_framework: str = "torch"

@@ -187,12 +187,17 @@ class Trainer:
             return
         path = checkpoint.snapshot_path(self.folder, epoch)
         keep = int(self.spec.keep_snapshots or 0)
+        budget = float(self.spec.snapshot_budget_mb or 0) * 1024 * 1024
         best = self.watch.best_epoch
 
         def done() -> None:
             self.out.snapshot(epoch, path.name)
             if keep > 0:  # the best epoch's snapshot stays, whatever else goes
                 self.out.result(snapshots=checkpoint.prune(self.folder, keep, protect=best))
+            elif budget > 0:  # the disk budget: the oldest go (never the best nor the last)
+                kept = checkpoint.prune_to_budget(self.folder, budget, protect=best)
+                if kept is not None:
+                    self.out.result(snapshots=kept)
 
         self.writer.submit(path, {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict(), "epoch": epoch, "step": self.step,

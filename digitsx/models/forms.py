@@ -49,7 +49,10 @@ TRAINING = Form("Training", {  # the engine's fields: every task's model form ha
     "shuffle": Field("flag", "y"),
     "amp": Field("flag", "y", help="mixed precision on a GPU"),
     "channels_last": Field("flag", "y"),
-    "keep_snapshots": Field("int", 0, 0, 100000, help="0 keeps every snapshot (the best epoch's is always kept)"),
+    "keep_snapshots": Field("int", 0, 0, 100000, help="0 keeps every snapshot the disk budget allows (the best epoch's is always kept)"),
+    "snapshot_budget_mb": Field("float", 2048, 0, 1e9, help="with keep_snapshots 0: the oldest snapshots go "
+                                                          "once all of them pass this many MB (the best and the "
+                                                          "last stay; 0: no limit)"),
     "early_stopping_patience": Field("int", None, 1, 100000, blank=True,
                                      help="stop after this many validations without improvement of "
                                           "the main validation metric (blank: never)"),
@@ -94,6 +97,7 @@ def training_jobs(r: FieldReader, values: dict[str, Any], name: str, dataset, ne
         "batch_accumulation": r.number("batch_accumulation"),
         "shuffle": r.flag("shuffle"), "amp": r.flag("amp"), "channels_last": r.flag("channels_last"),
         "keep_snapshots": r.number("keep_snapshots"),
+        "snapshot_budget_mb": r.number("snapshot_budget_mb"),
         "framework": "torch", "requested_framework": r.text("framework"),
     }
     request = _gpus(r, config)

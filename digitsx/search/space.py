@@ -38,7 +38,7 @@ SEARCH = Form("Search", {
 })
 # Fields that say what to train and where, not how: never searched.
 NOT_SEARCHED = {"model_name", "group_name", "dataset", "framework", "train_epochs", "snapshot_interval",
-                "val_interval", "keep_snapshots", "select_gpu", "select_gpus", "select_gpus_list",
+                "val_interval", "keep_snapshots", "snapshot_budget_mb", "select_gpu", "select_gpus", "select_gpus_list",
                 "select_gpu_count", "method", "priority", "preemptible", "early_stopping_patience",
                 "early_stopping_min_delta", "slurm_partition", "nodes", "gpus_per_node", "time_limit",
                 "amp", "channels_last", "shuffle", "batch_accumulation"}

@@ -47,3 +47,32 @@ def test_a_stalled_metric_stops_the_job_early_and_the_best_snapshot_is_used(mnis
     assert res.json()["url"].endswith("epoch=3")
     wait_for(lambda: server.session.get(f"{server.url}/models/{job['id']}/export.json?format=tar&epoch=last")
              .json().get("state") in ("ready", None), 120, 0.5, "the exports")
+
+
+def test_snapshots_stay_within_the_disk_budget_with_the_best_and_the_last(mnist_dataset):
+    """keep_snapshots 0 (the default) keeps what snapshot_budget_mb allows: a LeNet snapshot
+    (weights and momentum) is ~3.4 MB, so 5 MB keeps the last, plus the best when it differs."""
+    server, dataset = mnist_dataset
+    job = train(server, dataset, train_epochs=4, learning_rate=1e-9, snapshot_budget_mb=5)
+    assert wait_status(server, job["id"])["status"] == "Done"
+    info = server.session.get(f"{server.url}/models/{job['id']}.json").json()
+    assert info["spec"]["snapshot_budget_mb"] == 5
+    best = info["result"]["best"]["epoch"]
+    assert info["snapshots"] == sorted({best, 4}), (best, info["snapshots"])
+    files = sorted(p.name for p in (server.jobs_dir / job["id"]).glob("snapshot_epoch_*.pt"))
+    assert len(files) == len(info["snapshots"])
+    unlimited = train(server, dataset, train_epochs=3, learning_rate=1e-9, snapshot_budget_mb=0)
+    assert wait_status(server, unlimited["id"])["status"] == "Done"
+    assert server.session.get(f"{server.url}/models/{unlimited['id']}.json").json()["snapshots"] == [1, 2, 3]
+
+
+def test_prune_to_budget_keeps_the_newest_and_the_protected(tmp_path):
+    from digitsx.engine import checkpoint
+
+    for e in range(1, 6):
+        (tmp_path / f"snapshot_epoch_{e}.pt").write_bytes(b"x" * 1000)
+    assert checkpoint.prune_to_budget(tmp_path, 10_000) is None  # all fit
+    kept = checkpoint.prune_to_budget(tmp_path, 2500, protect=2)
+    assert [k["epoch"] for k in kept] == [2, 5]
+    kept = checkpoint.prune_to_budget(tmp_path, 10, protect=None)
+    assert [k["epoch"] for k in kept] == [5]  # the newest stays, even over the budget
