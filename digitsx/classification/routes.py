@@ -110,12 +110,25 @@ def new_model():
     datasets = p.store.db.jobs(Status.DONE.value, kinds=(DATASET,))
     models = [j for j in p.store.db.jobs(kinds=(MODEL,)) if j.result.get("snapshots")]
     pretrained = p.store.db.jobs(Status.DONE.value, kinds=(PRETRAINED,))
+    weights_choices = published.form_choices("classification", p.app.config["WEIGHTS_DIR"])
     return render_template("models/new.html", values=values, datasets=datasets, models=models,
+                           network_fit={d.id: _fit(p.store.job_dir(d.id), d.spec, weights_choices) for d in datasets},
+                           chosen_network=bool(request.args.get("clone")),
                            form_fields=forms.MODEL_FORM.fields, dataset_summaries={
                                d.id: picker_line(p.store.job_dir(d.id)) for d in datasets},
                            pretrained=pretrained, solvers=SOLVERS, policies=POLICIES,
                            networks=list(registry.networks("classification").values()),
-                           weights_choices=published.form_choices("classification", p.app.config["WEIGHTS_DIR"]))
+                           weights_choices=weights_choices)
+
+
+def _fit(folder, spec: dict, weights_choices: dict) -> dict:
+    """:func:`sizing.fit` for one dataset: its image, its classes."""
+    from ..datasets.folder import DatasetFolder
+    from .sizing import fit
+
+    meta = DatasetFolder(folder).read_meta() or {}
+    image = meta.get("image") or spec.get("image") or {}
+    return fit(image, len(meta.get("labels") or []) or 2, weights_choices)
 
 
 @twin_route(bp, "/models/images/classification", methods=["POST"], endpoint="create_classification")

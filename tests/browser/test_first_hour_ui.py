@@ -91,3 +91,53 @@ def test_weights_not_in_the_cache_are_said_before_create_and_the_error_links_to_
     link.click()
     page.wait_for_url("**/system#weights")
     assert page.js_errors == []
+
+
+def test_the_model_form_shows_the_real_size_and_suggests_a_network_for_photos(server_factory, page, tmp_path):
+    """LeNet on 256×256 colour photos is 93 million parameters: the form says so, suggests a
+    small ImageNet network (with its weights, which are in the cache here), and estimates the
+    snapshots against the disk budget; a digits dataset keeps LeNet."""
+    import hashlib
+
+    from PIL import Image
+
+    from digitsx.classification.demo import write_mnist_folder
+    from digitsx.engine import weights_cache
+    from digitsx.models import published
+    from tests.browser.test_home_live import api, login
+    from tests.conftest import built_dataset
+
+    data = tmp_path / "data"
+    for k, name in enumerate(("cats", "dogs", "owls")):
+        (data / "photos" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (300, 260), (40 * k, 20 * i, 90)).save(data / "photos" / name / f"{i}.jpg")
+    write_mnist_folder(data / "digits", per_class=4)
+    weights = tmp_path / "weights"
+    entry = published.weights()["MobileNet_V3_Small_Weights.IMAGENET1K_V1"]
+    cache = weights_cache.folder(weights)
+    cache.mkdir(parents=True)
+    (cache / entry["file"]).write_bytes(b"stand-in weights")  # recorded as checked: the form lists it as cached
+    weights_cache.record(cache / entry["file"], hashlib.sha256(b"stand-in weights").hexdigest(), "test")
+    server = server_factory(DIGITSX_DATA_ROOTS=str(data), DIGITSX_WEIGHTS_DIR=str(weights))
+    s = api(server)
+    photos = built_dataset(s, server, data / "photos", size=256, channels=3, folder_pct_val=25)
+    digits = built_dataset(s, server, data / "digits", size=28, channels=1)
+    login(page, server)
+    page.goto(server.url + "/models/images/classification/new")
+    page.select_option("#dataset", photos)
+    fit = page.locator("#network-fit")
+    fit.wait_for()
+    assert "93,053,573" in fit.inner_text() and "MobileNetV3 small" in fit.inner_text()
+    assert page.is_checked("#net-mobilenet_v3_small")
+    assert page.input_value("#weights") == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
+    assert page.inner_text("[data-parameters-for=lenet]") == "93.1 M"
+    page.check("#net-lenet")  # the user's own choice stays, with the warning
+    assert "lenet for this dataset: 93,053,573 parameters (≈ 744 MB a snapshot)" in fit.inner_text()
+    assert "warning-box" in fit.get_attribute("class")
+    estimate = page.inner_text("#snapshot-estimate")
+    assert "744 MB a snapshot, 30 snapshots" in estimate and "2,048 MB budget keeps about 2" in estimate
+    page.select_option("#dataset", digits)
+    assert page.is_checked("#net-lenet") and page.inner_text("[data-parameters-for=lenet]") == "431,080"
+    assert "LeNet suits them" in fit.inner_text()
+    assert page.js_errors == []
