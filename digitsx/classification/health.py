@@ -20,6 +20,13 @@ def health_report(labels: list[str], stats: dict[str, dict]) -> dict:
         empty = [labels[i] for i, c in enumerate(counts) if c == 0]
         if empty:
             warnings.append(f"No training images for: {', '.join(empty[:20])}")
+    for split, name, why in (("val", "validation", ": its accuracy cannot be measured"), ("test", "test", "")):
+        st = stats.get(split)
+        if st and sum(st.get("counts") or []):  # a split that exists, and the classes it lacks
+            missing = [labels[i] for i, c in enumerate(st["counts"]) if c == 0 and i < len(labels)]
+            if missing:
+                warnings.append(f"Class missing from a split: no {name} images for "
+                                f"{', '.join(missing[:20])}{why}")
     within = {}
     for split, st in stats.items():
         groups = [[st["paths"][i] for i in idx] for idx in st["hashes"].values() if len(idx) > 1]

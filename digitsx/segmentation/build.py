@@ -226,6 +226,10 @@ def _classes(w: Written, names, lut, colours, method: str, issues: list[dict]):
         if not w.pixels["train"][i]:
             issues.append({"kind": "class never appears", "where": labels[i],
                            "message": f"class {i} ({labels[i]}) has no pixel in the training images"})
+    from ..detection.build import missing_from_splits
+
+    issues += missing_from_splits(labels, {s: v[:count].tolist() for s, v in w.pixels.items()}, "pixel",
+                                  splits=("val", "test"))  # training: "class never appears", above
     if colours:
         colours = [list(c) for c in colours]
     elif w.palette:

@@ -194,6 +194,13 @@ def test_train_val_leakage_is_reported(dataset_server, data_root):
     group = health["duplicates_across"][0]["splits"]
     assert [os.path.basename(p) for p in group[1]["paths"]] == ["leak.jpg"]
     assert any("leakage" in w for w in health["warnings"])
+    assert not any("missing from a split" in w for w in health["warnings"])
+    shutil.rmtree(data_root / "val" / "b")  # validation without class b: said
+    res = create(server, dataset_name="no b to validate", folder_train=str(data_root / "train"),
+                 has_val_folder="y", folder_val=str(data_root / "val"), resize_width=32, resize_height=32)
+    assert wait_done(server, res.json()["id"])["status"] == "Done"
+    health = server.session.get(f"{server.url}/datasets/{res.json()['id']}.json").json()["dataset"]["health"]
+    assert "Class missing from a split: no validation images for b: its accuracy cannot be measured" in health["warnings"]
 
 
 def test_bad_input_gets_field_errors(dataset_server, data_root, mnist_tree, tmp_path):

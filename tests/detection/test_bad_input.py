@@ -181,3 +181,17 @@ def test_abort_resume_a_non_image_and_a_list_with_a_bad_file(server, shapes):
     outside = s.post(server.url + "/models/images/generic/infer_many.json",
                      data={"job_id": model_id}, files={"image_list": ("list.txt", b"/etc/passwd\n")})
     assert outside.status_code == 400 and "outside the allowed data roots" in outside.text
+
+
+def test_classes_missing_from_a_split_are_in_the_health_report(server, shapes):
+    """Every training triangle relabelled a square: triangles are only in validation, which
+    the health report says (it no longer says "no problems")."""
+    for xml in (shapes / "voc" / "train").glob("*.xml"):
+        xml.write_text(xml.read_text().replace("<name>triangle</name>", "<name>square</name>"))
+    job = build(server, shapes_fields(shapes, "voc"))
+    assert job["status"] == "Done", job
+    health = job["detection"]["health"]
+    missing = [i["message"] for i in health["issues"] if i["kind"] == "class missing from a split"]
+    assert len(missing) == 1 and missing[0].startswith("triangle: no box in the training images (")
+    assert "in validation): the model never learns it" in missing[0]
+    assert health["counts"]["class missing from a split"] == 1

@@ -174,3 +174,21 @@ def test_an_archive_upload(server, shapes, tmp_path):
     assert job["status"] == "Done", job
     assert job["segmentation"]["splits"]["train"]["entries"] == 18 and job["segmentation"]["splits"]["val"]["entries"] == 6
     assert job["segmentation"]["labels"][3] == "triangle"
+
+
+def test_a_class_missing_from_validation_is_in_the_health_report(server, shapes):
+    import numpy as np
+    from PIL import Image
+
+    for label in (shapes / "palette" / "val").glob("*.png"):  # class 3 drawn as class 1 in validation
+        image = Image.open(label)
+        pixels = np.array(image)
+        pixels[pixels == 3] = 1
+        out = Image.fromarray(pixels, "P")
+        out.putpalette(image.getpalette())
+        out.save(label)
+    job = build(server, fields(shapes))
+    assert job["status"] == "Done", job
+    messages = [i["message"] for i in job["segmentation"]["health"]["issues"] if i["kind"] == "class missing from a split"]
+    assert len(messages) == 1 and ": no pixel in the validation images (" in messages[0], messages
+    assert messages[0].endswith("in training): its quality cannot be measured")
