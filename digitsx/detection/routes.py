@@ -134,12 +134,32 @@ def create_model():
 
 
 # -- inference ---------------------------------------------------------------------------------
+WEAK_F1 = 0.2  # below this F1 at its best threshold on validation, boxes are not reliable yet
+
+
+def _readiness(job) -> dict:
+    """How far the model has come, from its last validation: epochs, mAP@0.5, the F1 at the
+    F1-best threshold, and whether that is too weak for its boxes to mean much."""
+    v = job.result.get("validation") or {}
+    try:
+        p, r = float(v.get("precision") or 0), float(v.get("recall") or 0)
+        map_50 = float(v.get("map_50") or 0)
+    except (TypeError, ValueError):
+        p = r = map_50 = 0.0
+    f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return {"epochs": v.get("epoch") or 0, "map_50": map_50, "f1": round(f1, 4),
+            "validated": bool(v), "weak": f1 < WEAK_F1}
+
+
 def _threshold(job) -> float:
+    """Where the view's slider starts: the F1-best confidence on validation; for a model too
+    weak to trust (F1 < 0.2), at least 0.5, so noise is not drawn as 300 boxes."""
     validation = job.result.get("validation") or {}
     try:
-        return round(float(validation.get("threshold", 0.5)), 3)
+        found = round(float(validation.get("threshold", 0.5)), 3)
     except (TypeError, ValueError):
-        return 0.5
+        found = 0.5
+    return max(found, 0.5) if _readiness(job)["weak"] else found
 
 
 def infer_one():
@@ -158,9 +178,10 @@ def infer_one():
     ask, data = image_request()
     answer = p.serving.classify(job_id, epoch, {**ask, **wanted})
     answer["threshold"] = _threshold(job)
+    answer["readiness"] = _readiness(job)
     if wants_json():
         response = jsonify({k: answer[k] for k in ("outputs", "detections", "threshold", "image_size",
-                                                   "labels", "timing") if k in answer})
+                                                   "labels", "timing", "readiness") if k in answer})
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.3f}"
         return response
     shown = data if data is not None else open(ask["path"], "rb").read()

@@ -50,6 +50,16 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     assert model["status"] == "Done", model
     page.goto(f"{server.url}/models/{model['id']}")
     page.wait_for_function("(window.dxChartSeries || []).includes('map 50 % (val)')", timeout=20000)
+    # every series its own colour, the legend in two groups; a click hides a series
+    colours = page.evaluate("Chart.getChart('train-chart').data.datasets.map(d => d.borderColor)")
+    assert len(colours) >= 10 and len(set(colours)) == len(colours), colours
+    groups = page.locator("#train-legend .legend-group strong").all_inner_texts()
+    assert groups == ["Losses", "Quality"]
+    assert "loss (train)" in page.inner_text("#train-legend .legend-group:first-child")
+    assert "map 50 % (val)" in page.inner_text("#train-legend .legend-group:last-child")
+    page.locator("#train-legend .legend-item", has_text="map 50 % (val)").click()
+    assert page.evaluate("Chart.getChart('train-chart').data.datasets.find(d => d.label === 'map 50 % (val)').hidden")
+    assert page.locator("#train-legend .legend-item.off").count() == 1
     page.locator("#per-class-ap td", has_text="circle").wait_for()
     page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
     page.click("#infer-one")  # checked over JSON first, then the result page (at the model's URL)
@@ -64,6 +74,8 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     page.fill("#confidence", "1")
     page.dispatch_event("#confidence", "input")
     assert page.get_attribute("#boxes-canvas", "data-drawn") == "0"
+    note = page.inner_text("#model-note")  # one epoch: the view says what the empty picture means
+    assert note.startswith("The model finds nothing above the threshold (1.00) yet; it has trained 1 epoch"), note
     assert page.locator("#found").inner_text() == "Found 0 bounding boxes"
     assert page.inner_text("#detections tbody") == \
         f"none at confidence ≥ 1.00 (the model found {everything} above 0.05: lower the slider)"

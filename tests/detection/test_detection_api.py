@@ -51,6 +51,11 @@ def test_train_infer_one_and_a_report(server, shapes, fmt):
     assert rows and all(len(r) == 6 and r[0] <= r[2] <= 128 and r[1] <= r[3] <= 128 for r in rows)
     assert answer["detections"][0]["label"] in ("circle", "square", "triangle")
     assert 0 < answer["threshold"] <= 1
+    ready = answer["readiness"]  # a model this short is weak: the view starts at 0.5 or more
+    assert ready["epochs"] == epochs and ready["validated"] and 0 <= ready["f1"] <= 1
+    f1 = 2 * validation["precision"] * validation["recall"] / max(validation["precision"] + validation["recall"], 1e-9)
+    assert ready["weak"] == (f1 < 0.2) and ready["f1"] == pytest.approx(f1, abs=1e-3)
+    assert answer["threshold"] >= (0.5 if ready["weak"] else 0)
     upload = server.session.post(server.url + "/models/images/generic/infer_one.json",
                                  data={"job_id": model["id"]}, files={"image_file": ("x.png", image.read_bytes())})
     assert upload.json()["outputs"]["bbox-list"] == rows  # the same warm worker, the same answer

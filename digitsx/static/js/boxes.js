@@ -61,10 +61,23 @@ const dxBoxes = (() => {
       $("found").textContent = `Found ${shown.length} bounding box${shown.length === 1 ? "" : "es"}`;
       draw(canvas, image, shown, {upscale: 4, maxWidth: 900});
       canvas.dataset.drawn = String(shown.length);
+      note(shown.length, min);
       $("legend").innerHTML = legend(data.labels, new Set(shown.map((d) => d.class)));
       $("detections").tBodies[0].innerHTML = shown.map((d) => `<tr><td><span class="key" style="background:${colour(d.class)}"></span> ${dx.esc(d.label)}</td><td>${d.confidence.toFixed(3)}</td><td>${d.box.map((v) => Math.round(v)).join(", ")}</td></tr>`).join("") ||
         `<tr><td colspan="3" class="hint">none at confidence ≥ ${min.toFixed(2)}${only === "" ? "" : " in this class"}` +
         `${data.detections.length ? ` (the model found ${data.detections.length} above 0.05: lower the slider)` : ""}</td></tr>`;
+    }
+    /* What the picture means for a model that has not learned yet: said in words, not as
+       hundreds of boxes or an empty picture. */
+    function note(count, min) {
+      const box = $("model-note"), r = data.readiness;
+      if (!box || !r) return;
+      const trained = r.validated ? `it has trained ${r.epochs} epoch${r.epochs === 1 ? "" : "s"} (validation mAP@0.5 ${(100 * r.map_50).toFixed(1)}%)` : "it has not been validated yet";
+      const text = count === 0
+        ? `The model finds nothing above the threshold (${min.toFixed(2)}) yet; ${trained}. Train longer, or start from published COCO weights.`
+        : r.weak ? `These boxes are not reliable yet: ${trained}, F1 ${(100 * r.f1).toFixed(0)}% at its best threshold.` : "";
+      box.textContent = text;
+      box.hidden = !text;
     }
     ["confidence", "class-filter"].forEach((id) => $(id).addEventListener("input", redraw));
     [["line-width", "lineWidth"], ["fill-opacity", "opacity"], ["desaturate", "desaturate"]].forEach(([id, key]) =>

@@ -7,8 +7,13 @@
      are charted with no change here: losses on the left axis, every other metric on the right;
      the learning rate has its own graph, the speed is shown as text. */
   let series = {};
+  const hiddenSeries = new Set();  // series keys the user hid from the legend
   let chart = null, lrChart = null;
-  const PALETTE = ["#2e86c1", "#c0392b", "#76b900", "#8e44ad", "#d68910", "#16a085", "#7f8c8d", "#e84393"];
+  /* Twenty colours no two alike (a detector reports eleven series); past them, golden-angle hues. */
+  const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                   "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+                   "#31a354", "#756bb1", "#e6550d", "#636363"];
+  const colour = (i) => i < PALETTE.length ? PALETTE[i] : `hsl(${(i * 137.5) % 360} 65% 40%)`;
   const NOT_CHARTED = new Set(["images_per_second"]);
   /* The tasks' metrics reported as fractions (0–1): drawn ×100 on the percent axis beside accuracy. */
   const FRACTIONS = new Set(["map", "map_50", "map_75", "precision", "recall", "f1", "miou"]);
@@ -51,9 +56,10 @@
       const isLoss = name.includes("loss");
       // validation points are drawn as points too: the first one shows before there is a line
       const points = phase === "val" || series[key].length < 2 ? 3 : 0;
-      return {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") || FRACTIONS.has(name) ? " %" : ""} (${phase})`, shown(key),
-        PALETTE[i % PALETTE.length], isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null),
-        pointRadius: points};
+      const set = {...ds(`${name.replace(/_/g, " ")}${name.includes("accuracy") || FRACTIONS.has(name) ? " %" : ""} (${phase})`, shown(key),
+        colour(i), isLoss ? "y" : "y1", !isLoss && phase === "train" ? [4, 3] : null),
+        pointRadius: points, group: isLoss ? "Losses" : "Quality", hidden: hiddenSeries.has(key), key};
+      return set;
     });
   }
 
@@ -64,6 +70,7 @@
       parsing: false, stepped: "after"}]};  // a step policy drops at once: draw steps, not slopes
     if (!chart) {
       chart = new Chart($("train-chart"), {type: "line", data, options: {animation: false, normalized: true,
+        plugins: {legend: {display: false}},  // drawn as HTML below the graph, in two groups (legend())
         maintainAspectRatio: false,  // the .chart-box gives it a usable height at every width
         interaction: {mode: "nearest", intersect: false},
         scales: {x: {type: "linear", title: {display: true, text: "epoch"}},
@@ -78,10 +85,33 @@
       chart.data.datasets = data.datasets; lrChart.data.datasets = lrData.datasets;
       chart.update("none"); lrChart.update("none");
     }
+    legend();
     window.dxChartPoints = (series["train:loss"] || []).length + (series["val:loss"] || []).length;
     window.dxShownPoints = shown("train:loss").length;
     window.dxChartSeries = data.datasets.map((d) => d.label);
   }
+
+  /* The graph's legend in two groups, losses (left axis) and quality (right axis); a click
+     hides or shows a series. */
+  function legend() {
+    const box = $("train-legend");
+    if (!box || !chart) return;
+    const groups = {};
+    chart.data.datasets.forEach((d, i) => (groups[d.group] = groups[d.group] || []).push([d, i]));
+    const key = JSON.stringify(chart.data.datasets.map((d) => [d.label, !d.hidden]));
+    if (box.dataset.key === key) return;  // unchanged: no redraw for every live point
+    box.dataset.key = key;
+    box.innerHTML = ["Losses", "Quality"].filter((g) => groups[g]).map((g) => `<div class="legend-group"><strong>${g}</strong> ` +
+      groups[g].map(([d]) => `<button type="button" class="legend-item${d.hidden ? " off" : ""}" data-key="${dx.esc(d.key)}">` +
+        `<span class="swatch" style="background:${d.borderColor}${d.borderDash && d.borderDash.length ? ";opacity:.6" : ""}"></span>${dx.esc(d.label)}</button>`).join("") + "</div>").join("");
+  }
+  document.addEventListener("click", (e) => {
+    const item = e.target.closest("#train-legend .legend-item");
+    if (!item || !chart) return;
+    const key = item.dataset.key;
+    if (hiddenSeries.has(key)) hiddenSeries.delete(key); else hiddenSeries.add(key);
+    draw();
+  });
 
   /* Drag across a graph to zoom into those epochs, double-click to see everything again. The
      zoom lives in the x scale's min/max, which streaming updates ("none" mode) leave alone. */
