@@ -76,8 +76,12 @@ def infer_one():
         wanted["class_map_format"] = "index_png"  # the page reads it back in a canvas
     ask, data = image_request()
     answer = p.serving.classify(job_id, epoch, {**ask, **wanted})
+    v = job.result.get("validation") or {}
+    answer["readiness"] = {"epochs": v.get("epoch") or 0, "validated": bool(v),
+                           "miou": v.get("miou"), "accuracy": v.get("accuracy")}
     if wants_json():
-        return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing") if k in answer})
+        return jsonify({k: answer[k] for k in ("outputs", "labels", "palette", "image_size", "timing", "readiness")
+                        if k in answer})
     shown = data if data is not None else open(ask["path"], "rb").read()
     return render_template("segmentation/infer_one.html", job=p.job_json(job), answer=answer,
                            image=base64.b64encode(shown).decode())

@@ -66,6 +66,11 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
         "job_id": model["id"], "image_path": str(shapes / "images" / "val" / "0000.png")}).json()["outputs"]["class_map"]
     drawn = sum(1 for row in lists for c in row if c != 0)  # shapes' 3 classes + background
     assert page.get_attribute("#overlay-canvas", "data-drawn") == str(drawn)
+    # only background in the answer: said in words, with the epochs trained (else no note)
+    only_background = all(c in (0, 255) for row in lists for c in row)
+    assert page.locator("#model-note").is_visible() == only_background
+    if only_background:
+        assert "finds only background" in page.inner_text("#model-note") and "trained 1 epoch" in page.inner_text("#model-note")
     import base64
     import io
 

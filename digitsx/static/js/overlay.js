@@ -67,6 +67,15 @@ dx.readClassMap = (b64, done) => {
     canvas.dataset.drawn = String(drawn);
     canvas.dataset.opacity = String(s.opacity);
     const present = new Set(map);
+    const note = $("model-note"), r = data.readiness;
+    if (note && r) {  // only background: said in words, not as the plain photo with no legend
+      const only = [...present].every((c) => c === 0 || c === 255);
+      note.textContent = only ? `The model finds only background (${data.labels[0] || "class 0"}) in this image yet; ` +
+        (r.validated ? `it has trained ${r.epochs} epoch${r.epochs === 1 ? "" : "s"}` +
+          (r.miou != null ? ` (validation mIoU ${(100 * r.miou).toFixed(1)}%)` : "") : "it has not been validated yet") +
+        ". Train longer, or start from published weights." : "";
+      note.hidden = !only;
+    }
     $("overlay-legend").innerHTML = data.labels.map((name, i) => i === 0 || !present.has(i) ? "" :
       `<span class="legend-item${i === hovered ? " hovered" : ""}" data-class="${i}"><span class="key" style="background:rgb(${lut[i].join(",")})"></span>${dx.esc(name || `Class #${i}`)}</span>`).join(" ");
   }
