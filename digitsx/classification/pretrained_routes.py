@@ -54,9 +54,10 @@ def create_pretrained(name: str, spec: dict, files: dict | None = None):
 
 def _pretrained_job(name: str, spec: dict, files: dict | None = None):
     job = create_pretrained(name, spec, files)
+    answer = platform().job_json(job)
     if wants_json():
-        return {"status": "success", "id": job.id, "name": job.name, "job": platform().job_json(job)}
-    return redirect("/")
+        return {"status": "success", "id": job.id, "name": job.name, "job": answer}
+    return redirect(answer["url"])  # land on the pretrained model just made
 
 
 @bp.route("/pretrained_models/upload")

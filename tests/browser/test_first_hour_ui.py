@@ -141,3 +141,34 @@ def test_the_model_form_shows_the_real_size_and_suggests_a_network_for_photos(se
     assert page.is_checked("#net-lenet") and page.inner_text("[data-parameters-for=lenet]") == "431,080"
     assert "LeNet suits them" in fit.inner_text()
     assert page.js_errors == []
+
+
+def test_mistakes_on_the_system_and_model_pages_are_shown_in_place(server_factory, page, tmp_path):
+    """A wrong weights file on the System page: the reason in the import form, the page kept.
+    "Make pretrained model" shows only with a snapshot, and lands on the pretrained model."""
+    from tests.browser.test_home_live import login
+    from tests.browser.test_layout_ui import trained
+
+    server, s, data, dataset, model = trained(server_factory, tmp_path, "m")
+    login(page, server)
+    page.goto(server.url + "/system#weights")
+    page.select_option("#weights-import select[name=weights]", "ResNet18_Weights.IMAGENET1K_V1")
+    wrong = tmp_path / "resnet18-f37072fd.pth"
+    wrong.write_bytes(b"not the published weights" * 100)
+    page.set_input_files("#weights-import input[name=file]", str(wrong))
+    page.click("#weights-import button[type=submit]")
+    error = page.locator("#weights-import .inline-error")
+    error.wait_for()
+    assert "resnet18-f37072fd.pth" in error.inner_text() and "Back to the home page" not in page.content()
+    assert page.url.endswith("/system#weights")
+    # a model without a snapshot has no "Make pretrained model"; one with a snapshot lands on it
+    empty = s.post(server.url + "/test/jobs.json", data={"kind": "test.train", "name": "no snapshots", "steps": 1}).json()
+    page.goto(f"{server.url}/models/{empty['id']}")
+    page.wait_for_load_state("load")
+    assert page.locator("#make-pretrained").count() == 0 or page.locator("#make-pretrained").is_hidden()
+    page.goto(f"{server.url}/models/{model}")
+    page.locator("#make-pretrained").click()
+    page.wait_for_url(lambda url: "/models/" in url and model not in url)
+    page.wait_for_load_state("load")
+    page.locator("#related", has_text="Made from: m").wait_for()  # the pretrained model just made
+    assert page.js_errors == []

@@ -10,8 +10,9 @@ published weights (they would download from a hub) are listed and skipped.
 from __future__ import annotations
 
 import json
-
+import os
 import re
+import sys
 import subprocess
 import time
 import zipfile
@@ -56,29 +57,74 @@ def readme_curls() -> list[tuple[str, str]]:
     return found
 
 
+def section_blocks(title: str) -> list[str]:
+    """The ``sh`` blocks of one README section, as written."""
+    blocks, section, block = [], "", None
+    for line in README.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if line.startswith("```"):
+            if block is not None:
+                blocks.append("\n".join(block))
+                block = None
+            elif line.strip() == "```sh" and section == title:
+                block = []
+            continue
+        if block is not None:
+            block.append(line)
+    return blocks
+
+
+def test_the_first_model_tour_runs_verbatim_in_order(server_factory, tmp_path):
+    """"Your first model, start to finish" on a fresh install: the shell block (the digitsx
+    command) and the REST block, run by bash as written (set -e), in order. Only the server's
+    address differs (this test's port) and HOME (a fresh one, the default data root)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    server = server_factory(HOME=str(home), DIGITSX_DATA_ROOTS=str(home))
+    work = tmp_path / "here"
+    work.mkdir()
+    (work / ".venv").symlink_to(Path(sys.prefix))  # .venv/bin/digitsx, as in the checkout
+    env = {**os.environ, "HOME": str(home), "DIGITSX_SERVER": server.url, "DIGITSX_JOBS_DIR": str(server.jobs_dir)}
+    shell, rest = section_blocks("Your first model, start to finish")
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=work, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "100%  Done" in ran.stdout and "best: epoch" in ran.stdout and "epoch 3  val" in ran.stdout, ran.stdout
+    assert len([line for line in ran.stdout.splitlines() if line.endswith("%")]) >= 50  # one per seven
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", rest.replace("http://localhost:5000", server.url)],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert '"predictions"' in ran.stdout, ran.stdout[-2000:]
+    archives = list(work.glob("*.tar.gz"))
+    assert len(archives) == 1 and archives[0].stat().st_size > 10000
+
+
 def test_every_readme_curl_line_works_as_written(server_factory, tmp_path):
-    data = tmp_path / "data"
-    write_mnist_folder(data / "digits", per_class=6)
+    home = tmp_path / "home"
+    data = home / "digitsx-data"
+    write_mnist_folder(data / "mnist", per_class=6)
+    (data / "digits").symlink_to(data / "mnist")
     rng = np.random.default_rng(0)
     for name in ("roses", "tulips"):
         (data / "flowers" / name).mkdir(parents=True)
         for i in range(6):
             Image.fromarray(rng.integers(0, 255, (80, 100, 3), dtype=np.uint8)).save(
                 data / "flowers" / name / f"{i}.jpg")
-    server = server_factory(DIGITSX_DATA_ROOTS=str(data))
+    server = server_factory(DIGITSX_DATA_ROOTS=str(home))
     s = api_session(server)
-    dataset = built_dataset(s, server, data / "digits", folder_pct_val=25)
+    dataset = built_dataset(s, server, data / "mnist", folder_pct_val=25)
     model = s.post(server.url + "/models/images/classification.json", data={
         "model_name": "readme", "dataset": dataset, "train_epochs": 1}).json()["id"]
     wait_for(lambda: s.get(f"{server.url}/models/{model}/status").json()["status"] == "Done", 120)
     spare = built_dataset(s, server, data / "flowers", size=32, channels=3)  # for abort / delete
     work = tmp_path / "curl"
     work.mkdir()
-    digit = next((data / "digits" / "seven").glob("*.png"))
+    digit = next((data / "mnist" / "seven").glob("*.png"))
     (work / "digit.png").write_bytes(digit.read_bytes())
-    (work / "list.txt").write_text("".join(f"{p.parent.name}/{p.name}\n" for p in sorted((data / "digits").rglob("*.png"))[:6]))
+    (work / "list.txt").write_text("".join(f"{p.parent.name}/{p.name}\n" for p in sorted((data / "mnist").rglob("*.png"))[:6]))
     with zipfile.ZipFile(work / "photos.zip", "w") as z:
-        for p in sorted((data / "digits").rglob("*.png"))[:4]:
+        for p in sorted((data / "mnist").rglob("*.png"))[:4]:
             z.write(p, f"{p.parent.name}/{p.name}")
 
     made: dict[str, str] = {}  # a study the README's search line made: "<study id>"
@@ -96,10 +142,13 @@ def test_every_readme_curl_line_works_as_written(server_factory, tmp_path):
     # the REST section's login line first: every other line sends its cookie jar (-b c)
     subprocess.run(f"curl -s -c c -F username=alice {server.url}/login -o /dev/null", shell=True,
                    cwd=work, check=True, timeout=30)
+    env = {**os.environ, "HOME": str(home)}  # $HOME/digitsx-data/... as the README writes it
     ran, skipped, failures = 0, [], []
     for section, command in readme_curls():
         # weights=...: a job that would download published weights from download.pytorch.org
         # (no test reaches a hub: tests/models/test_published_e2e.py serves them on loopback)
+        if section == "Your first model, start to finish":
+            continue  # run whole by test_the_first_model_tour_runs_verbatim_in_order
         if section in SKIP_SECTIONS or "$TOKEN" in command or "-u alice:" in command or "http://host:" in command \
                 or "weights=" in command:
             skipped.append(command)
@@ -108,7 +157,8 @@ def test_every_readme_curl_line_works_as_written(server_factory, tmp_path):
         (work / "answer.txt").unlink(missing_ok=True)
         out = "-w '%{http_code}'" if " -OJ " in cmd else "-o answer.txt -w '%{http_code}'"
         for _ in range(150):  # a first download answers 202 while its archive is built: ask again
-            proc = subprocess.run(f"{cmd} -s {out}", shell=True, cwd=work, capture_output=True, text=True, timeout=300)
+            proc = subprocess.run(f"{cmd} -s {out}", shell=True, cwd=work, capture_output=True, text=True, timeout=300,
+                                  env=env)
             code = proc.stdout.strip()[-3:]
             if code != "202" or " -OJ " not in cmd:
                 break

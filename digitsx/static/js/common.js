@@ -303,3 +303,40 @@ dx.parallelCoordinates = (svg, axes, lines) => {
   }).join("");
   svg.innerHTML = out;
 };
+
+/* Forms marked data-inline post over fetch: a mistake is shown in place, in the form (not as an
+   error page with only a link home); success goes where the answer points (a new job's page),
+   or reloads the page (data-inline="reload"). */
+document.addEventListener("submit", async (e) => {
+  const form = e.target.closest && e.target.closest("form[data-inline]");
+  if (!form || e.defaultPrevented) return;
+  e.preventDefault();
+  let box = form.querySelector(".inline-error");
+  if (!box) {
+    box = Object.assign(document.createElement("p"), {className: "inline-error", role: "alert"});
+    box.setAttribute("role", "alert");
+    form.appendChild(box);
+  }
+  box.textContent = "";
+  box.classList.remove("error-box");
+  form.querySelectorAll(".field-error").forEach((el) => { el.textContent = ""; });
+  const button = form.querySelector("[type=submit]");
+  if (button) button.disabled = true;
+  try {
+    const res = await fetch(form.action, {method: "POST", body: new FormData(form),
+                                          headers: {"Accept": "application/json", "X-CSRFToken": dx.csrfToken()}});
+    let data = null;
+    try { data = await res.json(); } catch (err) { data = null; }
+    if (res.ok) {
+      const next = form.dataset.inline === "reload" ? null : (data && ((data.job && data.job.url) || data.url));
+      if (next) window.location = next; else window.location.reload();
+      return;
+    }
+    dx.showFormErrors(data, res, box);
+    box.classList.add("error-box");
+  } catch (err) {
+    box.textContent = err.message;
+    box.classList.add("error-box");
+  }
+  if (button) button.disabled = false;
+});
