@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, render_template, request, send_file
 from .api import openapi_document
 from .errors import NotFound, ValidationError
 from .fields import TRUE, Field, Form, accepts
-from .http import platform, twin_route, wants_json
+from .http import page, platform, twin_route, wants_json
 from .jobs import kinds, listing
 from .jobs.status import Status
 from .schemas import answers, ref
@@ -214,6 +214,23 @@ def weights_state() -> dict:
     from .models.weights_routes import state
 
     return state()
+
+
+GUIDES = {"user-guide": "User guide", "troubleshooting": "Troubleshooting"}
+
+
+@bp.route("/docs/<name>")
+@page
+def guide(name: str):
+    """The user guide and the troubleshooting page (``digitsx/docs/*.md``), as HTML: Markdown
+    rendered by markdown-it with raw HTML off (escaped), links checked by it. No login needed."""
+    from markdown_it import MarkdownIt
+
+    if name not in GUIDES:
+        raise NotFound(f"No page {name!r}: the guides are {', '.join(GUIDES)}")
+    text = (Path(__file__).parent / "docs" / f"{name}.md").read_text(encoding="utf-8")
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return render_template("guide.html", title=GUIDES[name], body=body, guides=GUIDES, name=name)
 
 
 @twin_route(bp, "/system", endpoint="system")

@@ -172,3 +172,21 @@ def test_mistakes_on_the_system_and_model_pages_are_shown_in_place(server_factor
     page.wait_for_load_state("load")
     page.locator("#related", has_text="Made from: m").wait_for()  # the pretrained model just made
     assert page.js_errors == []
+
+
+def test_the_user_guide_and_troubleshooting_are_linked_from_the_home_page(server_factory, page):
+    from tests.browser.test_home_live import login
+
+    server = server_factory()
+    login(page, server)
+    page.click("#user-guide-link")
+    page.wait_for_url("**/docs/user-guide")
+    assert page.locator("#guide h1").inner_text() == "A first model from your own photos"
+    assert page.locator("#guide h2", has_text="Put the photos on the server").count() == 1
+    assert page.locator("#guide pre").count() >= 1  # the folder layout, as code
+    page.click("footer a:has-text('Troubleshooting')")
+    page.wait_for_url("**/docs/troubleshooting")
+    assert "could not download" in page.inner_text("#guide")
+    assert page.goto(server.url + "/docs/../../etc/passwd").status == 404
+    assert page.goto(server.url + "/docs/nothing").status == 404
+    assert page.js_errors == []
