@@ -141,8 +141,10 @@
     },
     [dx.EVENTS.task]: (msg) => {
       if (msg.update === "page" && msg.job_id === job.id) {  // after a status or result change
+        const was = job.status;
         job = msg.job;
         render(); renderLog(job.log); runHooks();
+        if (was !== job.status && job.status === "Done") refreshDrawn();
         return;
       }
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
@@ -160,6 +162,24 @@
     [dx.EVENTS.server]: () => {},
     "connect": refresh,
   });
+  /* Parts the server draws from a finished job (a pretrained model's network, input and
+     classes: [data-refresh-when-done] with an id) are fetched again once it is Done, so they
+     never stay blank until a reload. */
+  async function refreshDrawn() {
+    const parts = [...document.querySelectorAll("[data-refresh-when-done][id]")];
+    if (!parts.length) return;
+    try {
+      const res = await fetch(window.location.pathname, {headers: {Accept: "text/html"}});
+      if (!res.ok) return;
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const el of parts) {
+        const found = fresh.getElementById(el.id);
+        if (found) { el.innerHTML = found.innerHTML; el.hidden = false; }
+      }
+      window.dxRefreshedWhenDone = (window.dxRefreshedWhenDone || 0) + 1;
+    } catch (e) { /* the next visit draws it */ }
+  }
+
   /* Pushes carry the changes (a status or result change brings the whole page's JSON, the
      kind's details included); the clock only ticks the running state's duration. */
   setInterval(() => { if (dx.isActive(job.status)) renderTimeline(); }, 1000);
