@@ -104,6 +104,17 @@ def p50(s: requests.Session, url: str, n: int = 100, headers: dict | None = None
     return statistics.median(out)
 
 
+def unshared(s: requests.Session, url: str, pages: int) -> float:
+    """p50 of pages each asked for once (``page=1..pages``, sorted by name): each is listed
+    afresh, none is the answer shared with an earlier request for the same page."""
+    out = []
+    for k in range(1, pages + 1):
+        start = time.perf_counter()
+        assert s.get(f"{url}/index.json?per_page=50&sort=name&page={k}").ok
+        out.append((time.perf_counter() - start) * 1000)
+    return statistics.median(out)
+
+
 def _client(url: str, seconds: float, threads: int, queue) -> None:
     import os
 
@@ -167,9 +178,11 @@ def main() -> None:
                 home = p50(s, url + "/", headers={"Accept": "text/html"})  # the page a browser opens
                 page = p50(s, url + "/index.json?per_page=50")
                 models = p50(s, url + "/index.json?per_page=50&category=model&sort=main_metric&tabs=1")
+                fresh = unshared(s, url, min(100, max(1, n // 50)))
                 figures[n] = (home, page, models)
                 print(f"N={n:>6} (made in {made:.0f} s): / p50 {home:.1f} ms, /index.json?per_page=50 p50 {page:.1f} ms, "
-                      f"models by main metric with tab counts p50 {models:.1f} ms", flush=True)
+                      f"models by main metric with tab counts p50 {models:.1f} ms; a page not asked for before "
+                      f"(listed afresh, not shared) p50 {fresh:.1f} ms", flush=True)
                 if n == sizes[-1]:
                     lat, errors = load(url + "/index.json?per_page=50", args.clients, args.seconds)
                     print(f"N={n}: {args.clients} clients for {args.seconds:g} s: {len(lat)} requests, "

@@ -51,6 +51,10 @@ class Job(Base):
         Index("ix_jobs_category_created", "category", "created"),
         Index("ix_jobs_category_metric", "category", "main_metric"),
         Index("ix_jobs_category_status", "category", "status"),
+        # The lists' sorts, each with the id that breaks ties, in a tab and across tabs: a page
+        # (however deep) is read from the index, in order.
+        *(Index(f"ix_jobs_{prefix}{column}_id", *(("category",) if prefix else ()), column, "id")
+          for prefix in ("", "category_") for column in ("created", "name", "status", "main_metric")),
     )
     history: Mapped[list["StatusChange"]] = relationship(
         order_by="StatusChange.id", cascade="all, delete-orphan", lazy="selectin")

@@ -175,8 +175,12 @@ def page(db: Database, q: Query) -> tuple[list, int, dict[str, int]]:
         first = first.nulls_last()
     order = [first, Job.id.desc() if q.descending else Job.id.asc()]
     with db.session() as s:
-        rows = list(s.execute(_filtered(select(*COLUMNS), q)  # plain rows: no ORM objects to build
-                              .order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page)))
+        # The page's ids first, from an index (sort column, id) alone: skipping to a deep page
+        # reads index entries, not rows; then those ids' list columns (plain rows, no ORM objects).
+        ids = [r[0] for r in s.execute(_filtered(select(Job.id), q).order_by(*order)
+                                       .offset((q.page - 1) * q.per_page).limit(q.per_page))]
+        found = {r.id: r for r in s.execute(select(*COLUMNS).where(Job.id.in_(ids)))} if ids else {}
+        rows = [found[i] for i in ids if i in found]
         key = ("status", q.category) if not (q.q or q.task or q.user or q.group is not None or q.tag) else None
         counts = _cached(db, key, lambda: {status: n for status, n in s.execute(
             _filtered(select(Job.status, func.count()), q, with_status=False).group_by(Job.status))})
