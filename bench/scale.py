@@ -115,8 +115,9 @@ def unshared(s: requests.Session, url: str, pages: int) -> float:
     return statistics.median(out)
 
 
-def _client(url: str, seconds: float, threads: int, queue) -> None:
+def _client(url: str, seconds: float, threads: int, queue, fresh: int = 0) -> None:
     import os
+    import random
 
     os.nice(5)  # the clients stand for remote browsers: the server's process comes first
     s_lat, errors = [], 0
@@ -128,8 +129,10 @@ def _client(url: str, seconds: float, threads: int, queue) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             start = time.perf_counter()
+            asked = f"{url}&page={random.randint(1, fresh)}&sort={random.choice(('name', 'created', 'status'))}" \
+                if fresh else url
             try:
-                ok = s.get(url, timeout=30).ok
+                ok = s.get(asked, timeout=30).ok
             except requests.RequestException:
                 ok = False
             with lock:
@@ -142,11 +145,12 @@ def _client(url: str, seconds: float, threads: int, queue) -> None:
     queue.put((s_lat, errors))
 
 
-def load(url: str, clients: int, seconds: float) -> tuple[list[float], int]:
+def load(url: str, clients: int, seconds: float, fresh: int = 0) -> tuple[list[float], int]:
     """``clients`` concurrent clients (in processes of 10 threads, a little below the server's
-    priority, standing for remote browsers) for ``seconds``."""
+    priority, standing for remote browsers) for ``seconds``; ``fresh``: each request a random
+    one of that many pages and a random sort (mostly listed afresh, not shared)."""
     queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_client, args=(url, seconds, min(10, clients - k), queue))
+    procs = [multiprocessing.Process(target=_client, args=(url, seconds, min(10, clients - k), queue, fresh))
              for k in range(0, clients, 10)]
     [p.start() for p in procs]
     results = [queue.get() for _ in procs]
@@ -187,6 +191,10 @@ def main() -> None:
                     lat, errors = load(url + "/index.json?per_page=50", args.clients, args.seconds)
                     print(f"N={n}: {args.clients} clients for {args.seconds:g} s: {len(lat)} requests, "
                           f"p50 {pct(lat, .5):.0f} ms, p99 {pct(lat, .99):.0f} ms, {errors} errors", flush=True)
+                    lat, errors = load(url + "/index.json?per_page=50", args.clients, args.seconds, fresh=n // 50)
+                    print(f"N={n}: {args.clients} clients for {args.seconds:g} s, each request a random page of "
+                          f"{n // 50} and a random sort: {len(lat)} requests, p50 {pct(lat, .5):.0f} ms, "
+                          f"p99 {pct(lat, .99):.0f} ms, {errors} errors", flush=True)
                     if args.long:
                         long_figures(s, url, long_id)
             finally:
