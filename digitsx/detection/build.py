@@ -25,6 +25,7 @@ import numpy as np
 
 from ..datasets.resize import convert_channels
 from .. import archives
+from ..datasets.health import missing_from_splits
 from ..datasets.lmdb_io import LmdbWriter, encode_image
 from ..files import InputError
 from ..jobs.protocol import Emitter, run_worker
@@ -201,7 +202,7 @@ def run(folder: Path, out: Emitter) -> dict:
         with Image.open(items["train"][0].image) as first:
             spec["first_shape"] = list(first.size)
     w = _write_splits(folder, items, spec, ids, len(classes), out, issues)
-    issues += missing_from_splits(classes, w.counts, "box", skip=(0,))
+    issues += missing_from_splits(classes, w.counts, "box", skip=(0,))  # 0: don't care
     if spec.get("archive"):
         archives.remove_tree(folder / "uploads" / "extracted")
     kinds: dict[str, int] = {}
@@ -223,27 +224,6 @@ def run(folder: Path, out: Emitter) -> dict:
     out.result(distribution=w.counts, splits=w.stats, health=meta["health"]["counts"],
                images_per_second=meta["images_per_second"])
     return meta
-
-
-def missing_from_splits(classes: list[str], counts: dict[str, list], what: str, skip=(),
-                        splits=("train", "val", "test")) -> list[dict]:
-    """A class with no ``what`` in one split that has some in another (trained on but never
-    validated, or validated but never trained on): one issue each, naming the splits."""
-    names = {"train": "training", "val": "validation", "test": "test"}
-    out = []
-    for i, name in enumerate(classes):
-        if i in skip:
-            continue
-        have = {s: int(c[i]) for s, c in counts.items() if i < len(c) and c[i]}
-        for split in counts:
-            if split in have or not have or split not in splits:
-                continue
-            found = ", ".join(f"{n:,} in {names.get(s, s)}" for s, n in have.items())
-            out.append({"kind": "class missing from a split", "where": name,
-                        "message": f"{name}: no {what} in the {names.get(split, split)} images ({found})"
-                                   + (": the model never learns it" if split == "train" else
-                                      ": its quality cannot be measured" if split == "val" else "")})
-    return out
 
 
 @dataclass

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..datasets.resize import convert_channels
 from .. import archives
+from ..datasets.health import missing_from_splits
 from ..datasets.lmdb_io import LmdbWriter, encode_image, pack as pack_image
 from ..files import InputError
 from ..jobs.protocol import Emitter, run_worker
@@ -226,8 +227,6 @@ def _classes(w: Written, names, lut, colours, method: str, issues: list[dict]):
         if not w.pixels["train"][i]:
             issues.append({"kind": "class never appears", "where": labels[i],
                            "message": f"class {i} ({labels[i]}) has no pixel in the training images"})
-    from ..detection.build import missing_from_splits
-
     issues += missing_from_splits(labels, {s: v[:count].tolist() for s, v in w.pixels.items()}, "pixel",
                                   splits=("val", "test"))  # training: "class never appears", above
     if colours:
