@@ -167,6 +167,10 @@ def test_mistakes_on_the_system_and_model_pages_are_shown_in_place(server_factor
     page.wait_for_load_state("load")
     assert page.locator("#make-pretrained").count() == 0 or page.locator("#make-pretrained").is_hidden()
     page.goto(f"{server.url}/models/{model}")
+    page.select_option("#test-split-form select[name=split]", "test")  # the dataset has no test split
+    page.click("#test-split")
+    page.locator("#test-split-form .inline-error", has_text="the dataset has no test images").wait_for()
+    assert page.url == f"{server.url}/models/{model}"
     page.locator("#make-pretrained").click()
     page.wait_for_url(lambda url: "/models/" in url and model not in url)
     page.wait_for_load_state("load")
