@@ -63,7 +63,7 @@ def add_parsers(sub) -> None:
     predict = sub.add_parser("predict", help="run a model on every image of a folder")
     common(predict)
     predict.add_argument("folder", help="a folder of images (read here and uploaded)")
-    predict.add_argument("--model", required=True, help="the model's job id")
+    predict.add_argument("--model", help="the model's job id (default: the newest model that is Done)")
     predict.add_argument("--snapshot", default="best", help="best (default), last or an epoch")
     predict.add_argument("--limit", type=int, default=1000, help="at most this many images (1000)")
 
@@ -273,6 +273,12 @@ def predict(client: Client, args) -> int:
     images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGES and p.is_file())[:args.limit]
     if not images:
         raise CliError(f"{folder}: no images ({', '.join(IMAGES)})")
+    if not args.model:
+        newest = client.get("/index.json", per_page=1, category="model", status="Done", sort="created").get("jobs") or []
+        if not newest:
+            raise CliError("no finished model on the server yet: train one (digitsx train), or give --model")
+        args.model = newest[0]["id"]
+        print(f"with the newest finished model, {newest[0].get('name')} ({args.model})", file=sys.stderr)
     model = client.get(f"/jobs/{args.model}.json")
     classification = "classification" in str(model.get("kind", ""))
     route = "/models/images/classification/classify_one.json" if classification \

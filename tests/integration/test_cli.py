@@ -46,6 +46,9 @@ def test_dataset_train_and_predict_from_the_shell(server_factory, tmp_path):
     lines = predicted.stdout.strip().splitlines()
     assert len(lines) == 8 and all(line.endswith("%") and "\t" in line for line in lines), lines
     assert "8 of 8 images" in predicted.stderr
+    newest = cli("predict", str(data / "digits" / "two"), *where)  # no --model: the newest finished one
+    assert newest.returncode == 0 and f"with the newest finished model, lenet on digits ({model})" in newest.stderr, \
+        newest.stderr
 
     bad = cli("train", "--dataset", dataset, "learning_rate=-1", *where)
     assert bad.returncode == 1 and bad.stderr.startswith("digitsx: learning_rate:"), bad.stderr
