@@ -11,7 +11,7 @@ FORM_MADE = {
     "batch_size": 64, "augment": {"use_mean": "image", "crop_size": None},
     "resources": {"gpu_count": 1}, "train_epochs": 30, "snapshot_interval": 1.0,
     "val_interval": 1.0, "random_seed": None, "batch_accumulation": 1, "shuffle": True,
-    "amp": True, "channels_last": True, "keep_snapshots": 0, "framework": "torch",
+    "amp": True, "channels_last": True, "keep_snapshots": 0, "snapshot_budget_mb": 2048.0, "framework": "torch",
     "requested_framework": "torch", "form": {"model_name": "m"}, "processes": 2,
 }
 
