@@ -313,6 +313,10 @@ class Scheduler:
             lost.append(job.id)
         kill_orphans(self.store.jobs_dir, grace)
         for job_id in lost:  # after the orphans (and their snapshot writers) are gone
+            dropped = self.store.drop_unrecorded_snapshots(job_id)
+            if dropped:
+                log.warning("job %s: %s past its last stored validation removed: it resumes from the "
+                            "last epoch its record covers", job_id, ", ".join(dropped))
             self.store.reconcile_snapshots(job_id)
         return lost
 

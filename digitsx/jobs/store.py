@@ -74,6 +74,34 @@ class JobStore:
         if (listed is not None or found) and found != listed:
             self.merge_result(job_id, {"snapshots": found})
 
+    def drop_unrecorded_snapshots(self, job_id: str) -> list[str]:
+        """After the server died (kill -9): the snapshots a worker wrote past the last validation
+        the server stored, when one was due at or before them (``val_interval``). The worker had
+        validated, its event was still in the pipe, the snapshot reached the disk: resuming from
+        it would leave that validation out of the job's curve for good. They are removed, so the
+        job resumes from the last epoch its record covers and runs that validation again. A job
+        with no stored validation is left alone. Returns the files removed."""
+        job = self.get(job_id)
+        interval = float(job.spec.get("val_interval") or 0)
+        folder = self.job_dir(job_id)
+        if interval <= 0 or not folder.is_dir():
+            return []
+        with self.db.session() as s:
+            last = s.scalar(select(func.max(Metric.epoch)).where(Metric.job_id == job_id, Metric.phase == "val"))
+        if last is None:
+            return []
+        due = (math.floor(float(last) / interval + 1e-9) + 1) * interval  # the next validation
+        removed = []
+        for path in folder.glob("snapshot_epoch_*.pt"):
+            try:
+                epoch = float(path.stem.rsplit("_", 1)[1])
+            except ValueError:
+                continue
+            if epoch >= due - 1e-9:
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        return sorted(removed)
+
     def put_files(self, job_id: str, files: dict[str, Any]) -> None:
         """Write inputs into a job's folder before it is submitted: ``{relative path: bytes,
         str, or an uploaded file (anything with .save)}``."""
