@@ -31,7 +31,9 @@ def wait_study(server, study_id, timeout=400):
 @pytest.mark.slow
 def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     server, dataset = mnist_dataset
-    res = start_study(server, dataset, {"learning_rate": {"log_uniform": [0.001, 0.3]},
+    # rates LeNet learns from without diverging (0.26 became nan now and then, and a study whose
+    # trials all failed or were pruned has no complete one to assert on)
+    res = start_study(server, dataset, {"learning_rate": {"log_uniform": [0.001, 0.08]},
                                         "batch_size": {"choice": [16, 32]}},
                       search_trials=6, search_parallel=2, search_pruner="asha", train_epochs=3)
     assert res.status_code == 200, res.text
@@ -47,7 +49,9 @@ def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     study = done["study"]
     assert len(study["trials"]) == 6 and max(at_once) <= 2
     states = [t["state"] for t in study["trials"]]
-    assert states.count("complete") >= 1 and "running" not in states
+    why = [(t["state"], t.get("params"), server.session.get(f"{server.url}/jobs/{t['job_id']}/status").json().get("error"))
+           for t in study["trials"] if t.get("job_id")]
+    assert states.count("complete") >= 1 and "running" not in states, why
     assert states.count("pruned") >= 1, states  # 3 epochs, rungs at 1 and 3: someone is stopped
     for t in study["trials"]:
         assert set(t["params"]) == {"learning_rate", "batch_size"} and t["job_id"]
