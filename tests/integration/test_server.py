@@ -70,6 +70,9 @@ def test_live_events_and_kill9_recovery(server_factory):
     listener.join(done["id"])
     wait_for(lambda: status(s, server, done["id"]) == "Done", 30, what="first job Done")
     mine = lambda d: d.get("job_id") == done["id"]
+    # the REST answer can say Done a moment before the socket's event reaches this listener
+    wait_for(lambda: any(d["update"] == "status" and d["job"]["status"] == "Done"
+                         for d in listener.find("job update", mine)), 10, what="the Done event")
     statuses = [d["job"]["status"] for d in listener.find("job update", mine) if d["update"] == "status"]
     assert statuses[-2:] == ["Running", "Done"]
     progress = [d["job"]["progress"] for d in listener.find("job update", mine) if d["update"] == "progress"]
