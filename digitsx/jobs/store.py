@@ -58,13 +58,8 @@ class JobStore:
             return
         for tmp in folder.glob("snapshot_epoch_*.tmp"):
             tmp.unlink(missing_ok=True)
-        found = []
-        for path in folder.glob("snapshot_epoch_*.pt"):
-            try:
-                epoch = float(path.stem.rsplit("_", 1)[1])
-            except ValueError:
-                continue
-            found.append({"epoch": int(epoch) if epoch.is_integer() else epoch, "file": path.name})
+        found = [{"epoch": int(epoch) if epoch.is_integer() else epoch, "file": path.name}
+                 for path, epoch in _snapshot_files(folder)]
         listed = self.get(job_id).result.get("snapshots")
         # entries that name no snapshot file (a kind of job with its own convention) stay
         epochs = {s["epoch"] for s in found}
@@ -92,11 +87,7 @@ class JobStore:
             return []
         due = (math.floor(float(last) / interval + 1e-9) + 1) * interval  # the next validation
         removed = []
-        for path in folder.glob("snapshot_epoch_*.pt"):
-            try:
-                epoch = float(path.stem.rsplit("_", 1)[1])
-            except ValueError:
-                continue
+        for path, epoch in _snapshot_files(folder):
             if epoch >= due - 1e-9:
                 path.unlink(missing_ok=True)
                 removed.append(path.name)
@@ -299,6 +290,15 @@ class JobStore:
         if folder.is_dir() and folder.parent == self.jobs_dir:
             shutil.rmtree(folder, ignore_errors=True)
         self.notify(job, "deleted")
+
+
+def _snapshot_files(folder: Path):
+    """Each ``snapshot_epoch_<e>.pt`` in ``folder`` with its epoch (files named otherwise: none)."""
+    for path in folder.glob("snapshot_epoch_*.pt"):
+        try:
+            yield path, float(path.stem.rsplit("_", 1)[1])
+        except ValueError:
+            continue
 
 
 def _in_epochs(epochs: tuple[float, float] | None) -> tuple:
