@@ -50,6 +50,7 @@ class Thinner:
     def __init__(self, counts: dict[str, int], limit: int, value: Callable[[Any], float] = _first_number,
                  phase_of: Callable[[Any], str] = lambda p: p["phase"]) -> None:
         self.limit, self.phase_of = limit, phase_of
+        self.order_of: Callable[[Any], int] | None = None  # set by add_rows: rows carry their order
         self.phases = {phase: _Phase(n, limit, value) for phase, n in counts.items()}
         self.kept: list[tuple[int, dict[str, Any]]] = []  # (order, point)
         self.seen = 0
@@ -81,7 +82,7 @@ class Thinner:
         self.order_of = order_of
 
     def result(self) -> list[dict[str, Any]]:
-        order_of = getattr(self, "order_of", None)
+        order_of = self.order_of
         for phase in self.phases.values():
             self.kept.extend((order_of(p), p) if order_of else (o, p) for o, p in phase.flush())
         return [p for _, p in sorted(self.kept, key=lambda kp: kp[0])]
