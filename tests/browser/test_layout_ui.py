@@ -237,6 +237,12 @@ def test_pretrained_page_upload_form_and_lineage(server_factory, page, tmp_path)
     with page.expect_download(timeout=120000) as download:
         page.click("#snapshots a[data-download] >> nth=0")
         page.locator("#snapshots .download-note", has_text="preparing the archive").wait_for(timeout=5000)
+        # the job's page is drawn again meanwhile (here: Save; also a socket that reconnects):
+        # the note stays
+        with page.expect_response(lambda r: r.url.endswith(f"/models/{model}.json") and r.request.method == "GET"):
+            page.click("#btn-save")
+        page.wait_for_timeout(200)  # the answer drawn
+        assert "preparing the archive" in page.locator("#snapshots .download-note >> nth=0").inner_text()
     assert download.value.suggested_filename == f"{model}_epoch_1.tar.gz"
     page.locator("#snapshots .download-note", has_text=f"{model}_epoch_1.tar.gz").wait_for(timeout=10000)
     # the upload form: a missing archive is an error beside its field

@@ -178,10 +178,13 @@
     const best = ((job.result || {}).best || {}).epoch, snaps = job.snapshots || [];
     const tag = (e) => [e === best ? `<span class="status status-done">best ${dx.esc((job.result.best || {}).metric || "")}</span>` : "",
                         e === snaps[snaps.length - 1] ? '<span class="hint">last</span>' : ""].filter(Boolean).join(" ");
-    $("snapshots").innerHTML = snaps.map((e) => `<li>epoch ${e} ${tag(e)} ·
+    // drawn again only when it changed: a download in progress keeps its note ("preparing the
+    // archive…") through the job's other updates
+    const list = snaps.map((e) => `<li>epoch ${e} ${tag(e)} ·
       <a href="${job.url}/download.tar.gz?epoch=${e}" data-download>download</a> (<a href="${job.url}/download.zip?epoch=${e}" data-download>zip</a>)
       <span class="download-note hint" role="status"></span></li>`).join("")
       || '<li class="hint">none yet</li>';
+    if ($("snapshots").dataset.drawn !== list) { $("snapshots").innerHTML = list; $("snapshots").dataset.drawn = list; }
     const rows = [["Network", m.network], ["Solver", m.solver && `${m.solver.type}, lr ${m.solver.learning_rate}`],
       ["LR policy", m.lr && m.lr.policy], ["Epochs", m.train_epochs], ["Batch size", m.batch_size],
       ["Image", (job["image dimensions"] || []).join("×")], ["Parameters", m.parameters && m.parameters.toLocaleString()],
