@@ -213,6 +213,11 @@ def test_a_node_that_dies_mid_job(server, data, cluster, requeue):
             assert done["result"]["snapshots"]  # kept: resumable
             return
         wait_for(lambda: status(server, job)["status"] == "Waiting", 90, 0.5, "requeued")
+        # The dead node stays down until the job runs again on the other one: a node that comes
+        # back while its job restarts there may get Slurm's kill of the job's earlier run (the
+        # same job id) — exit 137 on a loaded CI machine; that race is Slurm's, not ours
+        wait_for(lambda: status(server, job)["status"] == "Running", 120, 0.5, "running again")
+        assert status(server, job)["result"]["slurm"]["nodes"] != node
     finally:
         cluster.start_node(node)
     done = ended(server, job, 240)
