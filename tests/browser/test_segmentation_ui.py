@@ -95,6 +95,34 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     page.wait_for_function("document.querySelector('#hovered').textContent.includes('(class ')")
     assert requests_after == []  # all of it in the browser
+    # The note, both ways, whatever this 1-epoch model happens to answer: the answer's map is
+    # swapped on its way to the browser for one of only background, then one with a shape
+    for fill, note_shown in ((0, True), (1, False)):
+        def swap(route, _request, fill=fill):
+            res = route.fetch()
+            html = res.text()
+            b64 = re.search(r'"class_map_png": ?"([^"]+)"', html).group(1)
+            size = Image.open(io.BytesIO(base64.b64decode(b64))).size
+            swapped = Image.new("P", size, 0)
+            swapped.putpalette([c for i in range(256) for c in (i, i, i)])
+            if fill:
+                swapped.paste(fill, (0, 0, size[0] // 2, size[1] // 2))
+            out = io.BytesIO()
+            swapped.save(out, format="PNG")
+            route.fulfill(response=res, body=html.replace(b64, base64.b64encode(out.getvalue()).decode()))
+        page.route(lambda url: "infer_one" in url and ".json" not in url, swap)
+        page.goto(f"{server.url}/models/{model['id']}")
+        page.fill("#test-card input[name=image_path]", str(shapes / "images" / "val" / "0000.png"))
+        page.click("#infer-one")
+        page.wait_for_selector("#overlay-canvas[data-drawn]", timeout=60000)
+        assert (page.get_attribute("#overlay-canvas", "data-drawn") == "0") == note_shown
+        assert page.locator("#model-note").is_visible() == note_shown
+        if note_shown:
+            assert "finds only background" in page.inner_text("#model-note")
+            assert "trained 1 epoch" in page.inner_text("#model-note")
+        else:
+            assert page.locator("#overlay-legend .legend-item").count() == 1
+        page.unroute_all()
     for path in (f"/datasets/{dataset_id}", f"/models/{model['id']}", f"/datasets/{dataset_id}/segmentation/explore"):
         page.set_viewport_size({"width": 420, "height": 900})  # the task's pages fit a phone too
         page.goto(server.url + path)
