@@ -31,11 +31,12 @@ def wait_study(server, study_id, timeout=400):
 @pytest.mark.slow
 def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     server, dataset = mnist_dataset
-    # rates LeNet learns from without diverging (0.26 became nan now and then, and a study whose
-    # trials all failed or were pruned has no complete one to assert on)
-    res = start_study(server, dataset, {"learning_rate": {"log_uniform": [0.001, 0.08]},
-                                        "batch_size": {"choice": [16, 32]}},
-                      search_trials=6, search_parallel=2, search_pruner="asha", train_epochs=3)
+    # A grid, in order: three trials at a rate LeNet learns from, then three at one it does not
+    # (random rates could all learn alike and none be pruned, or diverge and none complete)
+    res = start_study(server, dataset, {"learning_rate": {"choice": [0.05, 0.000001]},
+                                        "batch_size": {"choice": [16, 32, 64]}},
+                      search_sampler="grid", search_trials=6, search_parallel=2, search_pruner="asha",
+                      train_epochs=3)
     assert res.status_code == 200, res.text
     study_id = res.json()["study_id"]
     at_once = []
@@ -52,7 +53,10 @@ def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     why = [(t["state"], t.get("params"), server.session.get(f"{server.url}/jobs/{t['job_id']}/status").json().get("error"))
            for t in study["trials"] if t.get("job_id")]
     assert states.count("complete") >= 1 and "running" not in states, why
-    assert states.count("pruned") >= 1, states  # 3 epochs, rungs at 1 and 3: someone is stopped
+    # 3 epochs, rungs at 1 and 3: a trial that is not the best at epoch 1 among the first three
+    # to get there is stopped — every trial that cannot learn
+    assert states.count("pruned") >= 3, why
+    assert all(t["state"] == "pruned" for t in study["trials"] if t["params"]["learning_rate"] < 0.001), why
     for t in study["trials"]:
         assert set(t["params"]) == {"learning_rate", "batch_size"} and t["job_id"]
         job = server.session.get(f"{server.url}/models/{t['job_id']}.json").json()
