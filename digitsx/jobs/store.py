@@ -39,8 +39,12 @@ class JobStore:
         self._notify = notify or (lambda job, update: None)
 
     def notify(self, job: Job, update: str) -> None:
-        """Tell the listeners a job row changed (every write to one comes through here)."""
-        self.db.job_writes += 1
+        """Tell the listeners a job row changed (every write to one comes through here). A
+        progress write (up to 4 a second a job) does not end what is shared until the next
+        change (a listing page, the counts): it changes no count, and a shared page is at most
+        ``PAGE_TTL`` old anyway; the pages get progress live from the event."""
+        if update != "progress":
+            self.db.job_writes += 1
         self._notify(job, update)
 
     def job_dir(self, job_id: str) -> Path:
