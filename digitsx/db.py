@@ -151,8 +151,8 @@ class Database:
     def __init__(self) -> None:
         self.engine = None
         self._factory: sessionmaker | None = None
-        # bumped by every write to a job row (JobStore): what the lists counted stays valid
-        # until it changes (the web process is the only writer)
+        # bumped by every write to a job row but a progress one (JobStore.notify): what the
+        # lists counted stays valid until it changes (the web process is the only writer)
         self.job_writes = 0
         self.counted: dict = {}
 

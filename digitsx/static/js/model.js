@@ -173,6 +173,7 @@
   }
   const tooLong = () => Object.values(series).some((s) => s.length > 2 * MAX);
 
+  let drawnSnapshots = null;
   function details(job) {
     const m = job.model || {};
     const best = ((job.result || {}).best || {}).epoch, snaps = job.snapshots || [];
@@ -184,7 +185,7 @@
       <a href="${job.url}/download.tar.gz?epoch=${e}" data-download>download</a> (<a href="${job.url}/download.zip?epoch=${e}" data-download>zip</a>)
       <span class="download-note hint" role="status"></span></li>`).join("")
       || '<li class="hint">none yet</li>';
-    if ($("snapshots").dataset.drawn !== list) { $("snapshots").innerHTML = list; $("snapshots").dataset.drawn = list; }
+    if (list !== drawnSnapshots) { $("snapshots").innerHTML = list; drawnSnapshots = list; }
     const rows = [["Network", m.network], ["Solver", m.solver && `${m.solver.type}, lr ${m.solver.learning_rate}`],
       ["LR policy", m.lr && m.lr.policy], ["Epochs", m.train_epochs], ["Batch size", m.batch_size],
       ["Image", (job["image dimensions"] || []).join("×")], ["Parameters", m.parameters && m.parameters.toLocaleString()],
