@@ -302,7 +302,9 @@ def test_a_study_on_a_partition(server, data):
 
     ds = dataset(server, data)
     res = server.session.post(server.url + "/models/images/classification.json", data={
-        "model_name": "cluster study", "dataset": ds, "train_epochs": 4, "batch_size": 32, "random_seed": 1,
+        # 8 short epochs: a bad trial still runs when the server reads its points from the
+        # node's output (with 4 it could end first on a loaded machine, and end complete)
+        "model_name": "cluster study", "dataset": ds, "train_epochs": 8, "batch_size": 32, "random_seed": 1,
         "lr_policy": "fixed", "slurm_partition": "cpu", "nodes": 1,
         "search_space": json.dumps({"learning_rate": {"choice": [0.05, 1e-7, 0.02, 2e-7]}}),
         "search_sampler": "grid", "search_parallel": 2, "search_pruner": "median"})
