@@ -240,7 +240,9 @@
     const b = e.target.closest("button[data-move]");
     if (!b) return;
     try {
-      const job = await dx.api("POST", `/jobs/${b.dataset.id}/priority`, {move: b.dataset.move});
+      // its new priority from the answer; its place in the queue comes with the scheduler's
+      // event, which may arrive before this answer (the answer's place is the old one)
+      const {waiting, ...job} = await dx.api("POST", `/jobs/${b.dataset.id}/priority`, {move: b.dataset.move});
       state.running.set(job.id, {...state.running.get(job.id), ...job});
       renderRunning();
     } catch (err) { message(err.message, true); }
