@@ -78,6 +78,7 @@ class Platform:
 
         self.studies = Studies(app, self.store, self.scheduler, str(cfg["DATABASE_URL"]), socketio.sleep)
         self.scheduler.managers[STUDY] = self.studies
+        self.runner.on_validation.append(self.studies.wake)
         self.started = False
         self.lock = FolderLock(cfg["JOBS_DIR"], db.engine)
 

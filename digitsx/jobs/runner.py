@@ -67,6 +67,7 @@ class Runner:
         self.handles: dict[str, Handle] = {}
         self.prestart = prestart  # keep a worker with torch imported ready while idle
         self.ready: subprocess.Popen | None = None
+        self.on_validation: list[Callable[[str], None]] = []  # called with the job id of each val point
 
     def command(self, job: Job, reservation: Reservation | None = None) -> list[str]:
         """The worker's command line: one process, or one per GPU under torchrun (DDP) for a
@@ -224,6 +225,9 @@ class Runner:
         point = self.store.add_metric(handle.job_id, phase, event.get("epoch", 0),
                                       event.get("step", 0), values, event.get("t"))
         self.publish(handle.job_id, "metric", {"job_id": handle.job_id, **point.as_dict()})
+        if phase == "val":
+            for wake in self.on_validation:  # a study's pruner decides now, not on its next tick
+                wake(handle.job_id)
         if handle.summary is None:  # a resumed job goes on from what it had
             handle.summary = dict(self.store.get(handle.job_id).result.get("metric_summary") or {})
         fold_metric(handle.summary, phase, values)

@@ -7,7 +7,8 @@ values with the trial's values, parsed and permission-checked as the study's own
 task's own form (:func:`digitsx.auth.acting_as`). The job id is recorded on the trial *before*
 the job is made, so a server killed in between makes that job after its restart, never twice.
 
-Every second (:meth:`Studies.tick`): each new validation point of a running trial is reported
+Every second, and at once when a trial reports a validation point (:meth:`Studies.wake`; a
+short trial can end between two ticks): each new validation point of a running trial is reported
 to Optuna, and its pruner asked (a pruned trial's job is stopped and ends ``Pruned``); a trial
 job that ended tells Optuna (Done: its best value of the metric; Error, Aborted, deleted:
 failed); an interrupted one (the server restarted) is resumed from its snapshot; new trials
@@ -32,6 +33,7 @@ from . import optuna_parts as op
 
 log = logging.getLogger(__name__)
 ACTIVE_VALUES = {s.value for s in ACTIVE}
+WAKE_STEP = 0.05  # seconds: how soon a woken loop ticks
 
 
 class Studies:
@@ -48,6 +50,7 @@ class Studies:
         self._importance: dict[str, tuple[int, dict]] = {}
         self._lock = threading.RLock()
         self._stopped = threading.Event()
+        self._woken = False
 
     # -- storage ------------------------------------------------------------------------------
     def storage(self):
@@ -88,13 +91,23 @@ class Studies:
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
-        """Tick every ``interval`` seconds until :meth:`stop`."""
+        """Tick every ``interval`` seconds, or sooner when woken, until :meth:`stop`."""
         while not self._stopped.is_set():
+            self._woken = False
             try:
                 self.tick()
             except Exception:  # one bad tick must not end every study
                 log.exception("study tick failed")
-            self.sleep(self.interval)
+            waited = 0.0
+            while waited < self.interval and not self._woken and not self._stopped.is_set():
+                self.sleep(WAKE_STEP)
+                waited += WAKE_STEP
+
+    def wake(self, job_id: str) -> None:
+        """A job reported a validation point: tick now if it is a trial of a running study
+        (the pruner must see it while the trial still runs)."""
+        if job_id in self._reported:  # a trial the loop follows
+            self._woken = True
 
     def stop(self) -> None:
         self._stopped.set()

@@ -36,7 +36,7 @@ def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     res = start_study(server, dataset, {"learning_rate": {"choice": [0.05, 0.000001]},
                                         "batch_size": {"choice": [16, 32, 64]}},
                       search_sampler="grid", search_trials=6, search_parallel=2, search_pruner="asha",
-                      train_epochs=3)
+                      train_epochs=5)
     assert res.status_code == 200, res.text
     study_id = res.json()["study_id"]
     at_once = []
@@ -53,7 +53,7 @@ def test_a_study_of_six_trials_two_at_once_with_asha(mnist_dataset):
     why = [(t["state"], t.get("params"), server.session.get(f"{server.url}/jobs/{t['job_id']}/status").json().get("error"))
            for t in study["trials"] if t.get("job_id")]
     assert states.count("complete") >= 1 and "running" not in states, why
-    # 3 epochs, rungs at 1 and 3: a trial that is not the best at epoch 1 among the first three
+    # 5 epochs, rungs at 1 and 3: a trial that is not the best at epoch 1 among the first three
     # to get there is stopped — every trial that cannot learn
     assert states.count("pruned") >= 3, why
     assert all(t["state"] == "pruned" for t in study["trials"] if t["params"]["learning_rate"] < 0.001), why
