@@ -243,6 +243,19 @@ def test_pretrained_page_upload_form_and_lineage(server_factory, page, tmp_path)
             page.click("#btn-save")
         page.wait_for_timeout(200)  # the answer drawn
         assert "preparing the archive" in page.locator("#snapshots .download-note >> nth=0").inner_text()
+        # a new snapshot arrives meanwhile (the job still training): the list is drawn again, and
+        # epoch 1's note goes with its row (else the file name below lands in a detached note)
+
+        def newer_snapshot(route):
+            answer = route.fetch()
+            job = answer.json()
+            route.fulfill(response=answer, json={**job, "snapshots": job["snapshots"] + [99]})
+        page.route(f"**/models/{model}.json", newer_snapshot)
+        with page.expect_response(lambda r: r.url.endswith(f"/models/{model}.json") and r.request.method == "GET"):
+            page.click("#btn-save")
+        page.locator("#snapshots li", has_text="epoch 99").wait_for(timeout=5000)
+        page.unroute(f"**/models/{model}.json")
+        assert page.locator("#snapshots .download-note >> nth=0").inner_text() != ""
     assert download.value.suggested_filename == f"{model}_epoch_1.tar.gz"
     page.locator("#snapshots .download-note", has_text=f"{model}_epoch_1.tar.gz").wait_for(timeout=10000)
     # the upload form: a missing archive is an error beside its field

@@ -181,11 +181,21 @@
                         e === snaps[snaps.length - 1] ? '<span class="hint">last</span>' : ""].filter(Boolean).join(" ");
     // drawn again only when it changed: a download in progress keeps its note ("preparing the
     // archive…") through the job's other updates
-    const list = snaps.map((e) => `<li>epoch ${e} ${tag(e)} ·
+    const list = snaps.map((e) => `<li data-epoch="${e}">epoch ${e} ${tag(e)} ·
       <a href="${job.url}/download.tar.gz?epoch=${e}" data-download>download</a> (<a href="${job.url}/download.zip?epoch=${e}" data-download>zip</a>)
       <span class="download-note hint" role="status"></span></li>`).join("")
       || '<li class="hint">none yet</li>';
-    if (list !== drawnSnapshots) { $("snapshots").innerHTML = list; drawnSnapshots = list; }
+    if (list !== drawnSnapshots) {  // a new snapshot: each epoch's download note moves to its new row
+      const notes = {};
+      $("snapshots").querySelectorAll("li[data-epoch] .download-note").forEach((n) => {
+        if (n.textContent) notes[n.parentElement.dataset.epoch] = n;
+      });
+      $("snapshots").innerHTML = list;
+      drawnSnapshots = list;
+      $("snapshots").querySelectorAll("li[data-epoch]").forEach((li) => {
+        if (notes[li.dataset.epoch]) li.querySelector(".download-note").replaceWith(notes[li.dataset.epoch]);
+      });
+    }
     const rows = [["Network", m.network], ["Solver", m.solver && `${m.solver.type}, lr ${m.solver.learning_rate}`],
       ["LR policy", m.lr && m.lr.policy], ["Epochs", m.train_epochs], ["Batch size", m.batch_size],
       ["Image", (job["image dimensions"] || []).join("×")], ["Parameters", m.parameters && m.parameters.toLocaleString()],
