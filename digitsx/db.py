@@ -216,7 +216,7 @@ class Database:
             if after >= before:  # not an incremental database (made before this version)
                 return freed
             if pause is not None:
-                pause(0)
+                pause()
 
     def count(self, *statuses: str) -> int:
         """How many jobs (in the given statuses): a COUNT, no rows."""

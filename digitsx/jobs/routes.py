@@ -229,7 +229,7 @@ def metrics(job_id: str):
     point), ``from_epoch``/``to_epoch`` only those epochs (a zoomed graph asks for its range,
     which is then at full resolution or close to it). Read a batch at a time, giving other
     requests their turn between batches."""
-    from ..extensions import socketio
+    from ..extensions import STREAM_BATCH, give_turn
     from .thin import Thinner
 
     p = platform()
@@ -244,17 +244,17 @@ def metrics(job_id: str):
         for batch in p.store.metric_values(job_id, after, epochs):
             thinner.add_rows(batch, order_of=itemgetter(0))
             last = batch[-1][0]
-            socketio.sleep(0)
+            give_turn()
         kept = p.store.metric_points([row[0] for row in thinner.result()])
         return {"job_id": job_id, "metrics": kept, "last_id": last, "thinned": True}
 
     def stream():  # every point: written a batch at a time, other requests served between
         yield '{"job_id": %s, "metrics": [' % json.dumps(job_id)
         last, first = after, True
-        for batch in p.store.metric_batches(job_id, after, epochs=epochs):
+        for batch in p.store.metric_batches(job_id, after, STREAM_BATCH, epochs=epochs):
             yield ("" if first else ",") + ",".join(json.dumps(x) for x in batch)
             first, last = False, batch[-1]["id"]
-            socketio.sleep(0)
+            give_turn()
         yield '], "last_id": %d, "thinned": false}' % last
 
     return current_app.response_class(stream_with_context(stream()), mimetype="application/json")
@@ -369,9 +369,9 @@ def delete_many():
     ids = form_list("job_ids")
     answer = _bulk(ids, delete_job, "deleted")
     if len(ids) >= VACUUM_AFTER:
-        from ..extensions import socketio
+        from ..extensions import give_turn, socketio
 
-        socketio.start_background_task(platform().store.db.reclaim, socketio.sleep)
+        socketio.start_background_task(platform().store.db.reclaim, give_turn)
     return answer
 
 

@@ -28,27 +28,27 @@ bp = Blueprint("model_downloads", __name__)
 def metrics_csv(job_id: str):
     """Every metric point as CSV (phase, epoch, step, then one column per value), streamed a
     batch of points at a time (a job of millions of points holds no request up)."""
-    from ..extensions import socketio
+    from ..extensions import STREAM_BATCH, give_turn
 
     store = platform().store
     job = store.get(job_id)
     keys: set[str] = set()
-    for batch in store.metric_batches(job.id):
+    for batch in store.metric_batches(job.id, batch=STREAM_BATCH):
         keys.update(k for p in batch for k in p["values"])
-        socketio.sleep(0)
+        give_turn()
     columns = sorted(keys)
 
     def rows():
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["phase", "epoch", "step", "time"] + columns)
-        for batch in store.metric_batches(job.id):
+        for batch in store.metric_batches(job.id, batch=STREAM_BATCH):
             for p in batch:
                 writer.writerow([p["phase"], p["epoch"], p["step"], p["t"]] + [p["values"].get(k, "") for k in columns])
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
-            socketio.sleep(0)
+            give_turn()
         if buf.getvalue():
             yield buf.getvalue()
 

@@ -23,11 +23,15 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.js_errors = errors
     yield page
+    # DIGITSX_SCREENSHOTS=DIR: each browser test's last page saved as DIR/<test>.png (for notes
+    # and reviews: what the page looked like when the test's checks had passed)
+    from tests.browser.shots import shot
+    shot(page, request.node.name)
     context.close()

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests.browser.shots import shot
 from tests.browser.test_home_live import login
 from tests.conftest import api_session
 from tests.detection.conftest import shapes_fields, train
@@ -55,6 +56,7 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     assert len(colours) >= 10 and len(set(colours)) == len(colours), colours
     groups = page.locator("#train-legend .legend-group strong").all_inner_texts()
     assert groups == ["Losses", "Quality"]
+    shot(page, "detection-model-graph")
     assert "loss (train)" in page.inner_text("#train-legend .legend-group:first-child")
     assert "map 50 % (val)" in page.inner_text("#train-legend .legend-group:last-child")
     page.locator("#train-legend .legend-item", has_text="map 50 % (val)").click()
@@ -77,6 +79,7 @@ def test_dataset_form_model_page_and_box_view(server_factory, page, tmp_path):
     note = page.inner_text("#model-note")  # one epoch: the view says what the empty picture means
     assert note.startswith("The model finds nothing above the threshold (1.00) yet; it has trained 1 epoch"), note
     assert page.locator("#found").inner_text() == "Found 0 bounding boxes"
+    shot(page, "detection-view-finds-nothing")
     assert page.inner_text("#detections tbody") == \
         f"none at confidence ≥ 1.00 (the model found {everything} above 0.05: lower the slider)"
     # a small image is drawn larger (crisp boxes), within the card

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.shots import shot
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -17,6 +19,7 @@ def test_open_mode_prompts_for_a_name_and_the_demo_button_says_where(server_fact
     page.click("#make-demo-datasets")
     page.locator("#demo-status", has_text="Log in first").wait_for()
     assert "POST /login" not in page.inner_text("#demo-status")
+    shot(page, "open-mode-login-prompt")
     page.fill("#prompt-username", "newcomer")
     page.click("#prompt-login")
     page.wait_for_url(server.url + "/")
@@ -50,6 +53,7 @@ def test_a_one_class_folder_is_refused_in_place_before_any_job(server_factory, p
     page.click("#create")
     page.locator(".field-error[data-for=folder_train]", has_text="at least 2 classes are needed").wait_for()
     assert "only cats has" in page.inner_text(".field-error[data-for=folder_train]")
+    shot(page, "dataset-form-one-class")
     assert page.url.endswith("/datasets/images/classification/new")
     assert api(server).get(server.url + "/index.json").json()["datasets"] == []
 
@@ -74,6 +78,7 @@ def test_weights_not_in_the_cache_are_said_before_create_and_the_error_links_to_
     text = warning.inner_text()
     assert "resnet18-f37072fd.pth" in text and "not in this server's weights cache" in text
     assert str(tmp_path / "weights") in text and page.locator("#weights-not-cached a[href='/system#weights']").count() == 1
+    shot(page, "model-form-weights-not-cached")
     page.select_option("#weights", "")
     assert warning.is_hidden()
 
@@ -88,6 +93,7 @@ def test_weights_not_in_the_cache_are_said_before_create_and_the_error_links_to_
     page.goto(f"{server.url}/models/{job['id']}")
     link = page.locator("#job-error a.error-link[href='/system#weights']")
     link.wait_for()
+    shot(page, "model-page-offline-weights-error")
     link.click()
     page.wait_for_url("**/system#weights")
     assert page.js_errors == []
@@ -135,6 +141,7 @@ def test_the_model_form_shows_the_real_size_and_suggests_a_network_for_photos(se
     page.check("#net-lenet")  # the user's own choice stays, with the warning
     assert "lenet for this dataset: 93,053,573 parameters (≈ 744 MB a snapshot)" in fit.inner_text()
     assert "warning-box" in fit.get_attribute("class")
+    shot(page, "model-form-real-size")
     estimate = page.inner_text("#snapshot-estimate")
     assert "744 MB a snapshot, 30 snapshots" in estimate and "2,048 MB budget keeps about 2" in estimate
     page.select_option("#dataset", digits)
@@ -161,6 +168,7 @@ def test_mistakes_on_the_system_and_model_pages_are_shown_in_place(server_factor
     error.wait_for()
     assert "resnet18-f37072fd.pth" in error.inner_text() and "Back to the home page" not in page.content()
     assert page.url.endswith("/system#weights")
+    shot(page, "system-page-wrong-weights-file")
     # a model without a snapshot has no "Make pretrained model"; one with a snapshot lands on it
     empty = s.post(server.url + "/test/jobs.json", data={"kind": "test.train", "name": "no snapshots", "steps": 1}).json()
     page.goto(f"{server.url}/models/{empty['id']}")
@@ -170,11 +178,13 @@ def test_mistakes_on_the_system_and_model_pages_are_shown_in_place(server_factor
     page.select_option("#test-split-form select[name=split]", "test")  # the dataset has no test split
     page.click("#test-split")
     page.locator("#test-split-form .inline-error", has_text="the dataset has no test images").wait_for()
+    shot(page, "model-page-test-split-error")
     assert page.url == f"{server.url}/models/{model}"
     page.locator("#make-pretrained").click()
     page.wait_for_url(lambda url: "/models/" in url and model not in url)
     page.wait_for_load_state("load")
     page.locator("#related", has_text="Made from: m").wait_for()  # the pretrained model just made
+    shot(page, "pretrained-model-landed-on")
     assert page.js_errors == []
 
 
@@ -188,6 +198,7 @@ def test_the_user_guide_and_troubleshooting_are_linked_from_the_home_page(server
     assert page.locator("#guide h1").inner_text() == "A first model from your own photos"
     assert page.locator("#guide h2", has_text="Put the photos on the server").count() == 1
     assert page.locator("#guide pre").count() >= 1  # the folder layout, as code
+    shot(page, "user-guide")
     page.click("footer a:has-text('Troubleshooting')")
     page.wait_for_url("**/docs/troubleshooting")
     assert "could not download" in page.inner_text("#guide")

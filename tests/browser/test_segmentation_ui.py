@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.browser.shots import shot
 from tests.browser.test_home_live import login
 from tests.conftest import api_session
 from tests.segmentation.conftest import fields, train
@@ -71,6 +72,7 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
     assert page.locator("#model-note").is_visible() == only_background
     if only_background:
         assert "finds only background" in page.inner_text("#model-note") and "trained 1 epoch" in page.inner_text("#model-note")
+        shot(page, "segmentation-view-only-background")
     import base64
     import io
 
@@ -119,6 +121,7 @@ def test_dataset_form_model_page_and_overlay_view(server_factory, page, tmp_path
         assert page.locator("#model-note").is_visible() == note_shown
         if note_shown:
             assert "finds only background" in page.inner_text("#model-note")
+            shot(page, "segmentation-view-only-background")
             assert "trained 1 epoch" in page.inner_text("#model-note")
         else:
             assert page.locator("#overlay-legend .legend-item").count() == 1

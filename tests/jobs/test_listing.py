@@ -166,3 +166,33 @@ def test_kept_counts_follow_every_change(app, client):
     assert again["counts"] == {"Initialized": 3, "Aborted": 1} and sum(again["tabs"].values()) == 4
     store.delete(job.id)
     assert client.get("/index.json?per_page=5", headers=JSON).get_json()["counts"] == {"Initialized": 3}
+
+
+def test_a_finished_jobs_row_is_made_once_and_follows_every_change(app, client, monkeypatch):
+    """A finished job's list row is made once and kept (keyed by its list columns' values); a
+    change to the job (its tags here) is a new row at once; a running job's row is made for each
+    answer (its elapsed time moves on)."""
+    from digitsx.jobs import listing
+    from digitsx.jobs.status import Status
+
+    login(client, "bob")  # job-000's owner
+    done, running = make_jobs(app, 2)
+    store = app.extensions["digitsx"].store
+    for status in (Status.WAITING, Status.RUNNING, Status.DONE):
+        store.set_status(done.id, status)
+    for status in (Status.WAITING, Status.RUNNING):
+        store.set_status(running.id, status)
+    made: list[str] = []
+    real = listing.fields
+    monkeypatch.setattr(listing, "fields", lambda job, waiting=None: made.append(job.id) or real(job, waiting))
+
+    def rows(sort: str) -> dict:  # each sort its own shared answer: the rows are made or reused
+        return {j["id"]: j for j in client.get(f"/index.json?per_page=5&sort={sort}", headers=JSON).get_json()["jobs"]}
+
+    first = rows("created")
+    assert made.count(done.id) == 1 and made.count(running.id) == 1
+    again = rows("name")
+    assert made.count(done.id) == 1 and made.count(running.id) == 2  # the finished row was kept
+    assert again[done.id] == first[done.id] and again[done.id]["status"] == "Done"
+    assert client.post(f"/jobs/{done.id}/tags", data={"tags": "best"}, headers=JSON).status_code == 200
+    assert rows("status")[done.id]["tags"] == ["best"] and made.count(done.id) == 2

@@ -107,3 +107,40 @@ def test_thinning_rows_a_bucket_at_a_time_keeps_what_point_by_point_keeps():
             one.add(rows[k:k + batch])
             many.add_rows(rows[k:k + batch], order_of=itemgetter(0))
         assert [r[0] for r in many.result()] == [r[0] for r in one.result()], (n, limit, batch)
+
+
+TURN_CHECK = r"""
+import sys, time
+from gevent import monkey
+monkey.patch_all()
+import gevent, socket
+from digitsx import create_app
+from digitsx.extensions import give_turn
+app = create_app({"JOBS_DIR": sys.argv[1], "SCHEDULER_AUTOSTART": False, "SECRET_KEY": "t",
+                  "PRESTART_WORKER": False})
+a, b = socket.socketpair()
+got = []
+gevent.spawn(lambda: got.append(a.recv(1)))
+gevent.sleep(0.01)  # the other request now waits for its bytes
+b.send(b"x")
+turns = 0
+while not got and turns < 1000:
+    sum(range(20000))  # a batch of a long answer
+    give_turn()
+    turns += 1
+print(turns)
+app.extensions["digitsx"].stop()
+"""
+
+
+def test_a_long_answer_lets_a_waiting_request_in_at_its_next_turn(tmp_path):
+    """Under gevent (as the server runs), a request whose bytes arrived runs at the streaming
+    answer's next turn: ``sleep(0)`` let it wait up to a second behind a 200,000-point
+    metrics.json (it can run the same greenlet again before the loop polls for I/O)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", TURN_CHECK, str(tmp_path / "jobs")], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) <= 2, out.stdout
