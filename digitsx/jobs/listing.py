@@ -241,7 +241,7 @@ def briefs(db: Database) -> list[tuple[str, str, str, str]]:
         return list(s.execute(select(Job.id, Job.name, Job.status, Job.kind).order_by(Job.created, Job.id)))
 
 
-ROWS_KEPT = 20_000  # finished jobs' list rows kept (about 2 KB each)
+ROWS_KEPT = 10_000  # finished jobs' list rows kept (about 5 KB each with its key: ~50 MB at most)
 _rows: dict[Row, dict[str, Any]] = {}
 
 
@@ -257,7 +257,10 @@ def row(job, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
         if found is None:
             found = _make_row(job, None)
             if len(_rows) >= ROWS_KEPT:
-                del _rows[next(iter(_rows))]  # the oldest kept
+                try:
+                    del _rows[next(iter(_rows))]  # the oldest kept
+                except (KeyError, RuntimeError, StopIteration):  # another thread's turn changed it
+                    pass
             _rows[job] = found
         return found
     return _make_row(job, waiting)
