@@ -93,6 +93,10 @@ def test_weights_not_in_the_cache_are_said_before_create_and_the_error_links_to_
     page.goto(f"{server.url}/models/{job['id']}")
     link = page.locator("#job-error a.error-link[href='/system#weights']")
     link.wait_for()
+    # the timeline's note (the same long message, a path and a URL in it) wraps inside its card
+    page.locator("#timeline td", has_text="could not download").wait_for()
+    assert page.evaluate("(() => { const t = document.getElementById('timeline');"
+                         " return t.getBoundingClientRect().right <= t.closest('.card').getBoundingClientRect().right; })()")
     shot(page, "model-page-offline-weights-error")
     link.click()
     page.wait_for_url("**/system#weights")
