@@ -6,7 +6,9 @@ import json
 import pytest
 
 from digitsx.models import published
+from tests.browser.shots import shot
 from tests.browser.test_home_live import login
+from tests.conftest import api_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -58,6 +60,55 @@ def test_store_page_lists_and_says_what_is_wrong(server_factory, page, tmp_path)
         assert page.locator("text=the lab's models").count() == 1
         assert page.js_errors == []
     finally:
+        mirror.close()
+
+
+def test_an_imported_models_card_fills_in_when_its_import_ends(server_factory, page, tmp_path):
+    """A model imported from a store: its page, opened while the import runs, shows the
+    network, input and classes as soon as the job is Done, without a reload (issue 34 saw
+    "Network network.py · Input (blank) · Classes 0" until one). The store is a loopback copy of
+    a model published by a real server, slow to send its weights so the page opens first."""
+    from tests.browser.test_layout_ui import trained
+    from tests.conftest import Server, wait_for
+    from tests.models.weights_server import Mirror
+
+    first, s, _, _, model = trained(server_factory, tmp_path, "digits")
+    made = s.post(f"{first.url}/models/{model}/to_pretrained", data={}).json()["id"]
+    wait_for(lambda: s.get(f"{first.url}/models/{made}/status").json()["status"] == "Done", 120)
+    assert s.post(f"{first.url}/pretrained_models/{made}/publish", data={"published": 1}).ok
+    folder = tmp_path / "slow-store" / "m1"
+    folder.mkdir(parents=True)
+    info = s.get(f"{first.url}/store/{made}/info.json").json()
+    (folder / "info.json").write_text(json.dumps(info))
+    for key, name in info.items():  # every file it names (weights, labels, mean…)
+        if key.endswith(" file") and isinstance(name, str):
+            answer = s.get(f"{first.url}/store/{made}/{name}")
+            assert answer.ok, (key, name, answer.status_code)
+            (folder / name).write_bytes(answer.content)
+    (folder.parent / "master.json").write_text(json.dumps({"msg": "a slow store", "children": ["m1"]}))
+    mirror = Mirror(folder.parent, delays={".pt": 4})
+    (tmp_path / "jobs2").mkdir()
+    second = Server(tmp_path / "jobs2", DIGITSX_MODEL_STORES=mirror.url + "/")
+    try:
+        second.start()
+        b = api_session(second)
+        [listed] = b.get(second.url + "/store/models.json").json()[mirror.url + "/"]["model_list"]
+        job = b.post(f"{second.url}/store/push?id={listed['id']}").json()["id"]
+        login(page, second)
+        page.goto(f"{second.url}/models/{job}")
+        page.evaluate("window.notReloaded = true")
+        assert page.inner_text("#job-status") != "Done"  # the weights are still on their way
+        page.wait_for_function("['Done', 'Error'].includes(document.getElementById('job-status').innerText)",
+                               timeout=60000)
+        assert page.inner_text("#job-status") == "Done", page.inner_text("#job-error")
+        page.wait_for_function("(window.dxRefreshedWhenDone || 0) >= 1", timeout=10000)
+        card = page.inner_text("#pretrained-card")
+        assert "lenet" in card and "28×28, grayscale" in card and "10: " in card, card
+        assert page.evaluate("window.notReloaded === true")
+        shot(page, "imported-model-card-filled-in")
+        assert page.js_errors == []
+    finally:
+        second.stop()
         mirror.close()
 
 

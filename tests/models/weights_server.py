@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 from pathlib import Path
 
 from digitsx.models import published
@@ -23,6 +24,7 @@ class Files(http.server.SimpleHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         name = self.path.rsplit("/", 1)[-1]
         self.hits[name] = self.hits.get(name, 0) + 1
+        time.sleep(getattr(self.server, "delays", {}).get(Path(name).suffix, 0))
         if getattr(self.server, "endless", False):
             self.send_response(200)
             self.end_headers()
@@ -35,14 +37,16 @@ class Files(http.server.SimpleHTTPRequestHandler):
 
 
 class Mirror:
-    """A loopback HTTP server for the files under ``folder``; ``hits`` counts requests."""
+    """A loopback HTTP server for the files under ``folder``; ``hits`` counts requests;
+    ``delays``: seconds to wait before answering for a file, by its suffix (``{".pt": 4}``)."""
 
-    def __init__(self, folder: Path, endless: bool = False) -> None:
+    def __init__(self, folder: Path, endless: bool = False, delays: dict[str, float] | None = None) -> None:
         handler = type("Handler", (Files,), {"hits": {}})
         self.hits = handler.hits
         self.httpd = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
         self.httpd.endless = endless  # type: ignore[attr-defined]
+        self.httpd.delays = delays or {}  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 

@@ -2,6 +2,7 @@
 "use strict";
 (() => {
   let job = JSON.parse(document.getElementById("initial-job").textContent);
+  let drawnStatus = job.status;  // the status the server drew the page's parts at (refreshDrawn)
   const LOG_LINES = Math.max(40, (job.log || []).length);
   const $ = (id) => document.getElementById(id);
   const message = (text, isError) => {
@@ -19,6 +20,10 @@
   }
 
   function render() {
+    if (job.status === "Done" && drawnStatus !== "Done") {  // whichever event said so first
+      drawnStatus = job.status;
+      refreshDrawn();
+    }
     document.title = `${job.name} · digitsx`;
     const st = $("job-status");
     st.textContent = job.status;
@@ -141,10 +146,8 @@
     },
     [dx.EVENTS.task]: (msg) => {
       if (msg.update === "page" && msg.job_id === job.id) {  // after a status or result change
-        const was = job.status;
         job = msg.job;
         render(); renderLog(job.log); runHooks();
-        if (was !== job.status && job.status === "Done") refreshDrawn();
         return;
       }
       (window.dxTaskHooks || []).forEach((hook) => hook(msg));
