@@ -150,10 +150,22 @@ def _trials_of(job_id: str) -> list[str]:
     return platform().studies.trial_job_ids(job)
 
 
+def points_of(job_id: str) -> list[dict[str, Any]]:
+    """Every metric point of a job, read a batch at a time with the other requests served
+    between batches (a comparison of long jobs holds no request up)."""
+    from ..extensions import STREAM_BATCH, give_turn
+
+    points: list[dict[str, Any]] = []
+    for batch in platform().store.metric_batches(job_id, batch=STREAM_BATCH):
+        points += batch
+        give_turn()
+    return points
+
+
 def comparison(ids: list[str]) -> dict[str, Any]:
     store = platform().store
     jobs = [store.get(i) for i in ids]  # NotFound (404) names a missing one
-    described = [describe(job, store.metrics(job.id)) for job in jobs]
+    described = [describe(job, points_of(job.id)) for job in jobs]
     shared = sorted(set.intersection(*(set(d["metrics"]) for d in described))) if described else []
     return {"jobs": described, "differing": differing([job.spec for job in jobs]), "shared_metrics": shared,
             "max_points": MAX_POINTS}
